@@ -1,0 +1,58 @@
+"""The one exception hierarchy of the project.
+
+Every error a user can meet derives from :class:`MedsearchError` and carries a
+message that says what went wrong *and what to do next*. The CLI prints the
+message (no traceback) and exits with status 2; library users catch the base
+class or a specific subclass.
+
+The hierarchy lives in ``ingest`` because it is the lowest layer
+(``app.py -> search -> ingest``); ``search`` re-exports it.
+"""
+
+from __future__ import annotations
+
+
+class MedsearchError(Exception):
+    """Base class of every error the project raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message}\n  -> {hint}" if hint else message)
+
+
+class ConfigError(MedsearchError):
+    """A setting (environment variable, CLI flag) has an unusable value."""
+
+
+class SourceError(MedsearchError):
+    """An input file or folder cannot be read or has an unknown format."""
+
+
+class ParseError(MedsearchError):
+    """One record could not be parsed; ``location`` says where it is.
+
+    Parsers raise it for a single bad record; ingest reports it and goes on with
+    the records around it.
+    """
+
+    def __init__(self, message: str, *, location: str, hint: str | None = None) -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}", hint=hint)
+
+
+class StoreError(MedsearchError):
+    """The DuckDB store cannot be opened, migrated or written."""
+
+
+class EntrezError(MedsearchError):
+    """NCBI E-utilities answered with an error, an HTML page, or not at all."""
+
+
+class EntrezHTTPError(EntrezError):
+    """An HTTP failure that survived every retry."""
+
+    def __init__(self, message: str, *, status: int | None, url: str, hint: str | None = None) -> None:
+        self.status = status
+        self.url = url
+        super().__init__(message, hint=hint)

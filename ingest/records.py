@@ -1,0 +1,190 @@
+"""Typed values for one bibliographic record and its parts.
+
+Parsers (``pubmed_xml``, ``medline_text``, ``beir``) produce these; the store
+(``store``) writes them; nothing else defines the shape of a record. All are
+frozen, slotted dataclasses with tuples for sequences, so they hash, compare
+and cannot be changed behind the store's back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class AbstractSection:
+    """One paragraph of an abstract; ``label``/``nlm_category`` are set for structured abstracts."""
+
+    text: str
+    label: str | None = None  # e.g. "METHODS" (the author's label)
+    nlm_category: str | None = None  # BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS, UNASSIGNED
+
+
+@dataclass(frozen=True, slots=True)
+class OtherAbstract:
+    """An ``OtherAbstract``: another abstract (other language, plain-language summary...)."""
+
+    sections: tuple[AbstractSection, ...]
+    type: str | None = None  # AAMC, AIDS, KIE, PIP, NASA, Publisher, plain-language-summary
+    language: str | None = None  # ISO 639-2 code, e.g. "spa"
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """A personal author (``last_name`` set) or a group (``collective_name`` set)."""
+
+    last_name: str | None = None
+    fore_name: str | None = None
+    initials: str | None = None
+    suffix: str | None = None
+    collective_name: str | None = None
+    orcid: str | None = None  # bare 16-char form "0000-0002-1825-0097"
+    affiliations: tuple[str, ...] = ()
+    equal_contrib: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """"Smith JA" for a person, the group name for a collective."""
+        if self.collective_name:
+            return self.collective_name
+        return " ".join(p for p in (self.last_name, self.initials or self.fore_name) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class MeshQualifier:
+    name: str
+    ui: str | None = None
+    major_topic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MeshHeading:
+    descriptor: str
+    descriptor_ui: str | None = None
+    major_topic: bool = False  # the descriptor itself is starred
+    qualifiers: tuple[MeshQualifier, ...] = ()
+
+    @property
+    def is_major(self) -> bool:
+        """Major topic through the descriptor or any of its qualifiers."""
+        return self.major_topic or any(q.major_topic for q in self.qualifiers)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicationType:
+    name: str  # e.g. "Randomized Controlled Trial"
+    ui: str | None = None  # e.g. "D016449"
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    text: str
+    major_topic: bool = False
+    owner: str | None = None  # NOTNLM, NLM, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Chemical:
+    name: str
+    ui: str | None = None
+    registry_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommentCorrection:
+    """A link to another record: ``ref_type`` as PubMed spells it (``RetractionIn``, ``ErratumIn``...)."""
+
+    ref_type: str
+    ref_source: str | None = None  # citation text, e.g. "N Engl J Med. 2020;382(2):e5"
+    pmid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One bibliographic record, as every parser returns it.
+
+    ``doc_id`` is the store's key: the PMID for PubMed records, the corpus
+    ``_id`` for BEIR documents. ``source`` says which ("pubmed", "beir").
+    Text fields are plain text: inline markup (``<i>``, ``<sup>``, MathML...)
+    is flattened; bracketed translated titles keep their brackets and set
+    ``title_translated``.
+    """
+
+    doc_id: str
+    source: str = "pubmed"
+    pmid: str | None = None
+    pmid_version: int = 1
+    status: str | None = None  # MEDLINE, PubMed-not-MEDLINE, In-Process, Publisher, ...
+    record_type: str = "article"  # "article" (PubmedArticle / MedlineCitation) or "book" (PubmedBookArticle)
+    title: str = ""
+    title_translated: bool = False  # PubMed puts translated titles in [brackets]
+    vernacular_title: str | None = None
+    abstract: tuple[AbstractSection, ...] = ()
+    other_abstracts: tuple[OtherAbstract, ...] = ()
+    copyright: str | None = None
+    authors: tuple[Author, ...] = ()
+    journal_title: str | None = None
+    journal_iso: str | None = None  # ISO abbreviation, e.g. "N Engl J Med"
+    issn: str | None = None
+    issn_linking: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None  # MedlinePgn, e.g. "123-9" or "e0123"
+    pub_year: int | None = None
+    pub_month: int | None = None
+    pub_day: int | None = None
+    pub_date_text: str | None = None  # as shown in a citation: "2020 Jan 15", "1998 Dec-1999 Jan"
+    medline_date: str | None = None  # raw MedlineDate when PubDate has one
+    article_date: date | None = None  # electronic publication date (ArticleDate)
+    date_revised: date | None = None
+    doi: str | None = None
+    pmcid: str | None = None  # "PMC1234567"
+    pii: str | None = None
+    other_ids: tuple[tuple[str, str], ...] = ()  # every ArticleId/ELocationID as (type, value)
+    languages: tuple[str, ...] = ()  # ISO 639-2, e.g. ("eng",)
+    publication_types: tuple[PublicationType, ...] = ()
+    mesh_headings: tuple[MeshHeading, ...] = ()
+    keywords: tuple[Keyword, ...] = ()
+    chemicals: tuple[Chemical, ...] = ()
+    comments_corrections: tuple[CommentCorrection, ...] = ()
+    book_title: str | None = None  # PubmedBookArticle: the book's title
+    publisher: str | None = None
+    extra: tuple[tuple[str, str], ...] = field(default=())  # source-specific leftovers (BEIR metadata...)
+
+    @property
+    def abstract_text(self) -> str:
+        """The abstract as one string; labelled sections read "LABEL: text"."""
+        return "\n".join(
+            f"{s.label}: {s.text}" if s.label else s.text for s in self.abstract if s.text
+        )
+
+    @property
+    def has_abstract(self) -> bool:
+        return any(s.text.strip() for s in self.abstract)
+
+    @property
+    def is_retracted(self) -> bool:
+        return any(c.ref_type == "RetractionIn" for c in self.comments_corrections) or any(
+            p.name == "Retracted Publication" for p in self.publication_types
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """A ``DeleteCitation`` entry: the record ``doc_id`` must be removed from the store."""
+
+    doc_id: str
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A record that was skipped, and why; ingest reports these, it never drops silently."""
+
+    location: str  # "path/to/file.xml.gz: record 17 (line 2301)" or "efetch batch 3"
+    message: str
+
+
+#: What a reader yields, in document order.
+Item = Article | Deletion | Problem
