@@ -1,0 +1,38 @@
+# The README's two commands: `make run` and `make test`. Both create .venv and install.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast lint bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## run: install, load the demo records if the database is empty, show what is stored
+run: $(STAMP)
+	$(BIN)/medsearch ingest demo --if-empty
+	$(BIN)/medsearch stats
+
+## test: the whole suite, slow tests included
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## test-fast: the inner loop; skips tests marked slow
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check ingest search tests bench
+
+## bench: ingest throughput over the real PubMed files replicated to >= 30,000 records
+bench: $(STAMP)
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

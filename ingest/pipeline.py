@@ -1,0 +1,161 @@
+"""Ingest runs: read items from a source, write them batch by batch, keep the books.
+
+Every batch is one transaction (``Store.apply_batch``): a crash or a kill loses
+at most the batch in flight, and running the same command again completes the
+work, because stored records are recognised (files: by fingerprint and record
+hash; PubMed: by the PMIDs already in the store).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.errors import MedsearchError
+from ingest.records import Article, Item, Problem
+from ingest.store import BatchResult, Store
+
+if TYPE_CHECKING:
+    from ingest.entrez import EntrezClient
+
+#: Records per transaction when reading files: large enough to amortise the
+#: per-statement cost of DuckDB, small enough that a kill loses little.
+FILE_BATCH = 2000
+
+ProgressFactory = Callable[..., object]
+
+
+@dataclass(slots=True)
+class RunReport:
+    """The outcome of one ingest run, for the CLI to print."""
+
+    run_id: int
+    result: BatchResult = field(default_factory=BatchResult)
+    problems: list[Problem] = field(default_factory=list)
+    files_skipped: int = 0
+    found: int | None = None  # PubMed: how many records the query matches
+    already_stored: int | None = None  # PubMed: how many of those were in the store
+    warnings: list[str] = field(default_factory=list)
+
+
+def _progress(enabled: bool, **kwargs: object):
+    from tqdm import tqdm
+
+    return tqdm(disable=None if enabled else True, dynamic_ncols=True, **kwargs)
+
+
+def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+class _Run:
+    """Start/finish bookkeeping shared by every kind of run."""
+
+    def __init__(self, store: Store, kind: str, target: str, params: dict) -> None:
+        self.store = store
+        self.report = RunReport(run_id=store.start_run(kind, target, params))
+
+    def apply(self, batch: Sequence[Item]) -> BatchResult:
+        result = self.store.apply_batch(batch, self.report.run_id)
+        self.report.result += result
+        self.report.problems.extend(i for i in batch if isinstance(i, Problem))
+        return result
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        run_id = self.report.run_id
+        if exc_type is None:
+            self.store.finish_run(run_id, "completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.store.finish_run(run_id, "interrupted", "interrupted by the user")
+        else:
+            message = exc.message if isinstance(exc, MedsearchError) else repr(exc)
+            self.store.finish_run(run_id, "failed", message)
+
+
+def ingest_files(
+    store: Store,
+    paths: Sequence[str | Path],
+    *,
+    force: bool = False,
+    batch_size: int = FILE_BATCH,
+    progress: bool = True,
+    kind: str = "files",
+) -> RunReport:
+    """Ingest files and folders; files already read to the end are skipped unless ``force``."""
+    from ingest import sources
+
+    files, discovery_problems = sources.discover(paths)
+    target = " ".join(str(p) for p in paths)
+    with _Run(store, kind, target, {"force": force}) as run:
+        if discovery_problems:
+            run.apply(discovery_problems)
+        bar = _progress(progress, unit=" rec", desc="ingest")
+        try:
+            for sf in files:
+                key, fingerprint = str(sf.path.resolve()), sources.fingerprint(sf.path)
+                if not force and store.file_done(key, fingerprint):
+                    run.report.files_skipped += 1
+                    continue
+                bar.set_postfix_str(sf.path.name, refresh=False)
+                n_items = 0
+                for batch in _batched(sources.iter_items(sf), batch_size):
+                    run.apply(batch)
+                    n_items += len(batch)
+                    bar.update(len(batch))
+                store.mark_file_done(key, fingerprint, run.report.run_id, n_items)
+        finally:
+            bar.close()
+    return run.report
+
+
+def ingest_pubmed(
+    store: Store,
+    client: EntrezClient,
+    query: str,
+    *,
+    max_records: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    progress: bool = True,
+) -> RunReport:
+    """Search PubMed, then fetch and store only the matching records not yet stored."""
+    from ingest.pubmed_xml import parse_pubmed_xml_bytes
+
+    params = {"max": max_records, "since": since, "until": until}
+    with _Run(store, "pubmed", query, params) as run:
+        found = client.search(query, since=since, until=until)
+        run.report.found = found.count
+        run.report.warnings.extend(found.warnings)
+        ids = found.ids[:max_records] if max_records else found.ids
+        missing = store.missing_ids(ids)
+        run.report.already_stored = len(ids) - len(missing)
+        bar = _progress(progress, total=len(missing), unit=" rec", desc="efetch")
+        try:
+            for batch in client.fetch(missing):
+                items = parse_pubmed_xml_bytes(batch.xml, location=f"efetch batch {batch.index}")
+                items.extend(_not_returned(batch.ids, items, batch.index))
+                run.apply(items)
+                bar.update(len(batch.ids))
+        finally:
+            bar.close()
+    return run.report
+
+
+def _not_returned(requested: Sequence[str], items: Sequence[Item], index: int) -> list[Problem]:
+    """A Problem for every requested PMID that efetch did not send back."""
+    got = {i.doc_id for i in items if isinstance(i, Article)}
+    got |= {i.doc_id for i in items if not isinstance(i, (Article, Problem))}
+    return [
+        Problem(f"efetch batch {index}", f"PMID {pmid} was requested but not returned by efetch")
+        for pmid in requested
+        if pmid not in got
+    ]

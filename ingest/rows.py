@@ -1,0 +1,150 @@
+"""Turn parsed records into column-oriented Arrow tables, one per store table.
+
+Pure functions, no SQL: ``store`` registers these tables with DuckDB and
+inserts them in one statement each, which is what makes bulk ingest fast
+(row-by-row ``executemany`` is two orders of magnitude slower in DuckDB).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import pyarrow as pa
+
+from ingest.records import Article
+
+_STR = pa.string()
+_STR_LIST = pa.list_(pa.string())
+_QUALIFIERS = pa.list_(
+    pa.struct([("name", pa.string()), ("ui", pa.string()), ("major_topic", pa.bool_())])
+)
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        ("doc_id", _STR), ("source", _STR), ("pmid", _STR), ("pmid_version", pa.int32()),
+        ("status", _STR), ("record_type", _STR), ("title", _STR),
+        ("title_translated", pa.bool_()), ("vernacular_title", _STR), ("abstract", _STR),
+        ("has_abstract", pa.bool_()), ("copyright", _STR), ("journal_title", _STR),
+        ("journal_iso", _STR), ("issn", _STR), ("issn_linking", _STR), ("volume", _STR),
+        ("issue", _STR), ("pages", _STR), ("pub_year", pa.int32()), ("pub_month", pa.int32()),
+        ("pub_day", pa.int32()), ("pub_date_text", _STR), ("medline_date", _STR),
+        ("article_date", pa.date32()), ("date_revised", pa.date32()), ("doi", _STR),
+        ("pmcid", _STR), ("pii", _STR), ("languages", _STR_LIST),
+        ("publication_types", _STR_LIST), ("mesh_terms", _STR_LIST), ("keywords", _STR_LIST),
+        ("book_title", _STR), ("publisher", _STR), ("extra", _STR),
+        ("is_retracted", pa.bool_()), ("record_hash", _STR), ("ingest_run_id", pa.int32()),
+        ("ingested_at", pa.timestamp("us")),
+    ]
+)
+
+CHILD_SCHEMAS: dict[str, pa.Schema] = {
+    "abstract_sections": pa.schema(
+        [("doc_id", _STR), ("abstract_index", pa.int32()), ("position", pa.int32()),
+         ("label", _STR), ("nlm_category", _STR), ("text", _STR), ("other_type", _STR),
+         ("other_language", _STR)]
+    ),
+    "authors": pa.schema(
+        [("doc_id", _STR), ("position", pa.int32()), ("last_name", _STR), ("fore_name", _STR),
+         ("initials", _STR), ("suffix", _STR), ("collective_name", _STR), ("orcid", _STR),
+         ("affiliations", _STR_LIST), ("equal_contrib", pa.bool_())]
+    ),
+    "mesh_headings": pa.schema(
+        [("doc_id", _STR), ("position", pa.int32()), ("descriptor", _STR),
+         ("descriptor_ui", _STR), ("major_topic", pa.bool_()), ("qualifiers", _QUALIFIERS)]
+    ),
+    "publication_types": pa.schema(
+        [("doc_id", _STR), ("position", pa.int32()), ("name", _STR), ("ui", _STR)]
+    ),
+    "article_ids": pa.schema([("doc_id", _STR), ("id_type", _STR), ("value", _STR)]),
+    "keywords": pa.schema(
+        [("doc_id", _STR), ("position", pa.int32()), ("keyword", _STR),
+         ("major_topic", pa.bool_()), ("owner", _STR)]
+    ),
+    "chemicals": pa.schema(
+        [("doc_id", _STR), ("position", pa.int32()), ("name", _STR), ("ui", _STR),
+         ("registry_number", _STR)]
+    ),
+    "comments_corrections": pa.schema(
+        [("doc_id", _STR), ("position", pa.int32()), ("ref_type", _STR), ("ref_source", _STR),
+         ("ref_pmid", _STR)]
+    ),
+}
+
+
+def record_hash(article: Article) -> str:
+    """A stable digest of every parsed field (frozen dataclass reprs are deterministic)."""
+    return hashlib.blake2b(repr(article).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def article_row(a: Article, digest: str, run_id: int | None, now: datetime) -> tuple:
+    """One ``articles`` row in ``ARTICLE_SCHEMA`` order."""
+    return (
+        a.doc_id, a.source, a.pmid, a.pmid_version, a.status, a.record_type, a.title,
+        a.title_translated, a.vernacular_title, a.abstract_text or None, a.has_abstract,
+        a.copyright, a.journal_title, a.journal_iso, a.issn, a.issn_linking, a.volume, a.issue,
+        a.pages, a.pub_year, a.pub_month, a.pub_day, a.pub_date_text, a.medline_date,
+        a.article_date, a.date_revised, a.doi, a.pmcid, a.pii, list(a.languages),
+        [p.name for p in a.publication_types], [m.descriptor for m in a.mesh_headings],
+        [k.text for k in a.keywords], a.book_title, a.publisher,
+        json.dumps(dict(a.extra), ensure_ascii=False) if a.extra else None,
+        a.is_retracted, digest, run_id, now,
+    )
+
+
+def _child_rows(a: Article) -> dict[str, list[tuple]]:
+    d = a.doc_id
+    sections = [(d, 0, i, s.label, s.nlm_category, s.text, None, None) for i, s in enumerate(a.abstract)]
+    for n, other in enumerate(a.other_abstracts, start=1):
+        sections += [
+            (d, n, i, s.label, s.nlm_category, s.text, other.type, other.language)
+            for i, s in enumerate(other.sections)
+        ]
+    return {
+        "abstract_sections": sections,
+        "authors": [
+            (d, i, x.last_name, x.fore_name, x.initials, x.suffix, x.collective_name, x.orcid,
+             list(x.affiliations), x.equal_contrib)
+            for i, x in enumerate(a.authors)
+        ],
+        "mesh_headings": [
+            (d, i, m.descriptor, m.descriptor_ui, m.major_topic,
+             [{"name": q.name, "ui": q.ui, "major_topic": q.major_topic} for q in m.qualifiers])
+            for i, m in enumerate(a.mesh_headings)
+        ],
+        "publication_types": [(d, i, p.name, p.ui) for i, p in enumerate(a.publication_types)],
+        "article_ids": [(d, t, v) for t, v in a.other_ids],
+        "keywords": [(d, i, k.text, k.major_topic, k.owner) for i, k in enumerate(a.keywords)],
+        "chemicals": [
+            (d, i, c.name, c.ui, c.registry_number) for i, c in enumerate(a.chemicals)
+        ],
+        "comments_corrections": [
+            (d, i, c.ref_type, c.ref_source, c.pmid)
+            for i, c in enumerate(a.comments_corrections)
+        ],
+    }
+
+
+def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays(
+        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
+
+
+def build_tables(
+    articles: Sequence[tuple[Article, str]], run_id: int | None, now: datetime
+) -> dict[str, pa.Table]:
+    """Arrow tables for ``articles`` and every child table, from (article, digest) pairs."""
+    rows: dict[str, list[tuple]] = {name: [] for name in CHILD_SCHEMAS}
+    main: list[tuple] = []
+    for article, digest in articles:
+        main.append(article_row(article, digest, run_id, now))
+        for name, child in _child_rows(article).items():
+            rows[name].extend(child)
+    tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
+    tables.update({name: _to_table(r, CHILD_SCHEMAS[name]) for name, r in rows.items()})
+    return tables

@@ -1,0 +1,451 @@
+"""The DuckDB store of record: schema migrations, batched upserts, deletions, bookkeeping.
+
+This is the only module that holds corpus SQL. Every value reaches DuckDB as a
+parameter or through a registered Arrow table, never by string formatting.
+
+Replacement rule (PubMed semantics): an incoming record replaces the stored one
+when its ``(pmid_version, date_revised)`` is the same or newer; an older one is
+counted as ``older_skipped`` and left out. A record identical to the stored one
+(same ``record_hash``) is counted as ``unchanged`` and not rewritten, so
+ingesting the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ingest.errors import StoreError
+from ingest.records import Article, Deletion, Item, Problem
+from ingest.rows import CHILD_SCHEMAS, build_tables, record_hash
+
+CHILD_TABLES = tuple(CHILD_SCHEMAS)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch did to the store."""
+
+    seen: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    older_skipped: int = 0
+    deleted: int = 0
+    problems: int = 0
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(
+            *(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    id: int
+    kind: str
+    target: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    seen: int
+    stored: int
+    unchanged: int
+    older_skipped: int
+    deleted: int
+    problems: int
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    records: int
+    with_abstract: int
+    deleted: int
+    retracted: int
+    by_source: dict[str, int]
+    by_publication_type: dict[str, int]
+    by_year: dict[str, int]  # "unknown" for records without a year
+    last_runs: tuple[IngestRun, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "records": self.records,
+            "with_abstract": self.with_abstract,
+            "deleted": self.deleted,
+            "retracted": self.retracted,
+            "by_source": self.by_source,
+            "by_publication_type": self.by_publication_type,
+            "by_year": self.by_year,
+            "last_runs": [
+                {
+                    **{k: getattr(r, k) for k in r.__dataclass_fields__},
+                    "started_at": r.started_at.isoformat(),
+                    "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                }
+                for r in self.last_runs
+            ],
+        }
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every packaged migration, in order."""
+    found = []
+    for entry in resources.files("ingest.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _version_key(version: int | None, revised: date | None) -> tuple[int, date]:
+    return (version or 1, revised or date.min)
+
+
+class Store:
+    """One DuckDB connection to the store file; use as a context manager."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise StoreError(
+                f"No database at {self.path}.",
+                hint="Ingest something first (`medsearch ingest files PATH` or "
+                "`medsearch ingest pubmed QUERY`), or point --db / MEDSEARCH_DB at an existing file.",
+            )
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise StoreError(
+                f"Cannot open the database {self.path}: {exc}",
+                hint="Another medsearch process may be writing to it; wait for it to finish "
+                "or use another --db.",
+            ) from exc
+        if not read_only:
+            self.migrate()
+        elif self.schema_version() < _migrations()[-1][0]:
+            raise StoreError(
+                f"The database {self.path} has an older schema.",
+                hint="Run any writing command once (e.g. `medsearch stats` after an ingest) "
+                "to migrate it, or ingest again.",
+            )
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- schema -------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        has_table = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        if not has_table:
+            return 0
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    def migrate(self) -> list[str]:
+        """Apply every migration newer than the database's, each in its own transaction."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        current = self.schema_version()
+        applied = []
+        for version, name, sql in _migrations():
+            if version <= current:
+                continue
+            with self._transaction():
+                self.con.execute(sql)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now()]
+                )
+            applied.append(name)
+        return applied
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.con)
+
+    # -- ingest runs --------------------------------------------------------------------
+    def start_run(self, kind: str, target: str, params: dict | None = None) -> int:
+        """Open an ingest run; runs left 'running' by a killed process become 'interrupted'."""
+        self.con.execute(
+            "UPDATE ingest_runs SET status = 'interrupted', "
+            "message = coalesce(message, 'the process ended before finishing') "
+            "WHERE status = 'running'"
+        )
+        return self.con.execute(
+            "INSERT INTO ingest_runs (kind, target, params, status, started_at) "
+            "VALUES (?, ?, ?, 'running', ?) RETURNING id",
+            [kind, target, json.dumps(params or {}, default=str), datetime.now()],
+        ).fetchone()[0]
+
+    def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
+        self.con.execute(
+            "UPDATE ingest_runs SET status = ?, finished_at = ?, message = ? WHERE id = ?",
+            [status, datetime.now(), message, run_id],
+        )
+
+    def run(self, run_id: int) -> IngestRun:
+        return self.runs(where_id=run_id)[0]
+
+    def runs(self, limit: int = 5, *, where_id: int | None = None) -> tuple[IngestRun, ...]:
+        sql = (
+            "SELECT id, kind, target, status, started_at, finished_at, n_seen, n_stored, "
+            "n_unchanged, n_older_skipped, n_deleted, n_problems, message FROM ingest_runs "
+        )
+        if where_id is not None:
+            rows = self.con.execute(sql + "WHERE id = ?", [where_id]).fetchall()
+        else:
+            rows = self.con.execute(sql + "ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+        return tuple(IngestRun(*r) for r in rows)
+
+    def problems(self, run_id: int) -> list[Problem]:
+        rows = self.con.execute(
+            "SELECT location, message FROM ingest_problems WHERE run_id = ? ORDER BY rowid",
+            [run_id],
+        ).fetchall()
+        return [Problem(loc, msg) for loc, msg in rows]
+
+    # -- files --------------------------------------------------------------------------
+    def file_done(self, path: str, fingerprint: str) -> bool:
+        row = self.con.execute(
+            "SELECT fingerprint FROM ingested_files WHERE path = ?", [path]
+        ).fetchone()
+        return row is not None and row[0] == fingerprint
+
+    def mark_file_done(self, path: str, fingerprint: str, run_id: int, n_items: int) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",
+            [path, fingerprint, run_id, n_items, datetime.now()],
+        )
+
+    # -- records ------------------------------------------------------------------------
+    def missing_ids(self, doc_ids: Sequence[str]) -> list[str]:
+        """The ids neither stored nor deleted, in the given order."""
+        if not doc_ids:
+            return []
+        wanted = pa.table({"doc_id": pa.array(list(doc_ids), type=pa.string())})
+        self.con.register("_wanted", wanted)
+        try:
+            known = {
+                r[0]
+                for r in self.con.execute(
+                    "SELECT w.doc_id FROM _wanted w JOIN articles a USING (doc_id) "
+                    "UNION SELECT w.doc_id FROM _wanted w JOIN deleted_articles d USING (doc_id)"
+                ).fetchall()
+            }
+        finally:
+            self.con.unregister("_wanted")
+        return [d for d in doc_ids if d not in known]
+
+    def count(self) -> int:
+        return self.con.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def apply_batch(self, items: Iterable[Item], run_id: int | None = None) -> BatchResult:
+        """Write one batch of parsed items in one transaction; all or nothing."""
+        final, seen, problems = _collapse(items)
+        with self._transaction():
+            result = self._apply(final, problems, run_id)
+            result = BatchResult(
+                seen=seen, stored=result.stored, unchanged=result.unchanged,
+                older_skipped=result.older_skipped, deleted=result.deleted,
+                problems=len(problems),
+            )
+            if run_id is not None:
+                self._count_into_run(run_id, result)
+        return result
+
+    def _apply(
+        self, final: dict[str, Article | Deletion], problems: list[Problem], run_id: int | None
+    ) -> BatchResult:
+        now = datetime.now()
+        stored = self._stored_versions(list(final))
+        writes: list[tuple[Article, str]] = []
+        deletions: list[str] = []
+        unchanged = older = 0
+        for doc_id, item in final.items():
+            if isinstance(item, Deletion):
+                deletions.append(doc_id)
+                continue
+            digest = record_hash(item)
+            old = stored.get(doc_id)
+            if old is not None and old[2] == digest:
+                unchanged += 1
+            elif old is not None and _version_key(item.pmid_version, item.date_revised) < _version_key(old[0], old[1]):
+                older += 1
+            else:
+                writes.append((item, digest))
+        replaced = [a.doc_id for a, _ in writes if a.doc_id in stored]
+        self._remove(replaced + [d for d in deletions if d in stored])
+        if deletions:
+            self._insert_table(
+                "deleted_articles",
+                pa.table({
+                    "doc_id": pa.array(deletions, pa.string()),
+                    "deleted_at": pa.array([now] * len(deletions), pa.timestamp("us")),
+                    "ingest_run_id": pa.array([run_id] * len(deletions), pa.int32()),
+                }),
+                replace=True,
+            )
+        if writes:
+            self._forget_deletions([a.doc_id for a, _ in writes])
+            for name, table in build_tables(writes, run_id, now).items():
+                self._insert_table(name, table)
+        if problems and run_id is not None:
+            self._insert_table(
+                "ingest_problems",
+                pa.table({
+                    "run_id": pa.array([run_id] * len(problems), pa.int32()),
+                    "location": pa.array([p.location for p in problems], pa.string()),
+                    "message": pa.array([p.message for p in problems], pa.string()),
+                    "noted_at": pa.array([now] * len(problems), pa.timestamp("us")),
+                }),
+            )
+        deleted = sum(1 for d in deletions if d in stored)
+        return BatchResult(stored=len(writes), unchanged=unchanged, older_skipped=older, deleted=deleted)
+
+    def _stored_versions(self, doc_ids: list[str]) -> dict[str, tuple[int, date | None, str]]:
+        if not doc_ids:
+            return {}
+        self.con.register("_batch_ids", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
+        try:
+            rows = self.con.execute(
+                "SELECT a.doc_id, a.pmid_version, a.date_revised, a.record_hash "
+                "FROM articles a JOIN _batch_ids b USING (doc_id)"
+            ).fetchall()
+        finally:
+            self.con.unregister("_batch_ids")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def _remove(self, doc_ids: list[str]) -> None:
+        """Delete stored records and all their parts."""
+        if not doc_ids:
+            return
+        self.con.register("_gone", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
+        try:
+            for table in (*CHILD_TABLES, "articles"):
+                self.con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM _gone)")
+        finally:
+            self.con.unregister("_gone")
+
+    def _forget_deletions(self, doc_ids: list[str]) -> None:
+        self.con.register("_back", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
+        try:
+            self.con.execute(
+                "DELETE FROM deleted_articles WHERE doc_id IN (SELECT doc_id FROM _back)"
+            )
+        finally:
+            self.con.unregister("_back")
+
+    def _insert_table(self, name: str, table: pa.Table, *, replace: bool = False) -> None:
+        if table.num_rows == 0:
+            return
+        self.con.register("_incoming", table)
+        try:
+            verb = "INSERT OR REPLACE" if replace else "INSERT"
+            cols = ", ".join(table.column_names)
+            self.con.execute(f"{verb} INTO {name} ({cols}) SELECT {cols} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    def _count_into_run(self, run_id: int, r: BatchResult) -> None:
+        self.con.execute(
+            "UPDATE ingest_runs SET n_seen = n_seen + ?, n_stored = n_stored + ?, "
+            "n_unchanged = n_unchanged + ?, n_older_skipped = n_older_skipped + ?, "
+            "n_deleted = n_deleted + ?, n_problems = n_problems + ? WHERE id = ?",
+            [r.seen, r.stored, r.unchanged, r.older_skipped, r.deleted, r.problems, run_id],
+        )
+
+    # -- reading ------------------------------------------------------------------------
+    def stats(self, last_runs: int = 5) -> Stats:
+        q = self.con.execute
+        records, with_abstract, retracted = q(
+            "SELECT count(*), count(*) FILTER (WHERE has_abstract), "
+            "count(*) FILTER (WHERE is_retracted) FROM articles"
+        ).fetchone()
+        deleted = q("SELECT count(*) FROM deleted_articles").fetchone()[0]
+        by_source = dict(q("SELECT source, count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1").fetchall())
+        by_type = dict(
+            q("SELECT name, count(DISTINCT doc_id) FROM publication_types GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+        )
+        by_year = {
+            ("unknown" if y is None else str(y)): n
+            for y, n in q("SELECT pub_year, count(*) FROM articles GROUP BY 1 ORDER BY 1 NULLS LAST").fetchall()
+        }
+        return Stats(
+            records=records, with_abstract=with_abstract, deleted=deleted, retracted=retracted,
+            by_source=by_source, by_publication_type=by_type, by_year=by_year,
+            last_runs=self.runs(last_runs),
+        )
+
+    def article_row(self, doc_id: str) -> dict | None:
+        """The ``articles`` row of one record as a dict (for display and tests)."""
+        cur = self.con.execute("SELECT * FROM articles WHERE doc_id = ?", [doc_id])
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def child_rows(self, table: str, doc_id: str) -> list[dict]:
+        if table not in CHILD_TABLES:
+            raise StoreError(f"Unknown table {table!r}.", hint=f"Use one of {', '.join(CHILD_TABLES)}.")
+        order = "position" if "position" in CHILD_SCHEMAS[table].names else "rowid"
+        cur = self.con.execute(f"SELECT * FROM {table} WHERE doc_id = ? ORDER BY {order}", [doc_id])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _collapse(items: Iterable[Item]) -> tuple[dict[str, Article | Deletion], int, list[Problem]]:
+    """Reduce a batch to one final action per doc_id, in document order.
+
+    A later deletion wins over an earlier record; between two records of the
+    same id the newer (version, revision) wins, the later one on a tie.
+    """
+    final: dict[str, Article | Deletion] = {}
+    problems: list[Problem] = []
+    seen = 0
+    for item in items:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        seen += 1
+        prev = final.get(item.doc_id)
+        if (
+            isinstance(item, Article)
+            and isinstance(prev, Article)
+            and _version_key(item.pmid_version, item.date_revised)
+            < _version_key(prev.pmid_version, prev.date_revised)
+        ):
+            continue
+        final.pop(item.doc_id, None)
+        final[item.doc_id] = item
+    return final, seen, problems
+
+
+class _Transaction:
+    """BEGIN/COMMIT around a block; ROLLBACK on any exception (KeyboardInterrupt too)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __enter__(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:
+            self.con.execute("COMMIT")
+        else:
+            self.con.execute("ROLLBACK")

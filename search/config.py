@@ -1,0 +1,75 @@
+"""One settings object; every field documented, every environment variable named here.
+
+Precedence: a command-line flag beats the environment variable, which beats the
+default. Nothing else in the project reads ``os.environ`` for these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ingest.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+NCBI_EUTILS_DEFAULT = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    env: str
+    help: str
+
+
+#: field name -> (environment variable, help). `medsearch --help` and README print these.
+SETTINGS: dict[str, Setting] = {
+    "db": Setting("MEDSEARCH_DB", "DuckDB file of the store (default data/medsearch.duckdb)."),
+    "demo_data": Setting(
+        "MEDSEARCH_DEMO_DATA",
+        "Folder of PubMed files that `make run` loads into an empty database "
+        "(default ../shared/data/pubmed beside the checkout).",
+    ),
+    "ncbi_email": Setting("NCBI_EMAIL", "Your e-mail, sent to NCBI with every E-utilities request."),
+    "ncbi_api_key": Setting(
+        "NCBI_API_KEY", "NCBI API key: raises the rate limit from 3 to 10 requests/s."
+    ),
+    "eutils_url": Setting(
+        "NCBI_EUTILS_URL", f"E-utilities base URL (default {NCBI_EUTILS_DEFAULT}): proxies, mirrors."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db: Path = Path("data/medsearch.duckdb")
+    demo_data: Path = PROJECT_ROOT.parent / "shared" / "data" / "pubmed"
+    ncbi_email: str | None = None
+    ncbi_api_key: str | None = None
+    eutils_url: str = NCBI_EUTILS_DEFAULT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then the environment, then non-None ``overrides`` (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(SETTINGS[f.name].env)
+            if raw not in (None, ""):
+                values[f.name] = Path(raw) if f.type == "Path" else raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not self.eutils_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"NCBI_EUTILS_URL must be an http(s) URL, got {self.eutils_url!r}.",
+                hint=f"Unset it to use NCBI's own server ({NCBI_EUTILS_DEFAULT}).",
+            )
+        if self.db.exists() and self.db.is_dir():
+            raise ConfigError(
+                f"--db {self.db} is a folder.", hint="Give the path of a .duckdb file."
+            )
