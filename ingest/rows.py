@@ -14,7 +14,18 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from ingest.records import Article
+from ingest.records import (
+    AbstractSection,
+    Article,
+    Author,
+    Chemical,
+    CommentCorrection,
+    Keyword,
+    MeshHeading,
+    MeshQualifier,
+    OtherAbstract,
+    PublicationType,
+)
 
 _STR = pa.string()
 _STR_LIST = pa.list_(pa.string())
@@ -148,3 +159,55 @@ def build_tables(
     tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
     tables.update({name: _to_table(r, CHILD_SCHEMAS[name]) for name, r in rows.items()})
     return tables
+
+
+def _sections(rows: list[dict]) -> tuple[AbstractSection, ...]:
+    return tuple(AbstractSection(r["text"], r["label"], r["nlm_category"]) for r in rows)
+
+
+def article_from_rows(row: dict, children: dict[str, list[dict]]) -> Article:
+    """The inverse of ``build_tables`` for one record: ``articles`` row + child rows -> Article."""
+    secs = sorted(children["abstract_sections"], key=lambda r: (r["abstract_index"], r["position"]))
+    others: dict[int, list[dict]] = {}
+    for r in secs:
+        if r["abstract_index"] > 0:
+            others.setdefault(r["abstract_index"], []).append(r)
+    return Article(
+        doc_id=row["doc_id"], source=row["source"], pmid=row["pmid"],
+        pmid_version=row["pmid_version"], status=row["status"], record_type=row["record_type"],
+        title=row["title"], title_translated=row["title_translated"],
+        vernacular_title=row["vernacular_title"],
+        abstract=_sections([r for r in secs if r["abstract_index"] == 0]),
+        other_abstracts=tuple(
+            OtherAbstract(_sections(rs), rs[0]["other_type"], rs[0]["other_language"])
+            for _, rs in sorted(others.items())
+        ),
+        copyright=row["copyright"],
+        authors=tuple(
+            Author(r["last_name"], r["fore_name"], r["initials"], r["suffix"], r["collective_name"],
+                   r["orcid"], tuple(r["affiliations"] or ()), r["equal_contrib"])
+            for r in children["authors"]
+        ),
+        journal_title=row["journal_title"], journal_iso=row["journal_iso"], issn=row["issn"],
+        issn_linking=row["issn_linking"], volume=row["volume"], issue=row["issue"],
+        pages=row["pages"], pub_year=row["pub_year"], pub_month=row["pub_month"],
+        pub_day=row["pub_day"], pub_date_text=row["pub_date_text"],
+        medline_date=row["medline_date"], article_date=row["article_date"],
+        date_revised=row["date_revised"], doi=row["doi"], pmcid=row["pmcid"], pii=row["pii"],
+        other_ids=tuple((r["id_type"], r["value"]) for r in children["article_ids"]),
+        languages=tuple(row["languages"] or ()),
+        publication_types=tuple(PublicationType(r["name"], r["ui"]) for r in children["publication_types"]),
+        mesh_headings=tuple(
+            MeshHeading(r["descriptor"], r["descriptor_ui"], r["major_topic"],
+                        tuple(MeshQualifier(q["name"], q["ui"], q["major_topic"]) for q in r["qualifiers"] or ()))
+            for r in children["mesh_headings"]
+        ),
+        keywords=tuple(Keyword(r["keyword"], r["major_topic"], r["owner"]) for r in children["keywords"]),
+        chemicals=tuple(Chemical(r["name"], r["ui"], r["registry_number"]) for r in children["chemicals"]),
+        comments_corrections=tuple(
+            CommentCorrection(r["ref_type"], r["ref_source"], r["ref_pmid"])
+            for r in children["comments_corrections"]
+        ),
+        book_title=row["book_title"], publisher=row["publisher"],
+        extra=tuple(json.loads(row["extra"]).items()) if row["extra"] else (),
+    )

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from ingest.errors import StoreError
 from ingest.records import Article, Deletion, Item, Problem
-from ingest.rows import CHILD_SCHEMAS, build_tables, record_hash
+from ingest.rows import CHILD_SCHEMAS, article_from_rows, build_tables, record_hash
 
 CHILD_TABLES = tuple(CHILD_SCHEMAS)
 
@@ -398,6 +398,13 @@ class Store:
         if row is None:
             return None
         return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def get_article(self, doc_id: str) -> Article | None:
+        """Rebuild the full ``Article`` from its rows (the inverse of storing it)."""
+        row = self.article_row(doc_id)
+        if row is None:
+            return None
+        return article_from_rows(row, {t: self.child_rows(t, doc_id) for t in CHILD_TABLES})
 
     def child_rows(self, table: str, doc_id: str) -> list[dict]:
         if table not in CHILD_TABLES:

@@ -155,6 +155,7 @@ def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest_pubmed(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.entrez import EntrezClient, EntrezConfig
+
     from ingest.pipeline import ingest_pubmed
 
     settings = Settings.from_env(ncbi_email=args.email, ncbi_api_key=args.api_key, db=settings.db)

@@ -1,0 +1,43 @@
+"""Shared fixtures: where the real data lies, a fresh store, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MEDSEARCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+PUBMED_DATA = SHARED_DATA / "pubmed"
+
+
+def require_shared_data() -> Path:
+    if not PUBMED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set MEDSEARCH_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return require_shared_data()
+
+
+@pytest.fixture
+def store(tmp_path):
+    from ingest.store import Store
+
+    with Store(tmp_path / "store.duckdb") as s:
+        yield s
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None):
+    """Run the installed ``medsearch`` entry point for real, as a user would."""
+    exe = Path(sys.executable).parent / "medsearch"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDSEARCH_", "NCBI_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd or REPO
+    )
