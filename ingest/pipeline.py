@@ -36,7 +36,8 @@ class RunReport:
     run_id: int
     result: BatchResult = field(default_factory=BatchResult)
     problems: list[Problem] = field(default_factory=list)
-    files_skipped: int = 0
+    files_skipped: int = 0  # already ingested, same fingerprint
+    unsupported_files: list[Problem] = field(default_factory=list)  # not a record format
     found: int | None = None  # PubMed: how many records the query matches
     already_stored: int | None = None  # PubMed: how many of those were in the store
     warnings: list[str] = field(default_factory=list)
@@ -98,6 +99,8 @@ def ingest_files(
     with _Run(store, kind, target, {"force": force}) as run:
         if discovery_problems:
             run.apply(discovery_problems)
+            run.report.problems = []
+            run.report.unsupported_files = list(discovery_problems)
         bar = _progress(progress, unit=" rec", desc="ingest")
         try:
             for sf in files:

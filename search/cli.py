@@ -112,11 +112,19 @@ def _print_report(report, out=sys.stdout) -> None:
         print(f"warning: {w}", file=out)
     print(
         f"Run #{report.run_id}: {r.seen} read, {r.stored} stored, {r.unchanged} unchanged, "
-        f"{r.older_skipped} older skipped, {r.deleted} deleted, {r.problems} problems"
+        f"{r.older_skipped} older skipped, {r.deleted} deleted, "
+        f"{r.problems - len(report.unsupported_files)} bad records skipped"
         + (f", {report.files_skipped} files already ingested" if report.files_skipped else "")
         + ".",
         file=out,
     )
+    if report.unsupported_files:
+        print(
+            f"  {len(report.unsupported_files)} files in the folders are not in a record format and were "
+            f"skipped (e.g. {report.unsupported_files[0].location}); all are listed in table "
+            f"ingest_problems, run {report.run_id}.",
+            file=out,
+        )
     for p in report.problems[:20]:
         print(f"  skipped: {p.location}: {p.message}", file=out)
     if len(report.problems) > 20:

@@ -1,0 +1,235 @@
+"""Find input files, tell their format, and read them into items.
+
+Three formats are supported:
+
+* ``pubmed_xml``: PubMed/MEDLINE XML (``PubmedArticleSet`` from efetch, the
+  ``MedlineCitationSet`` of older baselines), plain or gzipped. Recognised by
+  its root element, whatever the file is called.
+* ``medline``: MEDLINE text (PubMed "File (MEDLINE)" exports, ``.nbib``).
+  ``.medline``/``.nbib`` by name; other names when the first non-blank line
+  is ``PMID- ...``.
+* ``beir_corpus``: a BEIR ``corpus.jsonl`` (or a ``.jsonl`` whose first line
+  has ``_id``). A folder holding ``corpus.jsonl`` is a BEIR dataset: only the
+  corpus is read, never ``queries.jsonl`` or the qrels.
+
+:func:`discover` expands folders (recursively, sorted by name, hidden files
+skipped) and reports unknown files found there as :class:`Problem` values;
+a path named explicitly that is missing or of unknown format raises
+:class:`SourceError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import SourceError
+from ingest.records import Item, Problem
+
+PUBMED_XML = "pubmed_xml"
+MEDLINE = "medline"
+BEIR_CORPUS = "beir_corpus"
+FORMATS = (PUBMED_XML, MEDLINE, BEIR_CORPUS)
+
+PUBMED_ROOTS = frozenset({"PubmedArticleSet", "MedlineCitationSet"})
+SUPPORTED = (
+    "PubMed XML (.xml or .xml.gz whose root is PubmedArticleSet or MedlineCitationSet), "
+    "MEDLINE text (.medline, .nbib, or a .txt starting with 'PMID- '), "
+    "BEIR corpus (corpus.jsonl, or a .jsonl whose lines have '_id')"
+)
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_HEAD_BYTES = 8192
+_FINGERPRINT_CHUNK = 64 * 1024
+_XML_SKIP = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.S)
+_XML_TAG = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_MEDLINE_TAG = re.compile(r"[A-Z][A-Z0-9]{0,3} {0,3}- ")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file and the format it was recognised as (one of :data:`FORMATS`)."""
+
+    path: Path
+    format: str
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[Problem]]:
+    """Expand ``paths`` into the files to read, in order, and the files skipped as unknown.
+
+    Raises ``SourceError`` for a path that does not exist or a file named
+    explicitly whose format is unknown; each message names the path.
+    """
+    found: list[SourceFile] = []
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            _walk(path, found, problems)
+        elif path.is_file():
+            fmt, reason = sniff(path)
+            if fmt is None:
+                raise SourceError(f"{path}: {reason}", hint=f"supported formats: {SUPPORTED}")
+            found.append(SourceFile(path, fmt))
+        else:
+            raise SourceError(
+                f"{path}: no such file or folder",
+                hint=f"give files or folders holding {SUPPORTED}",
+            )
+    unique = []
+    for sf in found:
+        key = sf.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(sf)
+    return unique, problems
+
+
+def _walk(folder: Path, found: list[SourceFile], problems: list[Problem]) -> None:
+    corpus = folder / "corpus.jsonl"
+    if corpus.is_file():  # a BEIR dataset: the corpus only
+        found.append(SourceFile(corpus, BEIR_CORPUS))
+        return
+    try:
+        children = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        problems.append(Problem(str(folder), f"cannot list folder: {exc.strerror}; skipped"))
+        return
+    for child in children:
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            _walk(child, found, problems)
+            continue
+        fmt, reason = sniff(child)
+        if fmt is None:
+            problems.append(Problem(str(child), f"{reason}; skipped (supported: {SUPPORTED})"))
+        else:
+            found.append(SourceFile(child, fmt))
+
+
+def sniff(path: Path) -> tuple[str | None, str]:
+    """``(format, "")`` for a supported file, else ``(None, why it is not)``.
+
+    Content decides over the name: a gzip or XML file is PubMed XML only if
+    its root element is ``PubmedArticleSet`` or ``MedlineCitationSet``.
+    """
+    try:
+        head, gzipped = _head(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        return None, f"cannot read file ({exc})"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if gzipped or text.lstrip().startswith("<"):
+        return _sniff_xml(text, gzipped)
+    name = path.name.lower()
+    if name.endswith(".jsonl"):
+        return _sniff_jsonl(name, text)
+    return _sniff_medline(name, text)
+
+
+def _head(path: Path) -> tuple[bytes, bool]:
+    """The first bytes of the file, decompressed when it is gzip (by magic, not by name)."""
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+    if head[:2] != _GZIP_MAGIC:
+        return head, False
+    with gzip.open(path, "rb") as handle:
+        return handle.read(_HEAD_BYTES), True
+
+
+def _sniff_xml(text: str, gzipped: bool) -> tuple[str | None, str]:
+    root = xml_root_name(text)
+    what = "gzip content" if gzipped else "markup"
+    if root in PUBMED_ROOTS:
+        return PUBMED_XML, ""
+    if root is None:
+        return None, f"{what} with no XML root element in the first 8 KiB: not PubMed XML"
+    return None, f"{what} with root element <{root}>: not PubMed XML"
+
+
+def xml_root_name(text: str) -> str | None:
+    """The root element's name, skipping the XML declaration, comments and DOCTYPE."""
+    pos = 0
+    while match := _XML_SKIP.match(text, pos):
+        pos = match.end()
+    tag = _XML_TAG.match(text, pos)
+    return tag[1] if tag else None
+
+
+def _sniff_jsonl(name: str, text: str) -> tuple[str | None, str]:
+    if name == "corpus.jsonl":
+        return BEIR_CORPUS, ""
+    if name.startswith("queries"):
+        return None, "a BEIR queries file is not a corpus (give the dataset folder instead)"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        obj = json.loads(first)
+    except json.JSONDecodeError:
+        return None, "a .jsonl file whose first line is not a complete JSON object"
+    if isinstance(obj, dict) and "_id" in obj:
+        return BEIR_CORPUS, ""
+    return None, "a .jsonl file whose first line has no '_id' (not a BEIR corpus)"
+
+
+def _sniff_medline(name: str, text: str) -> tuple[str | None, str]:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if first.startswith("PMID-"):
+        return MEDLINE, ""
+    if name.endswith((".medline", ".nbib")) and (not first or _MEDLINE_TAG.match(first)):
+        return MEDLINE, ""
+    return None, "unknown format (not PubMed XML, MEDLINE text or a BEIR corpus)"
+
+
+def iter_items(sf: SourceFile) -> Iterator[Item]:
+    """Read one discovered file; yields ``Article``/``Deletion``/``Problem`` in file order."""
+    location = str(sf.path)
+    if sf.format == PUBMED_XML:
+        from ingest.pubmed_xml import iter_pubmed_xml  # lazy: lxml is heavy
+
+        yield from iter_pubmed_xml(sf.path, location=location)
+    elif sf.format == MEDLINE:
+        from ingest.medline_text import iter_medline_text
+
+        yield from iter_medline_text(sf.path, location=location)
+    elif sf.format == BEIR_CORPUS:
+        from ingest.beir import iter_beir_corpus
+
+        yield from iter_beir_corpus(sf.path, location=location)
+    else:
+        raise SourceError(f"{sf.path}: unknown format {sf.format!r}", hint=f"one of {FORMATS}")
+
+
+def iter_paths(paths: Sequence[str | Path]) -> Iterator[Item]:
+    """Discover ``paths`` and yield every item: first the skipped files' problems, then records."""
+    files, problems = discover(paths)
+    yield from problems
+    for sf in files:
+        yield from iter_items(sf)
+
+
+def fingerprint(path: str | Path) -> str:
+    """A cheap identity of a file's content: ``size:mtime_ns:sha256(first + last 64 KiB)``.
+
+    Ingest records it for each fully read file, so a rerun can skip files
+    that have not changed.
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            digest.update(handle.read(_FINGERPRINT_CHUNK))
+            if stat.st_size > _FINGERPRINT_CHUNK:
+                handle.seek(max(_FINGERPRINT_CHUNK, stat.st_size - _FINGERPRINT_CHUNK), os.SEEK_SET)
+                digest.update(handle.read(_FINGERPRINT_CHUNK))
+    except OSError as exc:
+        raise SourceError(f"cannot fingerprint {path}: {exc.strerror}") from exc
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{digest.hexdigest()}"
