@@ -1,0 +1,92 @@
+"""Ingest runs survive crashes and kills: the store stays consistent and a re-run completes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench.corpus import real_records, replicate, write_pubmed_xml
+from ingest import pipeline, sources
+from ingest.store import Store
+from tests.conftest import PUBMED_DATA
+
+
+def _content(store: Store) -> list[tuple]:
+    return store.con.execute("SELECT doc_id, record_hash FROM articles ORDER BY doc_id").fetchall()
+
+
+def _assert_consistent(store: Store) -> None:
+    """No part of a record without its record; every record with all its parts."""
+    for table in ("authors", "mesh_headings", "abstract_sections", "publication_types"):
+        orphans = store.con.execute(
+            f"SELECT count(*) FROM {table} WHERE doc_id NOT IN (SELECT doc_id FROM articles)"
+        ).fetchone()[0]
+        assert orphans == 0, table
+    missing_types = store.con.execute(
+        "SELECT count(*) FROM articles a WHERE len(a.publication_types) > 0 AND NOT EXISTS "
+        "(SELECT 1 FROM publication_types p WHERE p.doc_id = a.doc_id)"
+    ).fetchone()[0]
+    assert missing_types == 0
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory):
+    if not PUBMED_DATA.is_dir():
+        pytest.skip("real data not found")
+    path = tmp_path_factory.mktemp("big") / "big.xml.gz"
+    write_pubmed_xml(path, replicate(real_records(PUBMED_DATA), 9_000))
+    return path
+
+
+def test_a_crash_mid_run_keeps_finished_batches_and_a_rerun_completes(tmp_path, big_file, monkeypatch):
+    real_iter = sources.iter_items
+
+    def crashing(sf):
+        for n, item in enumerate(real_iter(sf)):
+            if n == 2_500:
+                raise OSError("the disk went away")
+            yield item
+
+    with Store(tmp_path / "crash.duckdb") as store:
+        monkeypatch.setattr(sources, "iter_items", crashing)
+        with pytest.raises(OSError):
+            pipeline.ingest_files(store, [big_file], batch_size=1_000, progress=False)
+        assert store.count() == 2_000  # two whole batches, nothing of the third
+        assert store.runs(1)[0].status == "failed"
+        assert "disk went away" in store.runs(1)[0].message
+        _assert_consistent(store)
+        monkeypatch.setattr(sources, "iter_items", real_iter)
+        report = pipeline.ingest_files(store, [big_file], batch_size=1_000, progress=False)
+        assert report.result.unchanged == 2_000 and report.result.stored == 7_000
+        crashed_then_resumed = _content(store)
+    with Store(tmp_path / "clean.duckdb") as clean:
+        pipeline.ingest_files(clean, [big_file], progress=False)
+        assert _content(clean) == crashed_then_resumed
+
+
+@pytest.mark.slow
+def test_sigkill_mid_ingest_leaves_a_consistent_store(tmp_path, big_file):
+    db = tmp_path / "kill.duckdb"
+    exe = os.path.join(os.path.dirname(sys.executable), "medsearch")
+    proc = subprocess.Popen([exe, "--db", str(db), "ingest", "files", str(big_file)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wal = db.with_name(db.name + ".wal")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:  # wait for a committed batch
+        if wal.exists() and wal.stat().st_size > 1_000_000:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with Store(db) as store:
+        n = store.count()
+        assert n % pipeline.FILE_BATCH == 0 and n < 9_000, n  # whole batches only
+        _assert_consistent(store)
+        report = pipeline.ingest_files(store, [big_file], progress=False)
+        assert report.result.unchanged == n and store.count() == 9_000
+        assert store.runs(2)[1].status == "interrupted"
