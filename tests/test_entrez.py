@@ -1,0 +1,449 @@
+"""The E-utilities client against a local server replaying real NCBI responses.
+
+Biopython's real request building and urllib's real HTTP path run against
+``tests/eutils_server.py`` on 127.0.0.1; nothing here reaches the internet (an
+autouse guard refuses any other address). Backoff is shortened so that faults
+cost milliseconds, except where a test measures the rate limit or Retry-After.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from email.utils import formatdate
+
+import pytest
+from Bio import Entrez
+from eutils_server import LARGE_COUNT, LARGE_QUERY, EUtilsServer, shared_data_dir
+from lxml import etree
+
+from ingest.entrez import (
+    EntrezClient,
+    EntrezConfig,
+    FetchedBatch,
+    _read_search,
+    retry_after_seconds,
+)
+from ingest.errors import ConfigError, EntrezError, EntrezHTTPError
+
+KEY = "secret-test-key-123"
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection that is not to this machine."""
+    real_connect = socket.socket.connect
+
+    def connect(sock: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else "local"
+        if host not in ("127.0.0.1", "::1", "localhost", "local"):
+            raise AssertionError(f"a test tried to reach {address!r}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterable[EUtilsServer]:
+    if not (shared_data_dir() / "pubmed").is_dir():
+        pytest.skip(f"real data not found at {shared_data_dir()} (set MEDSEARCH_SHARED_DATA)")
+    with EUtilsServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def eutils(server: EUtilsServer) -> Iterable[EUtilsServer]:
+    server.reset()
+    yield server
+    server.reset()
+
+
+def client_for(server: EUtilsServer, **overrides: object) -> EntrezClient:
+    settings: dict = dict(
+        email="tests@example.org",
+        api_key=KEY,
+        base_url=server.url,
+        timeout=1.0,
+        max_tries=3,
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        retry_after_cap=5.0,
+        efetch_batch_size=7,
+        epost_chunk_size=20,
+    )
+    settings.update(overrides)
+    return EntrezClient(EntrezConfig(**settings))
+
+
+def records_in(xml: bytes) -> dict[str, bytes]:
+    """PMID -> serialized PubmedArticle of one efetch document (which must be whole)."""
+    root = etree.fromstring(xml)
+    assert root.tag == "PubmedArticleSet"
+    out = {}
+    for el in root:
+        el.tail = None
+        out[el.findtext("MedlineCitation/PMID") or el.findtext("BookDocument/PMID")] = (
+            etree.tostring(el)
+        )
+    return out
+
+
+def check_batches(server: EUtilsServer, batches: list[FetchedBatch], wanted: list[str]) -> None:
+    """Every wanted id in exactly one batch; every record byte-equal to the server's."""
+    listed = [pmid for b in batches for pmid in b.ids]
+    assert sorted(listed) == sorted(set(wanted))
+    assert [b.index for b in batches] == list(range(1, len(batches) + 1))
+    for batch in batches:
+        records = records_in(batch.xml)
+        assert set(records) <= set(batch.ids)
+        for pmid, xml in records.items():
+            assert xml == etree.tostring(etree.fromstring(server.record_xml(pmid)))
+
+
+def round_trip(server: EUtilsServer, client: EntrezClient, n: int = 10) -> list[FetchedBatch]:
+    ids = client.search("all[sb]").ids[:n]
+    assert len(ids) == n
+    batches = list(client.fetch(ids))
+    check_batches(server, batches, ids)
+    return batches
+
+
+def max_per_window(times: list[float], window: float = 0.95) -> int:
+    """Most requests that arrived within any ``window`` seconds.
+
+    The window is a little under a second: the client spaces requests 1.05/rate
+    apart when it sends them, and a busy machine can delay an arrival by a few ms.
+    """
+    times = sorted(times)
+    return max(sum(1 for u in times[i:] if u - t < window) for i, t in enumerate(times))
+
+
+# --- the happy path ---------------------------------------------------------------------------
+
+
+def test_search_then_fetch_returns_exactly_the_requested_records(eutils: EUtilsServer) -> None:
+    client = client_for(eutils)
+    found = client.search("all[sb]")
+    assert found.count == len(eutils.pool) == len(found.ids) == len(set(found.ids))
+    assert found.webenv and found.query_key and found.warnings == []
+    wanted = found.ids[:45] + ["1"]  # PMID 1 is not in the pool: NCBI sends nothing for it
+
+    batches = list(client.fetch(wanted + wanted[:5]))  # duplicates are fetched once
+
+    check_batches(eutils, batches, wanted)
+    returned = {pmid for b in batches for pmid in records_in(b.xml)}
+    assert returned == set(wanted) - {"1"}
+    assert "1" in batches[-1].ids and all(len(records_in(b.xml)) <= 7 for b in batches)
+    assert len(eutils.requests_to("epost")) == 3  # chunks of 20, 20, 6
+    assert len(eutils.requests_to("efetch")) == 3 + 3 + 1  # batches of 7
+    fetch = eutils.requests_to("efetch")[1].params
+    assert fetch["rettype"] == fetch["retmode"] == "xml" and fetch["retstart"] == "7"
+    assert fetch["retmax"] == "7" and fetch["WebEnv"].startswith("MCID_") and fetch["query_key"]
+
+
+def test_fetch_parses_with_the_pubmed_parser(eutils: EUtilsServer) -> None:
+    pubmed_xml = pytest.importorskip("ingest.pubmed_xml")
+    client = client_for(eutils)
+    ids = client.search("all[sb]").ids[:30]
+    for batch in client.fetch(ids):
+        items = pubmed_xml.parse_pubmed_xml_bytes(batch.xml, location=f"batch {batch.index}")
+        assert {i.doc_id for i in items} == set(records_in(batch.xml))
+
+
+def test_every_request_carries_tool_email_and_api_key(eutils: EUtilsServer) -> None:
+    round_trip(eutils, client_for(eutils))
+    assert {r.endpoint for r in eutils.requests} == {"esearch", "epost", "efetch"}
+    for r in eutils.requests:
+        assert (r.params["tool"], r.params["email"], r.params["api_key"]) == (
+            "medsearch",
+            "tests@example.org",
+            KEY,
+        )
+    assert {r.method for r in eutils.requests_to("epost")} == {"POST"}
+
+
+def test_no_api_key_is_sent_without_one(
+    eutils: EUtilsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Entrez, "api_key", "biopython-global-key")  # must not leak in
+    monkeypatch.setattr(Entrez, "email", "global@example.org")
+    client_for(eutils, api_key=None).search("cancer")
+    (request,) = eutils.requests
+    assert "api_key" not in request.params and request.params["email"] == "tests@example.org"
+
+
+def test_no_email_is_allowed_and_not_sent(
+    eutils: EUtilsServer, recwarn: pytest.WarningsRecorder
+) -> None:
+    client_for(eutils, email=None).search("cancer")
+    (request,) = eutils.requests
+    assert "email" not in request.params and request.params["tool"] == "medsearch"
+    assert not [w for w in recwarn if "mail" in str(w.message)]
+
+
+def test_since_until_filter_on_entrez_date(eutils: EUtilsServer) -> None:
+    since, until = date(2020, 1, 1), date(2021, 12, 31)
+    found = client_for(eutils).search("all[sb]", since=since, until=until)
+    params = eutils.requests[0].params
+    assert (params["datetype"], params["mindate"], params["maxdate"]) == (
+        "edat",
+        "2020/01/01",
+        "2021/12/31",
+    )
+    assert params["usehistory"] == "y"
+    assert found.ids == eutils.search_ids("all[sb]", since, until) and 0 < found.count < 178
+
+
+# --- faults that are retried ------------------------------------------------------------------
+
+RETRIED = [
+    *[("efetch", f) for f in ("429", "500", "502", "503", "truncate", "truncate_xml")],
+    *[("efetch", f) for f in ("slow", "drop", "reset")],
+    *[("esearch", f) for f in ("429", "503", "truncate", "truncate_xml", "slow", "drop", "reset")],
+    *[("epost", f) for f in ("429", "500", "truncate", "truncate_xml", "slow", "drop", "reset")],
+]
+
+
+@pytest.mark.parametrize(("endpoint", "fault"), RETRIED)
+def test_fault_is_retried_then_succeeds(eutils: EUtilsServer, endpoint: str, fault: str) -> None:
+    eutils.inject(endpoint, fault, times=2, retry_after=0, delay=0.8)
+    client = client_for(eutils, timeout=0.4)
+
+    round_trip(eutils, client)
+
+    hits = [r for r in eutils.requests if r.fault]
+    assert [(r.endpoint, r.fault) for r in hits] == [(endpoint, fault)] * 2
+    normal = {"esearch": 1, "epost": 1, "efetch": 2}
+    assert len(eutils.requests_to(endpoint)) == normal[endpoint] + 2
+
+
+def test_transient_error_text_in_a_400_is_retried(eutils: EUtilsServer) -> None:
+    body = (
+        b"<eFetchResult><ERROR> Error: External viewer error: Empty Response. "
+        b"Bytes read: 0 Status: Timeout</ERROR></eFetchResult>"
+    )
+    eutils.inject("efetch", "status", status=400, body=body, content_type="text/xml")
+    round_trip(eutils, client_for(eutils))
+    assert len(eutils.requests_to("efetch")) == 3
+
+
+def test_retry_after_seconds_is_honoured(eutils: EUtilsServer) -> None:
+    eutils.inject("esearch", "429", retry_after="1")
+    client_for(eutils).search("cancer")
+    first, second = eutils.requests_to("esearch")
+    assert first.fault == "429" and second.time - first.time >= 0.98
+
+
+def test_retry_after_http_date_is_honoured(eutils: EUtilsServer) -> None:
+    eutils.inject("esearch", "503", retry_after=formatdate(time.time() + 2, usegmt=True))
+    client_for(eutils).search("cancer")
+    first, second = eutils.requests_to("esearch")
+    assert second.time - first.time >= 0.9  # HTTP-dates have whole seconds: 1 to 2 s
+
+
+def test_retry_after_parsing() -> None:
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Wed, 01 Jan 2025 12:00:30 GMT", now=now) == 30.0
+    assert retry_after_seconds("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_expired_webenv_mid_fetch_is_reposted(eutils: EUtilsServer) -> None:
+    client = client_for(eutils)
+    wanted = client.search("all[sb]").ids[:30]
+    batches = []
+    for batch in client.fetch(wanted):
+        batches.append(batch)
+        if batch.index == 1:
+            eutils.inject("efetch", "expire")  # NCBI forgets every WebEnv before the next efetch
+
+    check_batches(eutils, batches, wanted)
+    posts = eutils.requests_to("epost")
+    assert len(posts) == 3  # chunk 1, chunk 1 again (its 13 unfetched ids), chunk 2
+    first_batch = set(batches[0].ids)
+    reposted = posts[1].params["id"].split(",")
+    assert len(reposted) == 13 and set(reposted) == set(wanted[:20]) - first_batch
+    efetch = eutils.requests_to("efetch")
+    assert efetch[1].fault == "expire" and efetch[2].params["retstart"] == "0"
+    assert efetch[2].params["WebEnv"] != efetch[1].params["WebEnv"]
+
+
+def test_history_lost_for_good_is_an_error(eutils: EUtilsServer) -> None:
+    eutils.inject("efetch", "error_xml", times=10, text="Unable to obtain query #1")
+    client = client_for(eutils)
+    with pytest.raises(EntrezError, match="Unable to obtain query #1"):
+        list(client.fetch(["11618220", "11636720"]))
+    assert len(eutils.requests_to("epost")) == 3  # the first post and two re-posts
+
+
+# --- failures that are reported ---------------------------------------------------------------
+
+
+def test_persistent_500_gives_up_with_a_helpful_error(eutils: EUtilsServer) -> None:
+    eutils.inject("esearch", "500", times=10)
+    with pytest.raises(EntrezHTTPError) as caught:
+        client_for(eutils).search("cancer")
+    err = caught.value
+    assert err.status == 500 and len(eutils.requests) == 3
+    assert "NCBI esearch failed after 3 tries: HTTP 500" in err.message
+    assert err.url.startswith(eutils.url + "esearch.fcgi?") and "term=cancer" in err.url
+    assert KEY not in str(err) and "api_key" not in str(err)
+    assert "network connection" in err.hint and "ncbi.nlm.nih.gov/Status" in err.hint
+    assert "batch size" in err.hint
+
+
+def test_persistent_429_suggests_an_api_key(eutils: EUtilsServer) -> None:
+    eutils.inject("efetch", "429", times=10, retry_after="0")
+    client = client_for(eutils, api_key=None, max_tries=2)
+    with pytest.raises(EntrezHTTPError) as caught:
+        list(client.fetch(["11618220"]))
+    assert caught.value.status == 429 and "API key" in caught.value.hint
+
+
+def test_a_refused_request_is_not_retried(eutils: EUtilsServer) -> None:
+    body = b'{"error":"API key invalid","api-key":"x","type":"invalid","status":"unknown"}'
+    eutils.inject("esearch", "status", status=400, body=body, content_type="application/json")
+    with pytest.raises(EntrezHTTPError, match='HTTP 400.*"API key invalid"') as caught:
+        client_for(eutils).search("cancer")
+    assert caught.value.status == 400 and len(eutils.requests) == 1
+    assert "API key" in caught.value.hint
+
+
+@pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
+def test_html_page_is_an_entrez_error(eutils: EUtilsServer, endpoint: str) -> None:
+    eutils.inject(endpoint, "html")
+    with pytest.raises(EntrezError, match="HTML page \\('PmFetch response'\\)") as caught:
+        round_trip(eutils, client_for(eutils))
+    assert not isinstance(caught.value, EntrezHTTPError)
+    assert len(eutils.requests_to(endpoint)) == 1 and "maintenance" in caught.value.hint
+
+
+ERROR_DOCS = [
+    ("esearch", None, '"Invalid db name specified: fleegle"'),
+    ("esearch", "eutils-json/esummary.error.xml", '"Invalid db name specified: fleegle"'),
+    ("epost", None, '"Invalid db name specified: nothing"'),
+    ("epost", "biopython/epost3.xml", '"Empty ID list; Nothing to store"; "Some IDs have'),
+    ("efetch", None, "'retstart' cannot be larger than 9998"),
+    ("efetch", "eutils-json/einfo.error.xml", '"Can not retrieve DbInfo for db=fleegle"'),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "file", "quoted"), ERROR_DOCS)
+def test_ncbi_error_documents_are_quoted(
+    eutils: EUtilsServer, endpoint: str, file: str | None, quoted: str
+) -> None:
+    eutils.inject(endpoint, "error_xml", **({"file": file} if file else {}))
+    with pytest.raises(EntrezError) as caught:
+        round_trip(eutils, client_for(eutils))
+    assert quoted in caught.value.message and f"NCBI {endpoint}" in caught.value.message
+    assert len(eutils.requests_to(endpoint)) == 1
+
+
+def test_phrase_not_found_is_a_warning_with_no_hits(eutils: EUtilsServer) -> None:
+    found = client_for(eutils).search("abcXYZ")
+    assert (found.count, found.ids) == (0, [])
+    assert found.warnings == ["PhraseNotFound: abcXYZ", "OutputMessage: No items found."]
+    assert found.query_translation == "(abcXYZ[All Fields])"
+
+
+def test_unknown_words_are_dropped_with_a_warning(eutils: EUtilsServer) -> None:
+    client = client_for(eutils)
+    plain = client.search("cancer")
+    found = client.search("cancer AND qwertyuiop")
+    assert found.ids == plain.ids and found.count == plain.count > 0
+    assert found.warnings == ["PhraseNotFound: qwertyuiop"]
+
+
+def test_an_old_esearch_reply_with_an_http_dtd_reads(server: EUtilsServer) -> None:
+    body = (server.pubmed_dir / "eutils-json" / "esearch.error.xml").read_bytes()
+    page = _read_search(body, "esearch.fcgi")
+    assert (page.count, len(page.ids), page.ids[0]) == (5163, 20, "101595451")
+    assert page.warnings == ["PhraseNotFound: fleegle[MeSH Terms]"]
+
+
+# --- rate limit -------------------------------------------------------------------------------
+
+
+def test_rate_without_key_is_at_most_3_per_second(eutils: EUtilsServer) -> None:
+    client = client_for(eutils, api_key=None)
+    for _ in range(7):
+        client.search("cancer")
+    times = [r.time for r in eutils.requests]
+    assert max_per_window(times) <= 3 and times[-1] - times[0] >= 6 / 3 * 0.95
+
+
+def test_rate_with_key_is_at_most_10_per_second_across_threads(eutils: EUtilsServer) -> None:
+    client = client_for(eutils)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: client.search("cancer"), range(22)))
+    times = [r.time for r in eutils.requests]
+    assert len(times) == 22 and max_per_window(times) <= 10
+    assert times[-1] - times[0] >= 21 / 10 * 0.95
+
+
+# --- more than 9,999 hits ---------------------------------------------------------------------
+
+
+def test_a_large_result_is_split_by_entry_date(eutils: EUtilsServer) -> None:
+    client = client_for(eutils)
+    found = client.search(LARGE_QUERY)
+    assert found.count == LARGE_COUNT == len(found.ids) == len(set(found.ids))
+    assert set(found.ids) == set(eutils.search_ids(LARGE_QUERY)) and found.warnings == []
+    first, *slices = eutils.requests_to("esearch")
+    assert first.params["usehistory"] == "y" and "mindate" not in first.params
+    assert slices and all(r.params["datetype"] == "edat" for r in slices)
+    assert all(int(r.params["retstart"]) + int(r.params["retmax"]) <= 9_999 for r in slices)
+
+    sample = found.ids[::1000]  # synthetic ids: real records with their PMID rewritten
+    batches = list(client.fetch(sample))
+    check_batches(eutils, batches, sample)
+    assert {p for b in batches for p in records_in(b.xml)} == set(sample)
+
+
+def test_a_large_dated_result_matches_the_server(eutils: EUtilsServer) -> None:
+    since, until = date(2016, 1, 1), date(2018, 6, 30)
+    found = client_for(eutils).search(LARGE_QUERY, since=since, until=until)
+    expected = eutils.search_ids(LARGE_QUERY, since, until)
+    assert len(expected) > 9_999 and sorted(found.ids) == sorted(expected)
+    for r in eutils.requests_to("esearch"):
+        assert since <= date(*map(int, r.params["mindate"].split("/"))) <= until
+
+
+def test_one_day_over_the_cap_is_a_clear_error(eutils: EUtilsServer) -> None:
+    day = date(2021, 6, 1)
+    if "one busy day" not in eutils.synthetic:
+        eutils.add_synthetic("one busy day", 12_000, day, day)
+    with pytest.raises(EntrezError, match="12,000 PubMed records entered on 2021-06-01") as caught:
+        client_for(eutils).search("one busy day", since=day - timedelta(days=3), until=day)
+    assert "narrow the query" in caught.value.hint
+
+
+# --- input and settings -----------------------------------------------------------------------
+
+
+def test_fetch_checks_ids_before_any_request(eutils: EUtilsServer) -> None:
+    client = client_for(eutils)
+    with pytest.raises(EntrezError, match="not PubMed ids: 'abc'"):
+        list(client.fetch(["123", "abc"]))
+    assert list(client.fetch([])) == [] and eutils.requests == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"email": "not-an-address"},
+        {"base_url": "ftp://example.org/"},
+        {"efetch_batch_size": 0},
+        {"epost_chunk_size": 20_000},
+        {"max_tries": 0},
+        {"api_key": None, "requests_per_second": 5},
+    ],
+)
+def test_bad_settings_are_config_errors(bad: dict) -> None:
+    settings = {"email": "a@example.org", **bad}
+    with pytest.raises(ConfigError):
+        EntrezConfig(**settings)
