@@ -56,3 +56,7 @@ class EntrezHTTPError(EntrezError):
         self.status = status
         self.url = url
         super().__init__(message, hint=hint)
+
+
+class SearchIndexError(MedsearchError):
+    """A search index is missing, unreadable, or was built from another corpus or tokenizer."""
