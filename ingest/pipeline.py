@@ -8,8 +8,8 @@ hash; PubMed: by the PMIDs already in the store).
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ingest.errors import MedsearchError
 from ingest.records import Article, Item, Problem
+from ingest.rows import PreparedBatch, prepare_batch
 from ingest.store import BatchResult, Store
 
 if TYPE_CHECKING:
@@ -49,12 +50,6 @@ def _progress(enabled: bool, **kwargs: object):
     return tqdm(disable=None if enabled else True, dynamic_ncols=True, **kwargs)
 
 
-def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    it = iter(items)
-    while batch := list(itertools.islice(it, size)):
-        yield batch
-
-
 class _Run:
     """Start/finish bookkeeping shared by every kind of run."""
 
@@ -63,9 +58,12 @@ class _Run:
         self.report = RunReport(run_id=store.start_run(kind, target, params))
 
     def apply(self, batch: Sequence[Item]) -> BatchResult:
-        result = self.store.apply_batch(batch, self.report.run_id)
+        return self.apply_prepared(prepare_batch(batch))
+
+    def apply_prepared(self, batch: PreparedBatch) -> BatchResult:
+        result = self.store.apply_prepared(batch, self.report.run_id)
         self.report.result += result
-        self.report.problems.extend(i for i in batch if isinstance(i, Problem))
+        self.report.problems.extend(batch.problems)
         return result
 
     def __enter__(self) -> _Run:
@@ -82,6 +80,10 @@ class _Run:
             self.store.finish_run(run_id, "failed", message)
 
 
+#: Inputs larger than this are parsed in a worker process (spawning one costs ~1 s).
+PARALLEL_MIN_BYTES = 8_000_000
+
+
 def ingest_files(
     store: Store,
     paths: Sequence[str | Path],
@@ -90,9 +92,15 @@ def ingest_files(
     batch_size: int = FILE_BATCH,
     progress: bool = True,
     kind: str = "files",
+    parallel: bool | None = None,
 ) -> RunReport:
-    """Ingest files and folders; files already read to the end are skipped unless ``force``."""
-    from ingest import sources
+    """Ingest files and folders; files already read to the end are skipped unless ``force``.
+
+    ``parallel``: parse PubMed XML in worker processes while this one writes
+    (default: when the input is larger than ``PARALLEL_MIN_BYTES`` and the
+    machine has 2+ cores).
+    """
+    from ingest import reader, sources
 
     files, discovery_problems = sources.discover(paths)
     target = " ".join(str(p) for p in paths)
@@ -101,20 +109,32 @@ def ingest_files(
             run.apply(discovery_problems)
             run.report.problems = []
             run.report.unsupported_files = list(discovery_problems)
+        todo = []
+        for sf in files:
+            key, fp = str(sf.path.resolve()), sources.fingerprint(sf.path)
+            if not force and store.file_done(key, fp):
+                run.report.files_skipped += 1
+            else:
+                todo.append((sf, key, fp))
+        cores = os.cpu_count() or 1
+        if parallel is None:
+            parallel = cores > 1 and sum(sf.path.stat().st_size for sf, _, _ in todo) > PARALLEL_MIN_BYTES
+        to_read = [sf for sf, _, _ in todo]
+        events = (
+            reader.read_prepared_parallel(to_read, batch_size, workers=max(2, cores))
+            if parallel
+            else reader.read_prepared(to_read, batch_size)
+        )
         bar = _progress(progress, unit=" rec", desc="ingest")
         try:
-            for sf in files:
-                key, fingerprint = str(sf.path.resolve()), sources.fingerprint(sf.path)
-                if not force and store.file_done(key, fingerprint):
-                    run.report.files_skipped += 1
-                    continue
-                bar.set_postfix_str(sf.path.name, refresh=False)
-                n_items = 0
-                for batch in _batched(sources.iter_items(sf), batch_size):
-                    run.apply(batch)
-                    n_items += len(batch)
-                    bar.update(len(batch))
-                store.mark_file_done(key, fingerprint, run.report.run_id, n_items)
+            for event, index, payload in events:
+                sf, key, fp = todo[index]
+                if event == "batch":
+                    run.apply_prepared(payload)
+                    bar.set_postfix_str(sf.path.name, refresh=False)
+                    bar.update(payload.seen + len(payload.problems))
+                else:
+                    store.mark_file_done(key, fp, run.report.run_id, payload)
         finally:
             bar.close()
     return run.report

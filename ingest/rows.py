@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 
 import pyarrow as pa
 
@@ -20,10 +21,13 @@ from ingest.records import (
     Author,
     Chemical,
     CommentCorrection,
+    Deletion,
+    Item,
     Keyword,
     MeshHeading,
     MeshQualifier,
     OtherAbstract,
+    Problem,
     PublicationType,
 )
 
@@ -46,10 +50,9 @@ ARTICLE_SCHEMA = pa.schema(
         ("pmcid", _STR), ("pii", _STR), ("languages", _STR_LIST),
         ("publication_types", _STR_LIST), ("mesh_terms", _STR_LIST), ("keywords", _STR_LIST),
         ("book_title", _STR), ("publisher", _STR), ("extra", _STR),
-        ("is_retracted", pa.bool_()), ("record_hash", _STR), ("ingest_run_id", pa.int32()),
-        ("ingested_at", pa.timestamp("us")),
+        ("is_retracted", pa.bool_()), ("record_hash", _STR),
     ]
-)
+)  # ingest_run_id and ingested_at are set by the store when it writes the batch
 
 CHILD_SCHEMAS: dict[str, pa.Schema] = {
     "abstract_sections": pa.schema(
@@ -85,13 +88,55 @@ CHILD_SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-def record_hash(article: Article) -> str:
-    """A stable digest of every parsed field (frozen dataclass reprs are deterministic)."""
-    return hashlib.blake2b(repr(article).encode("utf-8"), digest_size=16).hexdigest()
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch reduced to one action per record and laid out as Arrow tables.
+
+    Pure data (it pickles cheaply), so a worker process can parse and prepare
+    while the main process writes the previous batch. ``keys`` is aligned with
+    the rows of ``tables["articles"]``: (doc_id, pmid_version, date_revised, record_hash).
+    """
+
+    keys: list[tuple[str, int, date | None, str]]
+    deletions: list[str]
+    problems: list[Problem]
+    seen: int
+    tables: dict[str, pa.Table]
 
 
-def article_row(a: Article, digest: str, run_id: int | None, now: datetime) -> tuple:
-    """One ``articles`` row in ``ARTICLE_SCHEMA`` order."""
+def version_key(version: int | None, revised: date | None) -> tuple[int, date]:
+    return (version or 1, revised or date.min)
+
+
+def collapse(items: Iterable[Item]) -> tuple[dict[str, Article | Deletion], int, list[Problem]]:
+    """Reduce a batch to one final action per doc_id, in document order.
+
+    A later deletion wins over an earlier record; between two records of the
+    same id the newer (version, revision) wins, the later one on a tie.
+    """
+    final: dict[str, Article | Deletion] = {}
+    problems: list[Problem] = []
+    seen = 0
+    for item in items:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        seen += 1
+        prev = final.get(item.doc_id)
+        if (
+            isinstance(item, Article)
+            and isinstance(prev, Article)
+            and version_key(item.pmid_version, item.date_revised)
+            < version_key(prev.pmid_version, prev.date_revised)
+        ):
+            continue
+        final.pop(item.doc_id, None)
+        final[item.doc_id] = item
+    return final, seen, problems
+
+
+def _article_row(a: Article) -> tuple:
+    """One ``articles`` row in ``ARTICLE_SCHEMA`` order, without the trailing record_hash."""
     return (
         a.doc_id, a.source, a.pmid, a.pmid_version, a.status, a.record_type, a.title,
         a.title_translated, a.vernacular_title, a.abstract_text or None, a.has_abstract,
@@ -101,11 +146,12 @@ def article_row(a: Article, digest: str, run_id: int | None, now: datetime) -> t
         [p.name for p in a.publication_types], [m.descriptor for m in a.mesh_headings],
         [k.text for k in a.keywords], a.book_title, a.publisher,
         json.dumps(dict(a.extra), ensure_ascii=False) if a.extra else None,
-        a.is_retracted, digest, run_id, now,
+        a.is_retracted,
     )
 
 
-def _child_rows(a: Article) -> dict[str, list[tuple]]:
+def _child_rows(a: Article) -> tuple[list[tuple], ...]:
+    """Rows of every child table, in ``CHILD_SCHEMAS`` order."""
     d = a.doc_id
     sections = [(d, 0, i, s.label, s.nlm_category, s.text, None, None) for i, s in enumerate(a.abstract)]
     for n, other in enumerate(a.other_abstracts, start=1):
@@ -113,29 +159,18 @@ def _child_rows(a: Article) -> dict[str, list[tuple]]:
             (d, n, i, s.label, s.nlm_category, s.text, other.type, other.language)
             for i, s in enumerate(other.sections)
         ]
-    return {
-        "abstract_sections": sections,
-        "authors": [
-            (d, i, x.last_name, x.fore_name, x.initials, x.suffix, x.collective_name, x.orcid,
-             list(x.affiliations), x.equal_contrib)
-            for i, x in enumerate(a.authors)
-        ],
-        "mesh_headings": [
-            (d, i, m.descriptor, m.descriptor_ui, m.major_topic,
-             [{"name": q.name, "ui": q.ui, "major_topic": q.major_topic} for q in m.qualifiers])
-            for i, m in enumerate(a.mesh_headings)
-        ],
-        "publication_types": [(d, i, p.name, p.ui) for i, p in enumerate(a.publication_types)],
-        "article_ids": [(d, t, v) for t, v in a.other_ids],
-        "keywords": [(d, i, k.text, k.major_topic, k.owner) for i, k in enumerate(a.keywords)],
-        "chemicals": [
-            (d, i, c.name, c.ui, c.registry_number) for i, c in enumerate(a.chemicals)
-        ],
-        "comments_corrections": [
-            (d, i, c.ref_type, c.ref_source, c.pmid)
-            for i, c in enumerate(a.comments_corrections)
-        ],
-    }
+    return (
+        sections,
+        [(d, i, x.last_name, x.fore_name, x.initials, x.suffix, x.collective_name, x.orcid,
+          list(x.affiliations), x.equal_contrib) for i, x in enumerate(a.authors)],
+        [(d, i, m.descriptor, m.descriptor_ui, m.major_topic,
+          [(q.name, q.ui, q.major_topic) for q in m.qualifiers]) for i, m in enumerate(a.mesh_headings)],
+        [(d, i, p.name, p.ui) for i, p in enumerate(a.publication_types)],
+        [(d, t, v) for t, v in a.other_ids],
+        [(d, i, k.text, k.major_topic, k.owner) for i, k in enumerate(a.keywords)],
+        [(d, i, c.name, c.ui, c.registry_number) for i, c in enumerate(a.chemicals)],
+        [(d, i, c.ref_type, c.ref_source, c.pmid) for i, c in enumerate(a.comments_corrections)],
+    )
 
 
 def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
@@ -146,19 +181,31 @@ def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
     )
 
 
-def build_tables(
-    articles: Sequence[tuple[Article, str]], run_id: int | None, now: datetime
-) -> dict[str, pa.Table]:
-    """Arrow tables for ``articles`` and every child table, from (article, digest) pairs."""
-    rows: dict[str, list[tuple]] = {name: [] for name in CHILD_SCHEMAS}
+def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
+    """Collapse ``items`` and lay the surviving records out as Arrow tables, with their hashes.
+
+    The record hash is a digest of every stored value (builtin-type reprs are
+    deterministic), so an unchanged record is recognised without a field-by-field compare.
+    """
+    final, seen, problems = collapse(items)
+    names = list(CHILD_SCHEMAS)
     main: list[tuple] = []
-    for article, digest in articles:
-        main.append(article_row(article, digest, run_id, now))
-        for name, child in _child_rows(article).items():
-            rows[name].extend(child)
+    children: list[list[tuple]] = [[] for _ in names]
+    keys: list[tuple[str, int, date | None, str]] = []
+    deletions: list[str] = []
+    for doc_id, item in final.items():
+        if isinstance(item, Deletion):
+            deletions.append(doc_id)
+            continue
+        row, rows = _article_row(item), _child_rows(item)
+        digest = hashlib.blake2b(repr((row, rows)).encode("utf-8"), digest_size=16).hexdigest()
+        main.append((*row, digest))
+        keys.append((doc_id, item.pmid_version, item.date_revised, digest))
+        for bucket, child in zip(children, rows, strict=True):
+            bucket.extend(child)
     tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
-    tables.update({name: _to_table(r, CHILD_SCHEMAS[name]) for name, r in rows.items()})
-    return tables
+    tables.update({n: _to_table(r, CHILD_SCHEMAS[n]) for n, r in zip(names, children, strict=True)})
+    return PreparedBatch(keys, deletions, problems, seen, tables)
 
 
 def _sections(rows: list[dict]) -> tuple[AbstractSection, ...]:

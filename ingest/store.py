@@ -21,10 +21,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.errors import StoreError
-from ingest.records import Article, Deletion, Item, Problem
-from ingest.rows import CHILD_SCHEMAS, article_from_rows, build_tables, record_hash
+from ingest.records import Article, Item, Problem
+from ingest.rows import CHILD_SCHEMAS, PreparedBatch, article_from_rows, prepare_batch, version_key
 
 CHILD_TABLES = tuple(CHILD_SCHEMAS)
 
@@ -102,10 +103,6 @@ def _migrations() -> list[tuple[int, str, str]]:
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
     return sorted(found)
-
-
-def _version_key(version: int | None, revised: date | None) -> tuple[int, date]:
-    return (version or 1, revised or date.min)
 
 
 class Store:
@@ -256,66 +253,79 @@ class Store:
 
     def apply_batch(self, items: Iterable[Item], run_id: int | None = None) -> BatchResult:
         """Write one batch of parsed items in one transaction; all or nothing."""
-        final, seen, problems = _collapse(items)
+        return self.apply_prepared(prepare_batch(items), run_id)
+
+    def apply_prepared(self, batch: PreparedBatch, run_id: int | None = None) -> BatchResult:
+        """Write a batch made by ``rows.prepare_batch`` in one transaction; all or nothing."""
         with self._transaction():
-            result = self._apply(final, problems, run_id)
-            result = BatchResult(
-                seen=seen, stored=result.stored, unchanged=result.unchanged,
-                older_skipped=result.older_skipped, deleted=result.deleted,
-                problems=len(problems),
-            )
+            result = self._apply(batch, run_id)
             if run_id is not None:
                 self._count_into_run(run_id, result)
         return result
 
-    def _apply(
-        self, final: dict[str, Article | Deletion], problems: list[Problem], run_id: int | None
-    ) -> BatchResult:
+    def _apply(self, batch: PreparedBatch, run_id: int | None) -> BatchResult:
         now = datetime.now()
-        stored = self._stored_versions(list(final))
-        writes: list[tuple[Article, str]] = []
-        deletions: list[str] = []
+        stored = self._stored_versions([k[0] for k in batch.keys] + batch.deletions)
+        write_mask: list[bool] = []
         unchanged = older = 0
-        for doc_id, item in final.items():
-            if isinstance(item, Deletion):
-                deletions.append(doc_id)
-                continue
-            digest = record_hash(item)
+        for doc_id, version, revised, digest in batch.keys:
             old = stored.get(doc_id)
             if old is not None and old[2] == digest:
                 unchanged += 1
-            elif old is not None and _version_key(item.pmid_version, item.date_revised) < _version_key(old[0], old[1]):
+                write_mask.append(False)
+            elif old is not None and version_key(version, revised) < version_key(old[0], old[1]):
                 older += 1
+                write_mask.append(False)
             else:
-                writes.append((item, digest))
-        replaced = [a.doc_id for a, _ in writes if a.doc_id in stored]
-        self._remove(replaced + [d for d in deletions if d in stored])
-        if deletions:
+                write_mask.append(True)
+        writes = [k[0] for k, w in zip(batch.keys, write_mask, strict=True) if w]
+        self._remove([d for d in writes if d in stored] + [d for d in batch.deletions if d in stored])
+        if batch.deletions:
             self._insert_table(
                 "deleted_articles",
                 pa.table({
-                    "doc_id": pa.array(deletions, pa.string()),
-                    "deleted_at": pa.array([now] * len(deletions), pa.timestamp("us")),
-                    "ingest_run_id": pa.array([run_id] * len(deletions), pa.int32()),
+                    "doc_id": pa.array(batch.deletions, pa.string()),
+                    "deleted_at": pa.array([now] * len(batch.deletions), pa.timestamp("us")),
+                    "ingest_run_id": pa.array([run_id] * len(batch.deletions), pa.int32()),
                 }),
                 replace=True,
             )
         if writes:
-            self._forget_deletions([a.doc_id for a, _ in writes])
-            for name, table in build_tables(writes, run_id, now).items():
-                self._insert_table(name, table)
-        if problems and run_id is not None:
+            self._forget_deletions(writes)
+            self._insert_records(batch, write_mask, writes, run_id, now)
+        if batch.problems and run_id is not None:
+            n = len(batch.problems)
             self._insert_table(
                 "ingest_problems",
                 pa.table({
-                    "run_id": pa.array([run_id] * len(problems), pa.int32()),
-                    "location": pa.array([p.location for p in problems], pa.string()),
-                    "message": pa.array([p.message for p in problems], pa.string()),
-                    "noted_at": pa.array([now] * len(problems), pa.timestamp("us")),
+                    "run_id": pa.array([run_id] * n, pa.int32()),
+                    "location": pa.array([p.location for p in batch.problems], pa.string()),
+                    "message": pa.array([p.message for p in batch.problems], pa.string()),
+                    "noted_at": pa.array([now] * n, pa.timestamp("us")),
                 }),
             )
-        deleted = sum(1 for d in deletions if d in stored)
-        return BatchResult(stored=len(writes), unchanged=unchanged, older_skipped=older, deleted=deleted)
+        return BatchResult(
+            seen=batch.seen, stored=len(writes), unchanged=unchanged, older_skipped=older,
+            deleted=sum(1 for d in batch.deletions if d in stored), problems=len(batch.problems),
+        )
+
+    def _insert_records(
+        self, batch: PreparedBatch, write_mask: list[bool], writes: list[str], run_id: int | None,
+        now: datetime,
+    ) -> None:
+        """Insert the records to write and their parts; the rest of the batch is left out."""
+        everything = len(writes) == len(write_mask)
+        keep = None if everything else pa.array(writes, pa.string())
+        for name, table in batch.tables.items():
+            if keep is not None:
+                if name == "articles":
+                    table = table.filter(pa.array(write_mask, pa.bool_()))
+                else:
+                    table = table.filter(pc.is_in(table["doc_id"], value_set=keep))
+            if name == "articles":
+                self._insert_table(name, table, extra={"ingest_run_id": run_id, "ingested_at": now})
+            else:
+                self._insert_table(name, table)
 
     def _stored_versions(self, doc_ids: list[str]) -> dict[str, tuple[int, date | None, str]]:
         if not doc_ids:
@@ -350,14 +360,19 @@ class Store:
         finally:
             self.con.unregister("_back")
 
-    def _insert_table(self, name: str, table: pa.Table, *, replace: bool = False) -> None:
+    def _insert_table(
+        self, name: str, table: pa.Table, *, replace: bool = False, extra: dict[str, object] | None = None
+    ) -> None:
+        """Insert an Arrow table; ``extra`` columns take one parameter value for every row."""
         if table.num_rows == 0:
             return
         self.con.register("_incoming", table)
         try:
             verb = "INSERT OR REPLACE" if replace else "INSERT"
-            cols = ", ".join(table.column_names)
-            self.con.execute(f"{verb} INTO {name} ({cols}) SELECT {cols} FROM _incoming")
+            extra = extra or {}
+            cols = ", ".join([*table.column_names, *extra])
+            values = ", ".join([*table.column_names, *("?" for _ in extra)])
+            self.con.execute(f"{verb} INTO {name} ({cols}) SELECT {values} FROM _incoming", list(extra.values()))
         finally:
             self.con.unregister("_incoming")
 
@@ -399,6 +414,56 @@ class Store:
             return None
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
+    def filter_doc_ids(
+        self,
+        *,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        publication_types: Sequence[str] = (),
+        journals: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        mesh_terms: Sequence[str] = (),
+        has_abstract: bool | None = None,
+    ) -> list[str]:
+        """Ids of the records that pass every given restriction (case-insensitive lists, OR within one)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if year_from is not None:
+            clauses.append("pub_year >= ?")
+            params.append(year_from)
+        if year_to is not None:
+            clauses.append("pub_year <= ?")
+            params.append(year_to)
+        for column, values in (("publication_types", publication_types), ("languages", languages),
+                               ("mesh_terms", mesh_terms)):
+            if values:
+                clauses.append(f"list_has_any(list_transform({column}, lambda x: lower(x)), ?::VARCHAR[])")
+                params.append([v.lower() for v in values])
+        if journals:
+            clauses.append("(lower(journal_title) IN ? OR lower(journal_iso) IN ?)")
+            params.extend([[j.lower() for j in journals]] * 2)
+        if has_abstract is not None:
+            clauses.append("has_abstract = ?")
+            params.append(has_abstract)
+        where = " AND ".join(clauses) or "TRUE"
+        return [r[0] for r in self.con.execute(f"SELECT doc_id FROM articles WHERE {where}", params).fetchall()]
+
+    def summaries(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        """What a result list shows for each record: title, year, journal, ids, types, retraction."""
+        if not doc_ids:
+            return {}
+        self.con.register("_show", pa.table({"doc_id": pa.array(list(doc_ids), pa.string())}))
+        try:
+            cur = self.con.execute(
+                "SELECT a.doc_id, a.title, a.pub_year AS year, coalesce(a.journal_iso, a.journal_title) "
+                "AS journal, a.pmid, a.doi, a.publication_types, a.is_retracted "
+                "FROM articles a JOIN _show USING (doc_id)"
+            )
+            names = [d[0] for d in cur.description]
+            return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+        finally:
+            self.con.unregister("_show")
+
     def get_article(self, doc_id: str) -> Article | None:
         """Rebuild the full ``Article`` from its rows (the inverse of storing it)."""
         row = self.article_row(doc_id)
@@ -414,32 +479,44 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
+    # -- search index (read-only; used by search.corpus) -------------------------------
+    def corpus_fingerprint(self) -> tuple[int, str]:
+        """(record count, digest of every (doc_id, record_hash)): changes with any record.
 
-def _collapse(items: Iterable[Item]) -> tuple[dict[str, Article | Deletion], int, list[Problem]]:
-    """Reduce a batch to one final action per doc_id, in document order.
+        XOR of per-record MD5s, so no sort is needed: ~0.3 s at 1M records.
+        """
+        n, digest = self.con.execute(
+            "SELECT count(*), bit_xor(md5_number(doc_id || ':' || record_hash)) FROM articles"
+        ).fetchall()[0]
+        return n, format(int(digest or 0) & (2**128 - 1), "032x")
 
-    A later deletion wins over an earlier record; between two records of the
-    same id the newer (version, revision) wins, the later one on a tie.
-    """
-    final: dict[str, Article | Deletion] = {}
-    problems: list[Problem] = []
-    seen = 0
-    for item in items:
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        seen += 1
-        prev = final.get(item.doc_id)
-        if (
-            isinstance(item, Article)
-            and isinstance(prev, Article)
-            and _version_key(item.pmid_version, item.date_revised)
-            < _version_key(prev.pmid_version, prev.date_revised)
-        ):
-            continue
-        final.pop(item.doc_id, None)
-        final[item.doc_id] = item
-    return final, seen, problems
+    def iter_index_rows(self, batch_size: int = 10_000) -> Iterable[list[tuple]]:
+        """Batches of (doc_id, record_hash, title, abstract, mesh_terms, keywords) by doc_id."""
+        cur = self.con.cursor()  # its own cursor: other queries may run between batches
+        try:
+            cur.execute(
+                "SELECT doc_id, record_hash, title, abstract, mesh_terms, keywords "
+                "FROM articles ORDER BY doc_id"
+            )
+            while batch := cur.fetchmany(batch_size):
+                yield batch
+        finally:
+            cur.close()
+
+    def count_changed(self, doc_ids: Sequence[str], record_hashes: Sequence[str]) -> int:
+        """Records added, changed or removed in the store relative to these (doc_id, record_hash)."""
+        known = pa.table({
+            "doc_id": pa.array(list(doc_ids), pa.string()),
+            "record_hash": pa.array(list(record_hashes), pa.string()),
+        })
+        self.con.register("_indexed", known)
+        try:
+            return self.con.execute(
+                "SELECT count(*) FROM articles a FULL OUTER JOIN _indexed i USING (doc_id) "
+                "WHERE a.record_hash IS DISTINCT FROM i.record_hash"
+            ).fetchall()[0][0]
+        finally:
+            self.con.unregister("_indexed")
 
 
 class _Transaction:

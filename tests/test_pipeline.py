@@ -12,6 +12,7 @@ import pytest
 
 from bench.corpus import real_records, replicate, write_pubmed_xml
 from ingest import pipeline, sources
+from ingest.errors import MedsearchError
 from ingest.store import Store
 from tests.conftest import PUBMED_DATA
 
@@ -55,13 +56,13 @@ def test_a_crash_mid_run_keeps_finished_batches_and_a_rerun_completes(tmp_path, 
     with Store(tmp_path / "crash.duckdb") as store:
         monkeypatch.setattr(sources, "iter_items", crashing)
         with pytest.raises(OSError):
-            pipeline.ingest_files(store, [big_file], batch_size=1_000, progress=False)
+            pipeline.ingest_files(store, [big_file], batch_size=1_000, progress=False, parallel=False)
         assert store.count() == 2_000  # two whole batches, nothing of the third
         assert store.runs(1)[0].status == "failed"
         assert "disk went away" in store.runs(1)[0].message
         _assert_consistent(store)
         monkeypatch.setattr(sources, "iter_items", real_iter)
-        report = pipeline.ingest_files(store, [big_file], batch_size=1_000, progress=False)
+        report = pipeline.ingest_files(store, [big_file], batch_size=1_000, progress=False, parallel=False)
         assert report.result.unchanged == 2_000 and report.result.stored == 7_000
         crashed_then_resumed = _content(store)
     with Store(tmp_path / "clean.duckdb") as clean:
@@ -90,3 +91,34 @@ def test_sigkill_mid_ingest_leaves_a_consistent_store(tmp_path, big_file):
         report = pipeline.ingest_files(store, [big_file], progress=False)
         assert report.result.unchanged == n and store.count() == 9_000
         assert store.runs(2)[1].status == "interrupted"
+
+
+def _medline(first: int, n: int) -> bytes:
+    return b"".join(b"PMID- %d\nTI  - Record number %d.\nDP  - 2020\n\n" % (i, i) for i in range(first, first + n))
+
+
+def test_a_reader_failure_fails_cleanly_and_a_rerun_completes(tmp_path):
+    """Bytes that are not UTF-8 in the middle of a MEDLINE file stop the run with a clear
+    error; the batches before them stay; the repaired file completes the work."""
+    path = tmp_path / "export.nbib"
+    path.write_bytes(_medline(1, 5_000) + b"TI  - \xff\xfe broken\n\n" + _medline(5_001, 1_000))
+    with Store(tmp_path / "w.duckdb") as store:
+        with pytest.raises(MedsearchError) as info:
+            pipeline.ingest_files(store, [path], progress=False)
+        assert "export.nbib" in info.value.message
+        assert store.runs(1)[0].status == "failed"
+        n = store.count()
+        assert n % pipeline.FILE_BATCH == 0 and 0 < n < 6_000
+        path.write_bytes(_medline(1, 6_000))
+        report = pipeline.ingest_files(store, [path], progress=False)
+        assert report.result.unchanged == n and store.count() == 6_000
+
+
+def test_parallel_and_serial_ingest_store_the_same(tmp_path, big_file):
+    with Store(tmp_path / "serial.duckdb") as serial:
+        a = pipeline.ingest_files(serial, [big_file], progress=False, parallel=False)
+        expected = _content(serial)
+    with Store(tmp_path / "parallel.duckdb") as par:
+        b = pipeline.ingest_files(par, [big_file], progress=False, parallel=True)
+        assert _content(par) == expected
+    assert a.result == b.result

@@ -157,7 +157,7 @@ def test_a_failing_batch_leaves_nothing_behind(store, monkeypatch):
     def explode(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store_module, "build_tables", explode)
+    monkeypatch.setattr(store_module.Store, "_insert_records", explode)
     with pytest.raises(RuntimeError):
         store.apply_batch([_article("1", title="new", date_revised=date(2030, 1, 1)), Deletion("9")])
     assert store.get_article("1").title == "Title 1"
