@@ -464,6 +464,19 @@ class Store:
         finally:
             self.con.unregister("_show")
 
+    def texts(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(title, abstract) of each record, for a reranker to read."""
+        if not doc_ids:
+            return {}
+        self.con.register("_read", pa.table({"doc_id": pa.array(list(doc_ids), pa.string())}))
+        try:
+            rows = self.con.execute(
+                "SELECT a.doc_id, a.title, coalesce(a.abstract, '') FROM articles a JOIN _read USING (doc_id)"
+            ).fetchall()
+        finally:
+            self.con.unregister("_read")
+        return {d: (t, a) for d, t, a in rows}
+
     def get_article(self, doc_id: str) -> Article | None:
         """Rebuild the full ``Article`` from its rows (the inverse of storing it)."""
         row = self.article_row(doc_id)
