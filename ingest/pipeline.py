@@ -118,7 +118,8 @@ def ingest_files(
                 todo.append((sf, key, fp))
         cores = os.cpu_count() or 1
         if parallel is None:
-            parallel = cores > 1 and sum(sf.path.stat().st_size for sf, _, _ in todo) > PARALLEL_MIN_BYTES
+            xml_bytes = sum(sf.path.stat().st_size for sf, _, _ in todo if sf.format == sources.PUBMED_XML)
+            parallel = cores > 1 and xml_bytes > PARALLEL_MIN_BYTES
         to_read = [sf for sf, _, _ in todo]
         events = (
             reader.read_prepared_parallel(to_read, batch_size, workers=max(2, cores))

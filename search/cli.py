@@ -95,6 +95,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(handler=cmd_stats)
+
+    index = commands.add_parser(
+        "index",
+        help="build or update the search index (BM25 + embeddings)",
+        description="Build the search index of the store, or bring it up to date after an "
+        "ingest: BM25 is rebuilt when the corpus changed, embeddings are computed only for "
+        "new or changed records. Index folder: MEDSEARCH_INDEX_DIR (default beside the database).",
+    )
+    index.set_defaults(handler=cmd_index)
+
+    search = commands.add_parser(
+        "search",
+        help="search the store: ranked PMIDs, titles, years and scores",
+        description="Search the store. Filters apply before ranking: a filter that leaves 3 "
+        "records returns those 3. Repeat --type/--journal/--language/--mesh for OR.",
+    )
+    search.add_argument("query", help='the question or keywords, e.g. "metformin breast cancer"')
+    search.add_argument("-k", type=_positive, default=10, help="number of results (default 10)")
+    search.add_argument("--json", action="store_true", help="print the full hits as JSON")
+    search.add_argument("--year-from", type=int, help="only records published in or after this year")
+    search.add_argument("--year-to", type=int, help="only records published in or before this year")
+    search.add_argument("--type", action="append", default=[], metavar="T", dest="types",
+                        help='publication type, e.g. "Randomized Controlled Trial", "Meta-Analysis", '
+                        '"Systematic Review", "Guideline", "Review" (repeatable)')
+    search.add_argument("--journal", action="append", default=[], help="journal title or ISO abbreviation (repeatable)")
+    search.add_argument("--language", action="append", default=[], help="language code, e.g. eng (repeatable)")
+    search.add_argument("--mesh", action="append", default=[], help="MeSH descriptor, e.g. Metformin (repeatable)")
+    search.add_argument("--has-abstract", action="store_true", help="only records with an abstract")
+    search.add_argument("--mode", choices=["bm25", "dense", "hybrid", "rerank"],
+                        help="retrieval mode (default MEDSEARCH_SEARCH_MODE, else the best on dev)")
+    search.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder (hybrid instead of rerank)")
+    search.set_defaults(handler=cmd_search)
+
+    ev = commands.add_parser(
+        "eval",
+        help="measure nDCG@10, Recall@100 and MRR@10 on a BEIR folder",
+        description="Ingest a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) into its "
+        "own cached database under data/eval/, index it, run the split's queries and print "
+        "nDCG@10, Recall@100 and MRR@10 for each mode (trec_eval definitions, linear gain).",
+    )
+    ev.add_argument("beir_dir", type=Path, metavar="BEIR_DIR", help="a folder in BEIR layout")
+    ev.add_argument("--split", default="test", help="qrels split to evaluate (default test)")
+    ev.add_argument("--mode", default="all", choices=["bm25", "dense", "hybrid", "rerank", "all"],
+                    help="mode to evaluate (default all)")
+    ev.add_argument("--json", action="store_true",
+                    help='print one JSON object: a key per mode, each {"ndcg@10", "recall@100", "mrr@10"}, '
+                    'and "default" naming the mode `medsearch search` uses')
+    ev.add_argument("--cache-dir", type=Path, default=Path("data/eval"),
+                    help="where the cached databases and indexes go (default data/eval)")
+    ev.set_defaults(handler=cmd_eval)
+
+    train = commands.add_parser(
+        "train-reranker",
+        help="train the cross-encoder reranker (see search/models/reranker/MODEL_CARD.md)",
+        description="Train a cross-encoder from the packaged MiniLM weights on the BEIR train "
+        "splits; all further options are listed by `medsearch train-reranker --help`.",
+        add_help=False,
+    )
+    train.add_argument("args", nargs=argparse.REMAINDER, help="options of the trainer (see its --help)")
+    train.set_defaults(handler=cmd_train_reranker)
     return parser
 
 
@@ -163,7 +223,6 @@ def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest_pubmed(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.entrez import EntrezClient, EntrezConfig
-
     from ingest.pipeline import ingest_pubmed
 
     settings = Settings.from_env(ncbi_email=args.email, ncbi_api_key=args.api_key, db=settings.db)
@@ -212,6 +271,90 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _print_stats(stats, settings.db)
     return 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from search.index import IndexManager
+    from search.service import index_settings
+
+    with _open_store(settings) as store:
+        manager = IndexManager(store, settings.index_dir, index_settings(settings))
+        report = manager.build_or_update(progress=True)
+    if report.up_to_date:
+        print(f"The search index in {report.index_dir} is up to date ({report.doc_count} records).")
+        return 0
+    dense = report.dense
+    print(f"Indexed {report.doc_count} records in {report.index_dir}:")
+    print(f"  BM25: {'rebuilt' if report.lexical_rebuilt else 'unchanged'}")
+    if dense is not None:
+        print(f"  embeddings: {dense.embedded} computed, {dense.kept} kept, {dense.removed} removed")
+    print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
+    return 0
+
+
+def _filters(args: argparse.Namespace):
+    from search.types import Filters
+
+    return Filters(
+        year_from=args.year_from, year_to=args.year_to, publication_types=tuple(args.types),
+        journals=tuple(args.journal), languages=tuple(args.language), mesh_terms=tuple(args.mesh),
+        has_abstract=True if args.has_abstract else None,
+    )
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from search.service import open_engine
+
+    with _open_store(settings, read_only=True) as store:
+        engine = open_engine(settings, store)
+        mode = args.mode
+        if args.no_rerank and (mode or engine.config.mode) == "rerank":
+            mode = "hybrid"
+        results = engine.search(args.query, k=args.k, filters=_filters(args), mode=mode)
+    if args.json:
+        print(json.dumps(results.to_json(), ensure_ascii=False))
+        return 0
+    for w in results.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if not results.hits:
+        print(f"No results ({results.candidates} records pass the filters).")
+        return 0
+    for h in results.hits:
+        flag = "  [RETRACTED]" if h.is_retracted else ""
+        print(f"{h.rank:>3}. {h.doc_id:<10} {h.year or '----'}  {h.score:8.4f}  {h.title}{flag}")
+    total = sum(results.timings_ms.values())
+    print(f"({results.mode}, {results.candidates} records searched, {total:.0f} ms)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from search.engine import MODES
+    from search.evaluate import evaluate_beir
+    from search.service import engine_config, index_settings, reranker_from
+
+    reranker = reranker_from(settings)
+    modes = [m for m in MODES if m != "rerank" or reranker is not None] if args.mode == "all" else [args.mode]
+    report = evaluate_beir(
+        args.beir_dir, split=args.split, modes=modes, cache_dir=args.cache_dir,
+        config=engine_config(settings, reranker), index_settings=index_settings(settings),
+        reranker=reranker, progress=not args.json,
+    )
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    print(f"{report.folder} ({report.split} split, {report.documents} documents)")
+    print(f"{'mode':<8} {'nDCG@10':>8} {'Recall@100':>10} {'MRR@10':>8} {'queries':>8} {'seconds':>8}")
+    for mode, r in report.results.items():
+        star = " *" if mode == report.default_mode else ""
+        print(f"{mode:<8} {r.ndcg10:8.4f} {r.recall100:10.4f} {r.mrr10:8.4f} {r.queries:8d} {r.seconds:8.1f}{star}")
+    print("* the mode `medsearch search` uses by default")
+    return 0
+
+
+def cmd_train_reranker(args: argparse.Namespace, settings: Settings) -> int:
+    from search import train_reranker
+
+    return train_reranker.main(args.args) or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

