@@ -148,10 +148,10 @@ class Store:
     def schema_version(self) -> int:
         has_table = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not has_table:
             return 0
-        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
 
     def migrate(self) -> list[str]:
         """Apply every migration newer than the database's, each in its own transaction."""
@@ -187,7 +187,7 @@ class Store:
             "INSERT INTO ingest_runs (kind, target, params, status, started_at) "
             "VALUES (?, ?, ?, 'running', ?) RETURNING id",
             [kind, target, json.dumps(params or {}, default=str), datetime.now()],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
 
     def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
         self.con.execute(
@@ -220,8 +220,8 @@ class Store:
     def file_done(self, path: str, fingerprint: str) -> bool:
         row = self.con.execute(
             "SELECT fingerprint FROM ingested_files WHERE path = ?", [path]
-        ).fetchone()
-        return row is not None and row[0] == fingerprint
+        ).fetchall()
+        return bool(row) and row[0][0] == fingerprint
 
     def mark_file_done(self, path: str, fingerprint: str, run_id: int, n_items: int) -> None:
         self.con.execute(
@@ -249,7 +249,7 @@ class Store:
         return [d for d in doc_ids if d not in known]
 
     def count(self) -> int:
-        return self.con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
 
     def apply_batch(self, items: Iterable[Item], run_id: int | None = None) -> BatchResult:
         """Write one batch of parsed items in one transaction; all or nothing."""
@@ -390,8 +390,8 @@ class Store:
         records, with_abstract, retracted = q(
             "SELECT count(*), count(*) FILTER (WHERE has_abstract), "
             "count(*) FILTER (WHERE is_retracted) FROM articles"
-        ).fetchone()
-        deleted = q("SELECT count(*) FROM deleted_articles").fetchone()[0]
+        ).fetchall()[0]
+        deleted = q("SELECT count(*) FROM deleted_articles").fetchall()[0][0]
         by_source = dict(q("SELECT source, count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1").fetchall())
         by_type = dict(
             q("SELECT name, count(DISTINCT doc_id) FROM publication_types GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
@@ -409,10 +409,10 @@ class Store:
     def article_row(self, doc_id: str) -> dict | None:
         """The ``articles`` row of one record as a dict (for display and tests)."""
         cur = self.con.execute("SELECT * FROM articles WHERE doc_id = ?", [doc_id])
-        row = cur.fetchone()
-        if row is None:
+        rows = cur.fetchall()
+        if not rows:
             return None
-        return dict(zip([d[0] for d in cur.description], row, strict=True))
+        return dict(zip([d[0] for d in cur.description], rows[0], strict=True))
 
     def filter_doc_ids(
         self,

@@ -358,10 +358,20 @@ def cmd_train_reranker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "train-reranker" in argv:  # the trainer parses its own options, --help included
+        from search import train_reranker
+
+        at = argv.index("train-reranker")
+        return _guarded(lambda: train_reranker.main(argv[at + 1 :]) or 0)
     args = build_parser().parse_args(argv)
+    return _guarded(lambda: args.handler(args, Settings.from_env(db=args.db)))
+
+
+def _guarded(run) -> int:
+    """Run a command; the project's errors print message and hint, Ctrl-C says how to resume."""
     try:
-        settings = Settings.from_env(db=args.db)
-        return args.handler(args, settings)
+        return run()
     except MedsearchError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

@@ -12,7 +12,7 @@ documents returns those 3), ties keep index order. With a selective mask only
 the allowed rows are scored. From :data:`INT8_MIN_ROWS` rows on, an int8 pass
 over a quantised copy picks the candidates and float32 re-scores them, with an
 error bound that makes the result the exact top-k all the same
-(:mod:`search.dense_int8`; ~3x faster at 1M documents).
+(:mod:`search.dense_int8`; ~4x faster at 1M documents).
 
 A saved index is a folder: ``embeddings.npy`` (memory-mappable),
 ``doc_ids.parquet`` (doc_id, record_hash), for large indexes the int8 copy
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,9 +49,12 @@ CHUNK_ROWS = 65_536
 EMBED_CHUNK = 2_048
 #: Below this fraction of allowed documents, only the allowed rows are scored.
 GATHER_BELOW = 0.25
-#: From this many rows to score on, an int8 first pass picks the rows to score exactly
-#: (search.dense_int8; same results). Indexes this large also save the int8 copy.
-INT8_MIN_ROWS = 200_000
+#: Indexes of this many rows save an int8 copy; a search that scores at least
+#: GATHER_BELOW of their rows starts with an int8 pass that picks the rows to score
+#: exactly (search.dense_int8; same results); a more selective filter scores only its rows.
+#: Dense stage p50 on 2 shared cores, float32-only vs int8 first pass: 5.8 vs 1.4 ms
+#: at 10k, 25 vs 4.7 ms at 100k, 235 vs 55 ms at 1M (bench/bench_search.py).
+INT8_MIN_ROWS = 50_000
 
 
 class TextEmbedder(Protocol):
@@ -112,7 +115,10 @@ class DenseIndex:
         params: DenseParams,
         fingerprint: str,
         embedder: TextEmbedder | None = None,
+        embedder_loader: Callable[[], TextEmbedder] | None = None,
     ) -> None:
+        """``embedder`` (or, on first use, ``embedder_loader()``) embeds query texts and new
+        documents; by default the model and backend in ``params`` load on first use."""
         if not len(doc_ids) == len(record_hashes) == vectors.shape[0]:
             raise SearchIndexError("Dense index rows, ids and hashes differ in number.", hint=REBUILD_HINT)
         self.vectors = vectors
@@ -121,6 +127,7 @@ class DenseIndex:
         self.params = params
         self.fingerprint = fingerprint
         self._embedder = embedder
+        self._embedder_loader = embedder_loader
         self._int8: Int8Matrix | None = None
 
     @classmethod
@@ -149,6 +156,8 @@ class DenseIndex:
     @property
     def embedder(self) -> TextEmbedder:
         """The model of this index, loaded on first use."""
+        if self._embedder is None and self._embedder_loader is not None:
+            self._embedder = self._embedder_loader()
         if self._embedder is None:
             from search.models import load_embedder
 
@@ -228,6 +237,7 @@ class DenseIndex:
         fingerprint: str | None,
         model: str | None = None,
         embedder: TextEmbedder | None = None,
+        embedder_loader: Callable[[], TextEmbedder] | None = None,
         mmap: bool = True,
     ) -> DenseIndex:
         """Open a saved index; ``fingerprint``/``model`` (``None``: not checked) must match."""
@@ -245,6 +255,7 @@ class DenseIndex:
         index = cls(
             vectors, doc_ids, ids.column("record_hash").to_pylist(),
             params=params, fingerprint=meta["fingerprint"], embedder=embedder,
+            embedder_loader=embedder_loader,
         )
         int8 = Int8Matrix.load(folder, mmap=mmap)
         index._int8 = int8 if int8 is not None and len(int8) == len(index) else None
@@ -281,7 +292,7 @@ class DenseIndex:
         vec = self.query_vector(query)
         allowed = self._check_mask(mask)
         to_score = len(self) if allowed is None else len(allowed)
-        if to_score >= INT8_MIN_ROWS:
+        if len(self) >= INT8_MIN_ROWS and to_score >= GATHER_BELOW * len(self):
             picked, values = self._top_k_int8(vec, k, allowed)
         else:
             picked, values = self._top_k_exact(vec, k, allowed)

@@ -1,8 +1,9 @@
-"""Int8 first pass for large dense indexes, with an exact float32 re-score: same results, 3-4x faster.
+"""Int8 first pass for large dense indexes, with an exact float32 re-score: same results, ~4x faster.
 
-Brute-force float32 search reads the whole matrix per query (1.5 GB at 1M x 384),
-~210 ms on 2 cores. An int8 copy is 4x smaller, and onnxruntime's
-``MatMulInteger`` (MLAS, VNNI where the CPU has it) scores it in ~45-70 ms.
+Brute-force float32 search reads the whole matrix per query (1.5 GB at 1M x 384):
+~235 ms p50 on 2 shared cores. An int8 copy is 4x smaller, and onnxruntime's
+``MatMulInteger`` (MLAS, VNNI where the CPU has it) scores it fast enough that the
+int8 pass plus the re-score take ~55 ms p50 (``bench/bench_search.py``).
 :func:`exact_top_k` then re-scores the best candidates with the float32 rows and
 widens the candidate set until the answer is provably the exact top ``k``:
 
@@ -147,6 +148,9 @@ def _session() -> Any:
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Idle threads sleep instead of spinning: on a small shared CPU, spinning steals
+    # the cores that BM25 and numpy need right after.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(MATMUL_INT8_ONNX, options, providers=["CPUExecutionProvider"])
 
 

@@ -168,7 +168,8 @@ class IndexManager:
     def _build_lexical(self, fingerprint: str, progress: bool, seconds: dict[str, float]) -> dict:
         start = time.perf_counter()
         use_terms = self.settings.bm25_subject_terms
-        docs = _bar(iter_documents(self.store), progress, "bm25")
+        total = int(fingerprint.split("-", 1)[0])  # "<count>-<digest>"
+        docs = _bar(iter_documents(self.store), progress, "bm25", total=total)
         pairs = ((d.doc_id, d.lexical_text if use_terms else d.text) for d in docs)
         index = LexicalIndex.build(
             pairs, fingerprint=fingerprint, tokenizer=self.settings.tokenizer, params=self.settings.bm25
@@ -259,12 +260,15 @@ class IndexManager:
         changed = None
         if manifest["fingerprint"] != fingerprint:
             changed = self._count_changed()
-            reasons.insert(0, f"the index is older than the store: {changed} records changed")
+            count = "" if changed is None else f": {changed} records changed"
+            reasons.insert(0, f"the index is older than the store{count}")
         return IndexStatus(not reasons, reasons, changed)
 
-    def _count_changed(self) -> int:
+    def _count_changed(self) -> int | None:
         import pyarrow.parquet as pq
 
+        if not (self.index_dir / RECORDS).is_file():
+            return None
         table = pq.read_table(self.index_dir / RECORDS)
         return self.store.count_changed(
             table.column("doc_id").to_pylist(), table.column("record_hash").to_pylist()
@@ -310,7 +314,7 @@ class IndexManager:
                 raise SearchIndexError(f"The index in {self.index_dir} has no dense part.", hint=HINT)
             dense = DenseIndex.load(
                 self.index_dir / "dense", fingerprint=built_from, model=self.settings.embedder,
-                embedder=self._embedder, mmap=mmap,
+                embedder=self._embedder, embedder_loader=self.embedder, mmap=mmap,
             )
             if dense.doc_ids != lexical.doc_ids:
                 raise SearchIndexError(f"The BM25 and dense indexes in {self.index_dir} disagree.", hint=HINT)
@@ -331,10 +335,12 @@ def _replace_dir(target: Path, save: Any) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _bar(items: Any, enabled: bool, desc: str) -> Any:
+def _bar(items: Any, enabled: bool, desc: str, total: int | None = None) -> Any:
     from tqdm import tqdm
 
-    return tqdm(items, disable=None if enabled else True, unit=" doc", desc=desc, dynamic_ncols=True)
+    return tqdm(
+        items, total=total, disable=None if enabled else True, unit=" doc", desc=desc, dynamic_ncols=True
+    )
 
 
 def _versions() -> dict[str, str]:
