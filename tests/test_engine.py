@@ -28,7 +28,7 @@ def engine(tmp_path_factory):
     ingest_files(store, [PUBMED_DATA / "metapub" / "fixtures" / "pmid_xml"], progress=False)
     manager = IndexManager(store)
     manager.build_or_update(progress=False)
-    yield Engine(store, manager.load(), EngineConfig(mode="hybrid"))
+    yield Engine(store, manager.load(), EngineConfig(mode="hybrid", fusion="weighted"))
     store.close()
 
 
@@ -68,8 +68,30 @@ def test_hybrid_stage_scores_agree_with_each_stage_alone(engine):
     for h in hybrid:
         assert h.bm25.rank == b.get(h.doc_id) and h.dense.rank == d.get(h.doc_id)
         assert h.fused.rank == h.rank
-    expected = fusion.rrf([[(x.doc_id, x.score) for x in bm25 if x.score > 0], [(x.doc_id, x.score) for x in dense]])
+    lists = [[(x.doc_id, x.score) for x in bm25 if x.score > 0], [(x.doc_id, x.score) for x in dense]]
+    expected = fusion.weighted_fusion(lists, weights=[0.5, 0.5], normalization="minmax")
     assert [h.doc_id for h in hybrid] == [f.doc_id for f in expected[:20]]
+    rrf = Engine(engine.store, engine.index, EngineConfig(mode="hybrid", fusion="rrf")).rank(QUERY, k=20).hits
+    assert [h.doc_id for h in rrf] == [f.doc_id for f in fusion.rrf(lists)[:20]]
+
+
+def test_learned_fusion_ranks_the_union_of_both_lists_by_the_model(engine):
+    import numpy as np
+
+    from search.ltr import LearnedFusion, candidate_features
+    from search.text import Tokenizer
+
+    learned = Engine(engine.store, engine.index, EngineConfig(mode="hybrid", fusion="learned"))
+    hits = learned.rank(QUERY, k=15).hits
+    bm25 = [(h.doc_id, h.score) for h in engine.rank(QUERY, k=100, mode="bm25").hits if h.score > 0]
+    dense = [(h.doc_id, h.score) for h in engine.rank(QUERY, k=100, mode="dense").hits]
+    qvec = engine.index.dense.query_vector(QUERY)
+    ids, x = candidate_features(engine.index, engine.store, Tokenizer(engine.index.lexical.tokenizer_config),
+                                QUERY, qvec, bm25, dense, learned.rows_of())
+    scores = LearnedFusion().score(x)
+    expected = [ids[i] for i in np.argsort(-scores, kind="stable")[:15]]
+    assert [h.doc_id for h in hits] == expected
+    assert [h.fused.rank for h in hits] == list(range(1, 16))
 
 
 def test_weighted_fusion_config(engine):
