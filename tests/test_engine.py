@@ -109,7 +109,7 @@ class _ByLength:
 
 
 def test_rerank_reorders_the_head_and_keeps_the_tail(engine):
-    cfg = EngineConfig(mode="rerank", rerank_depth=5, rerank_alpha=1.0)
+    cfg = EngineConfig(mode="rerank", fusion="weighted", rerank_depth=5, rerank_alpha=1.0)
     eng = Engine(engine.store, engine.index, cfg, reranker=_ByLength())
     hybrid = engine.rank(QUERY, k=10, mode="hybrid").hits
     reranked = eng.rank(QUERY, k=10).hits
