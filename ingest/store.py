@@ -13,7 +13,8 @@ ingesting the same file twice changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -175,6 +176,17 @@ class Store:
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
 
+    @contextmanager
+    def _registered(self, name: str, table: pa.Table | Sequence[str]) -> Iterator[None]:
+        """Make an Arrow table (or a list of doc ids) queryable as ``name`` for a block."""
+        if not isinstance(table, pa.Table):
+            table = pa.table({"doc_id": pa.array(list(table), pa.string())})
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     # -- ingest runs --------------------------------------------------------------------
     def start_run(self, kind: str, target: str, params: dict | None = None) -> int:
         """Open an ingest run; runs left 'running' by a killed process become 'interrupted'."""
@@ -234,9 +246,7 @@ class Store:
         """The ids neither stored nor deleted, in the given order."""
         if not doc_ids:
             return []
-        wanted = pa.table({"doc_id": pa.array(list(doc_ids), type=pa.string())})
-        self.con.register("_wanted", wanted)
-        try:
+        with self._registered("_wanted", doc_ids):
             known = {
                 r[0]
                 for r in self.con.execute(
@@ -244,8 +254,6 @@ class Store:
                     "UNION SELECT w.doc_id FROM _wanted w JOIN deleted_articles d USING (doc_id)"
                 ).fetchall()
             }
-        finally:
-            self.con.unregister("_wanted")
         return [d for d in doc_ids if d not in known]
 
     def count(self) -> int:
@@ -330,35 +338,24 @@ class Store:
     def _stored_versions(self, doc_ids: list[str]) -> dict[str, tuple[int, date | None, str]]:
         if not doc_ids:
             return {}
-        self.con.register("_batch_ids", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
-        try:
+        with self._registered("_batch_ids", doc_ids):
             rows = self.con.execute(
                 "SELECT a.doc_id, a.pmid_version, a.date_revised, a.record_hash "
                 "FROM articles a JOIN _batch_ids b USING (doc_id)"
             ).fetchall()
-        finally:
-            self.con.unregister("_batch_ids")
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     def _remove(self, doc_ids: list[str]) -> None:
         """Delete stored records and all their parts."""
         if not doc_ids:
             return
-        self.con.register("_gone", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
-        try:
+        with self._registered("_gone", doc_ids):
             for table in (*CHILD_TABLES, "articles"):
                 self.con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM _gone)")
-        finally:
-            self.con.unregister("_gone")
 
     def _forget_deletions(self, doc_ids: list[str]) -> None:
-        self.con.register("_back", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
-        try:
-            self.con.execute(
-                "DELETE FROM deleted_articles WHERE doc_id IN (SELECT doc_id FROM _back)"
-            )
-        finally:
-            self.con.unregister("_back")
+        with self._registered("_back", doc_ids):
+            self.con.execute("DELETE FROM deleted_articles WHERE doc_id IN (SELECT doc_id FROM _back)")
 
     def _insert_table(
         self, name: str, table: pa.Table, *, replace: bool = False, extra: dict[str, object] | None = None
@@ -366,15 +363,12 @@ class Store:
         """Insert an Arrow table; ``extra`` columns take one parameter value for every row."""
         if table.num_rows == 0:
             return
-        self.con.register("_incoming", table)
-        try:
+        with self._registered("_incoming", table):
             verb = "INSERT OR REPLACE" if replace else "INSERT"
             extra = extra or {}
             cols = ", ".join([*table.column_names, *extra])
             values = ", ".join([*table.column_names, *("?" for _ in extra)])
             self.con.execute(f"{verb} INTO {name} ({cols}) SELECT {values} FROM _incoming", list(extra.values()))
-        finally:
-            self.con.unregister("_incoming")
 
     def _count_into_run(self, run_id: int, r: BatchResult) -> None:
         self.con.execute(
@@ -452,8 +446,7 @@ class Store:
         """What a result list shows for each record: title, year, journal, ids, types, retraction."""
         if not doc_ids:
             return {}
-        self.con.register("_show", pa.table({"doc_id": pa.array(list(doc_ids), pa.string())}))
-        try:
+        with self._registered("_show", doc_ids):
             cur = self.con.execute(
                 "SELECT a.doc_id, a.title, a.pub_year AS year, coalesce(a.journal_iso, a.journal_title) "
                 "AS journal, a.pmid, a.doi, a.publication_types, a.is_retracted "
@@ -461,20 +454,15 @@ class Store:
             )
             names = [d[0] for d in cur.description]
             return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
-        finally:
-            self.con.unregister("_show")
 
     def texts(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, abstract) of each record, for a reranker to read."""
         if not doc_ids:
             return {}
-        self.con.register("_read", pa.table({"doc_id": pa.array(list(doc_ids), pa.string())}))
-        try:
+        with self._registered("_read", doc_ids):
             rows = self.con.execute(
                 "SELECT a.doc_id, a.title, coalesce(a.abstract, '') FROM articles a JOIN _read USING (doc_id)"
             ).fetchall()
-        finally:
-            self.con.unregister("_read")
         return {d: (t, a) for d, t, a in rows}
 
     def get_article(self, doc_id: str) -> Article | None:
@@ -522,14 +510,11 @@ class Store:
             "doc_id": pa.array(list(doc_ids), pa.string()),
             "record_hash": pa.array(list(record_hashes), pa.string()),
         })
-        self.con.register("_indexed", known)
-        try:
+        with self._registered("_indexed", known):
             return self.con.execute(
                 "SELECT count(*) FROM articles a FULL OUTER JOIN _indexed i USING (doc_id) "
                 "WHERE a.record_hash IS DISTINCT FROM i.record_hash"
             ).fetchall()[0][0]
-        finally:
-            self.con.unregister("_indexed")
 
 
 class _Transaction:
