@@ -13,12 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, exactly pinned, so nothing pulls a CUDA build of it
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train]'
 	@touch $(STAMP)
 
-## run: install, load the demo records if the database is empty, show what is stored
+## run: install, load the demo records if the database is empty, index them, show what is stored
 run: $(STAMP)
 	$(BIN)/medsearch ingest demo --if-empty
+	$(BIN)/medsearch index
 	$(BIN)/medsearch stats
 
 ## test: the whole suite, slow tests included
@@ -32,9 +33,12 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ingest search tests bench
 
-## bench: ingest throughput over the real PubMed files replicated to >= 30,000 records
+## bench: ingest throughput, BM25 vs rank-bm25, hybrid latency at 10k/100k/1M, rerank latency
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_bm25.py
+	$(BIN)/python bench/bench_search.py latency
+	$(BIN)/python bench/bench_rerank.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
