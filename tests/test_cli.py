@@ -130,3 +130,15 @@ def test_db_setting_from_environment(tmp_path, shared_data):
     env = {"MEDSEARCH_DB": str(db)}
     assert run_cli("ingest", "files", str(PUBMED_DATA / "biopython" / "pubmed1.xml"), env=env).returncode == 0
     assert db.exists()
+
+
+def test_readme_documents_every_setting_and_command():
+    from search.config import SETTINGS
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for setting in SETTINGS.values():
+        assert f"`{setting.env}`" in readme, setting.env
+    for path, _ in _walk(build_parser()):
+        if path.count(" ") == 1:
+            assert path in readme, path
