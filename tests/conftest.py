@@ -41,3 +41,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
     return subprocess.run(
         [str(exe), *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd or REPO
     )
+
+
+#: Mark for tests that read the real data beside the checkout.
+needs_data = pytest.mark.skipif(
+    not PUBMED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA} (set MEDSEARCH_SHARED_DATA)"
+)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -31,18 +30,10 @@ from ingest.records import (
     MeshQualifier,
     Problem,
 )
+from tests.conftest import SHARED_DATA, needs_data
 
-
-def _shared_data() -> Path:
-    env = os.environ.get("MEDSEARCH_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-DATA = _shared_data()
+DATA = SHARED_DATA
 PUBMED = DATA / "pubmed"
-needs_data = pytest.mark.skipif(
-    not PUBMED.is_dir(), reason=f"shared data not found at {DATA} (set MEDSEARCH_SHARED_DATA)"
-)
 REAL_FILES = [
     "biopython/medline_pubmed_result1.txt",
     "biopython/medline_pubmed_result2.txt",

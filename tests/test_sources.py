@@ -23,17 +23,9 @@ from ingest.sources import (
     sniff,
     xml_root_name,
 )
+from tests.conftest import SHARED_DATA, needs_data
 
-
-def _shared_data() -> Path:
-    env = os.environ.get("MEDSEARCH_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-DATA = _shared_data()
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason=f"shared data not found at {DATA} (set MEDSEARCH_SHARED_DATA)"
-)
+DATA = SHARED_DATA
 
 PUBMED_DOC = """<?xml version="1.0" encoding="UTF-8"?>
 <!-- fetched with efetch -->
