@@ -29,6 +29,28 @@ from search.text import Tokenizer
 from search.types import Filters, Hit, SearchResults, StageScore
 
 MODES = ("bm25", "dense", "hybrid", "rerank")
+
+#: Short names a clinician types, and the PubMed publication types they stand for.
+TYPE_ALIASES: dict[str, tuple[str, ...]] = {
+    "rct": ("Randomized Controlled Trial",),
+    "randomized controlled trial": ("Randomized Controlled Trial",),
+    "guideline": ("Guideline", "Practice Guideline"),
+    "meta-analysis": ("Meta-Analysis",),
+    "meta analysis": ("Meta-Analysis",),
+    "systematic review": ("Systematic Review",),
+    "review": ("Review", "Systematic Review", "Scoping Review"),
+    "clinical trial": ("Clinical Trial", "Clinical Trial, Phase I", "Clinical Trial, Phase II",
+                       "Clinical Trial, Phase III", "Clinical Trial, Phase IV", "Randomized Controlled Trial",
+                       "Controlled Clinical Trial", "Pragmatic Clinical Trial"),
+}
+
+
+def expand_types(types: Sequence[str]) -> tuple[str, ...]:
+    """Publication types with the short names of :data:`TYPE_ALIASES` expanded."""
+    out: list[str] = []
+    for t in types:
+        out.extend(TYPE_ALIASES.get(t.strip().lower(), (t,)))
+    return tuple(dict.fromkeys(out))
 NO_FILTERS = Filters()
 
 
@@ -108,7 +130,7 @@ class Engine:
             return None
         ids = self.store.filter_doc_ids(
             year_from=filters.year_from, year_to=filters.year_to,
-            publication_types=filters.publication_types, journals=filters.journals,
+            publication_types=expand_types(filters.publication_types), journals=filters.journals,
             languages=filters.languages, mesh_terms=filters.mesh_terms,
             has_abstract=filters.has_abstract,
         )

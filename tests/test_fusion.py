@@ -107,3 +107,4 @@ def test_fusion_properties(lists: list[list[tuple[str, float]]], how: str) -> No
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     for h in hits:
         assert len(h.ranks) == len(lists) and any(r is not None for r in h.ranks)
+
