@@ -109,6 +109,7 @@ class Engine:
             learned = LearnedFusion()
         self.learned = learned
         self._rows_of: dict[str, int] | None = None
+        self._tokenize = Tokenizer(index.lexical.tokenizer_config)  # built once, not per query
 
     @classmethod
     def open(
@@ -204,8 +205,9 @@ class Engine:
 
     def _learned(self, query: str, qvec, bm25: Ranking, dense: Ranking) -> list[tuple[str, float, int | None]]:
         """Learned fusion (search.ltr): the model scores every candidate of either list."""
-        tok = Tokenizer(self.index.lexical.tokenizer_config)
-        ids, matrix = candidate_features(self.index, self.store, tok, query, qvec, bm25, dense, self.rows_of())
+        ids, matrix = candidate_features(
+            self.index, self.store, self._tokenize, query, qvec, bm25, dense, self.rows_of()
+        )
         if not ids:
             return []
         scores = self.learned.score(matrix)  # type: ignore[union-attr]
@@ -222,8 +224,8 @@ class Engine:
         ce = self.reranker.rerank(query, pairs)  # type: ignore[union-attr]
         final = combine([s for _, s, _ in head], ce, self.config.rerank_alpha)
         order = sorted(range(len(head)), key=lambda i: (-final[i], i))
-        ce_rank = {head[i][0]: r for r, i in enumerate(sorted(range(len(head)), key=lambda i: -ce[i]), start=1)}
-        reranked = {head[i][0]: (float(ce[i]), ce_rank[head[i][0]]) for i in range(len(head))}
+        by_ce = sorted(range(len(head)), key=lambda i: -ce[i])
+        reranked = {head[i][0]: (float(ce[i]), r) for r, i in enumerate(by_ce, start=1)}
         # tail documents keep their order below the reranked head; their score is shifted under it
         floor = min(final) if final else 0.0
         new_head = [(head[i][0], final[i], head[i][2]) for i in order]
