@@ -30,7 +30,7 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from os import PathLike, fspath
@@ -700,12 +700,15 @@ def _deletions(el: Any, where: str) -> list[Item]:
     ]
 
 
-def _parse_record(el: Any, where: str) -> list[Item]:
-    """One record element as the items it stands for; never raises for bad content."""
+def _parse_record(el: Any, where: Callable[[], str]) -> list[Item]:
+    """One record element as the items it stands for; never raises for bad content.
+
+    ``where()`` names the record's location; it is called only when an item needs it.
+    """
     tag = el.tag
     try:
         if tag == "DeleteCitation":
-            return _deletions(el, where)
+            return _deletions(el, where())
         f = _new_fields()
         f["record_type"] = "article"
         if tag == "MedlineCitation":
@@ -716,10 +719,10 @@ def _parse_record(el: Any, where: str) -> list[Item]:
                 if fn is not None:
                     fn(ch, f)
         if not f["pmid"]:
-            return [Problem(where, f"<{tag}> without a PMID; skipped")]
+            return [Problem(where(), f"<{tag}> without a PMID; skipped")]
         return [_finish(f)]
     except Exception as exc:  # noqa: BLE001 - one bad record must not stop the file
-        return [Problem(where, f"cannot read <{tag}>: {type(exc).__name__}: {exc}")]
+        return [Problem(where(), f"cannot read <{tag}>: {type(exc).__name__}: {exc}")]
 
 
 # --------------------------------------------------------------------------- the source
@@ -737,6 +740,7 @@ class _Input:
     encoding: str | None
     index_offset: int = 0  # records before this document (a chunk of a larger file)
     line_offset: int = 0  # lines before this document's first record, likewise
+    damage: str | None = None  # why ``data`` stops early (a damaged gzip file)
 
     def open(self) -> IO[bytes]:
         if self.data is not None:
@@ -744,13 +748,13 @@ class _Input:
         assert self.path is not None
         return gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")  # noqa: SIM115
 
-    def read_all(self) -> bytes:
-        """The whole document, as much of it as can be decompressed."""
+    def read_all(self) -> tuple[bytes, str | None]:
+        """The whole document, as much of it as can be decompressed, and why it stops early."""
         if self.data is not None:
-            return self.data
+            return self.data, self.damage
         assert self.path is not None
         raw = self.path.read_bytes()
-        return _gunzip_tolerant(raw) if self.gzipped else raw
+        return _gunzip_report(raw) if self.gzipped else (raw, None)
 
     def where(self, index: int, line: int | None) -> str:
         index += self.index_offset
@@ -762,29 +766,43 @@ class _Input:
         )
 
 
-def _gunzip_tolerant(raw: bytes) -> bytes:
-    """Decompress gzip data, keeping what precedes a truncation or corruption."""
-    return _gunzip_report(raw)[0]
-
-
 def _gunzip_report(raw: bytes) -> tuple[bytes, str | None]:
     """Decompressed data (in 1 MiB steps, so a corrupt block loses only what follows it)
     and, where the data stopped early, why."""
-    out: list[bytes] = []
-    step = 1 << 20
-    while raw:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pos = 0
-        try:
-            while pos < len(raw) and not d.eof:
-                out.append(d.decompress(raw[pos : pos + step]))
-                pos += step
-        except zlib.error as exc:
-            return b"".join(out), f"the gzip data is corrupt ({exc}); records after that point are lost"
-        if not d.eof:
-            return b"".join(out), "the gzip file is truncated; records after the cut are lost"
-        raw = d.unused_data  # concatenated gzip members
-    return b"".join(out), None
+    damage: list[str] = []
+    steps = (raw[pos : pos + _READ_BLOCK] for pos in range(0, len(raw), _READ_BLOCK))
+    data = b"".join(_inflate(steps, damage))
+    return data, damage[0] if damage else None
+
+
+_READ_BLOCK = 1 << 20
+
+
+def _inflate(blocks: Iterable[bytes], damage: list[str]) -> Iterator[bytes]:
+    """Decompress gzip data block by block (concatenated members too).
+
+    What precedes a corruption or a truncation is yielded; then ``damage`` gets
+    one message saying why the data stopped early.
+    """
+    unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    fed = False
+    for raw in blocks:
+        while raw:
+            fed = True
+            try:
+                out = unzip.decompress(raw)
+            except zlib.error as exc:
+                damage.append(f"the gzip data is corrupt ({exc}); records after that point are lost")
+                return
+            if out:
+                yield out
+            if not unzip.eof:
+                break
+            raw = unzip.unused_data  # the next member starts here
+            unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            fed = False
+    if fed and not unzip.eof:
+        damage.append("the gzip file is truncated; records after the cut are lost")
 
 
 def _head_of(path: Path, gzipped: bool) -> bytes:
@@ -871,11 +889,11 @@ def _open_input(source: Source, location: str | None) -> _Input:
 
 
 def _from_bytes(data: bytes, label: str) -> _Input:
-    gzipped = data[:2] == _GZIP_MAGIC
-    if gzipped:
-        data = _gunzip_tolerant(data)
+    damage = None
+    if data[:2] == _GZIP_MAGIC:
+        data, damage = _gunzip_report(data)
     root, encoding = _check_root(data[:_SNIFF_BYTES], label)
-    return _Input(label, None, data, False, root, encoding)
+    return _Input(label, None, data, False, root, encoding, damage=damage)
 
 
 def _from_path(source: str | PathLike[str], location: str | None) -> _Input:
@@ -915,7 +933,7 @@ def _stream(src: _Input) -> Iterator[Item]:
                     pending.append(_nested(src, el))
                     continue
                 done += 1
-                items = _parse_record(el, src.where(done, _line(el)))
+                items = _parse_record(el, lambda el=el, i=done: src.where(i, _line(el)))
                 el.clear()
                 if parent is not None:
                     while el.getprevious() is not None:
@@ -949,7 +967,7 @@ def _line(el: Any) -> int | None:
 
 def _nested(src: _Input, el: Any) -> Problem:
     return Problem(
-        f"{src.label}: line {_line(el)}",
+        f"{src.label}: line {(_line(el) or 0) + src.line_offset}",
         f"<{el.tag}> nested inside another record (an end tag is missing?); not read",
     )
 
@@ -983,7 +1001,7 @@ def _syntax_message(err: etree.XMLSyntaxError, first_line: int) -> str:
 
 def _recover(src: _Input, done: int, exc: Exception) -> Iterator[Item]:
     """Parse each record after the first ``done`` on its own; only broken ones become Problems."""
-    data = src.read_all()
+    data, damage = src.read_all()
     parser = etree.XMLParser(encoding=src.encoding, **_SECURE)
     line, prev, failed = 1, 0, False
     for index, (start, chunk) in enumerate(_record_chunks(data, src.root)[done:], done + 1):
@@ -995,9 +1013,19 @@ def _recover(src: _Input, done: int, exc: Exception) -> Iterator[Item]:
             failed = True
             yield Problem(src.where(index, line), _syntax_message(err, line + src.line_offset))
             continue
-        yield from _parse_record(el, src.where(index, line + el.sourceline - 1))
-    if not failed:
-        yield Problem(src.label, f"the file is not well-formed XML ({exc}); read record by record")
+        yield from _parse_record(el, lambda el=el, i=index, n=line: src.where(i, n + el.sourceline - 1))
+    if damage:
+        yield Problem(src.label, damage)
+    elif not failed:
+        yield Problem(src.label, f"the file is not well-formed XML ({_where_broken(src, exc)}); read record by record")
+
+
+def _where_broken(src: _Input, exc: Exception) -> str:
+    """What broke the stream, with a line counted from the start of the file."""
+    if isinstance(exc, etree.XMLSyntaxError):
+        msg = _POSITION.sub("", exc.msg or str(exc))
+        return f"line {exc.lineno + src.line_offset}: {msg}" if exc.lineno else msg
+    return str(exc)
 
 
 def iter_pubmed_xml(source: Source, *, location: str | None = None) -> Iterator[Item]:
@@ -1034,49 +1062,111 @@ class XmlChunk:
     data: bytes
     first_index: int
     line_offset: int
+    records: int  # record start tags the splitter found in ``data``
     problem: str | None = None  # a file-level problem to report with this chunk
 
 
 def split_pubmed_xml(path: str | Path, records_per_chunk: int) -> Iterator[XmlChunk]:
-    """Cut a PubMed XML file (gzip or not) into chunks of about ``records_per_chunk`` records.
+    """Cut a PubMed XML file (gzip or not) into chunks of ``records_per_chunk`` records.
 
-    Splits on the start tags of top-level records, as the record-by-record
-    recovery does; a malformed record stays inside one chunk, whose own parse
-    then isolates it.
+    Streams: the file is decompressed block by block and a chunk goes out as
+    soon as its records are read. Splits on the start tags of top-level
+    records, as the record-by-record recovery does; a malformed record stays
+    inside one chunk, whose own parse then isolates it.
     """
     src = _from_path(path, None)
-    if src.gzipped:
-        data, damage = _gunzip_report(src.path.read_bytes())  # type: ignore[union-attr]
-    else:
-        data, damage = src.read_all(), None
+    assert src.path is not None
+    damage: list[str] = []
+    with open(src.path, "rb") as fh:
+        blocks: Iterator[bytes] = iter(lambda: fh.read(_READ_BLOCK), b"")
+        if src.gzipped:
+            blocks = _inflate(blocks, damage)
+        tags = _ROOTS[src.root]
+        if src.root in tags:  # a lone record as the root: nothing to split
+            data = b"".join(blocks)
+            yield XmlChunk(src.label, src.root, src.encoding, data, 0, 0, 1, damage[0] if damage else None)
+            return
+        yield from _split_blocks(src, blocks, damage, records_per_chunk)
+
+
+def _split_blocks(src: _Input, blocks: Iterator[bytes], damage: list[str], size: int) -> Iterator[XmlChunk]:
     tags = _ROOTS[src.root]
-    if src.root in tags:  # a lone record as the root: nothing to split
-        yield XmlChunk(src.label, src.root, src.encoding, data, 0, 0, damage)
-        return
     pattern = re.compile(rb"<(?:%s)[\s>/]" % b"|".join(t.encode() for t in tags))
-    starts = [m.start() for m in pattern.finditer(data)]
-    close = data.rfind(f"</{src.root}".encode())
-    end_of_records = close if starts and close > starts[-1] else len(data)
+    guard = max(len(t) for t in tags) + 2  # a start tag cut by a block boundary waits for the next
+    close_tag = f"</{src.root}".encode()
     head = f'<?xml version="1.0" encoding="{src.encoding or "utf-8"}"?><{src.root}>'.encode()
     tail = f"</{src.root}>".encode()
-    line, prev = 1, 0
-    if not starts and damage:
-        yield XmlChunk(src.label, src.root, src.encoding, head + tail, 0, 0, damage)
-    for first in range(0, len(starts), records_per_chunk):
-        begin = starts[first]
-        stop = starts[first + records_per_chunk] if first + records_per_chunk < len(starts) else end_of_records
-        line += data.count(b"\n", prev, begin)
-        prev = begin
-        last = first + records_per_chunk >= len(starts)
-        yield XmlChunk(src.label, src.root, src.encoding, head + data[begin:stop] + tail, first,
-                       line - 1, damage if last else None)
+    buf = bytearray()
+    starts: list[int] = []  # offsets in buf of the record start tags found so far
+    scan = 0  # where in buf the search for start tags goes on
+    newlines = 0  # newlines before buf[0]
+    first = 0  # index in the file of the record at starts[0]
+    eof = False
+    while not eof:
+        block = next(blocks, None)
+        if block is None:
+            eof = True
+        else:
+            buf += block
+        limit = len(buf) if eof else len(buf) - guard
+        for m in pattern.finditer(buf, scan):
+            if m.start() >= limit:
+                break
+            starts.append(m.start())
+        scan = max(scan, limit)
+        while len(starts) > size or (eof and starts):
+            n = min(size, len(starts))
+            begin = starts[0]
+            if n < len(starts):
+                stop = starts[n]
+            else:  # the file's last records end where the root closes
+                close = buf.rfind(close_tag)
+                stop = close if close > starts[-1] else len(buf)
+            newlines += buf.count(b"\n", 0, begin)
+            with memoryview(buf) as view:
+                data = b"".join((head, view[begin:stop], tail))
+            last = eof and n == len(starts)
+            yield XmlChunk(src.label, src.root, src.encoding, data, first, newlines, n,
+                           damage[0] if last and damage else None)
+            newlines += buf.count(b"\n", begin, stop)
+            del buf[:stop]
+            starts = [s - stop for s in starts[n:]]
+            scan = max(0, scan - stop)
+            first += n
+    if first == 0 and damage:
+        yield XmlChunk(src.label, src.root, src.encoding, head + tail, 0, 0, 0, damage[0])
 
 
 def parse_chunk(chunk: XmlChunk) -> list[Item]:
-    """The items of one chunk, located in the original file."""
+    """The items of one chunk, located in the original file.
+
+    A chunk is parsed as one tree, which is faster than streaming it; when that
+    fails (malformed XML) or finds records other than the ``chunk.records`` the
+    splitter counted (a record nested in another), the chunk is streamed
+    instead, whose recovery isolates the broken records.
+    """
     src = _Input(chunk.label, None, chunk.data, False, chunk.root, chunk.encoding,
                  index_offset=chunk.first_index, line_offset=chunk.line_offset)
-    items = list(_stream(src))
+    items = _parse_tree(src, chunk.records)
+    if items is None:
+        items = list(_stream(src))
     if chunk.problem:
         items.append(Problem(chunk.label, chunk.problem))
+    return items
+
+
+def _parse_tree(src: _Input, expected: int) -> list[Item] | None:
+    """The items of an in-memory document parsed whole, or None where it must be streamed."""
+    assert src.data is not None
+    tags = _ROOTS[src.root]
+    try:
+        root = etree.fromstring(src.data, etree.XMLParser(**_SECURE))
+    except etree.XMLSyntaxError:
+        return None
+    records = [root] if src.root in tags else [el for el in root if el.tag in tags]
+    if len(records) != expected:
+        return None
+    items: list[Item] = []
+    for index, el in enumerate(records, 1):
+        items.extend(_parse_record(el, lambda el=el, i=index: src.where(i, _line(el))))
     return items

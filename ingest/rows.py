@@ -8,7 +8,9 @@ inserts them in one statement each, which is what makes bulk ingest fast
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -181,12 +183,34 @@ def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
     )
 
 
+class _Digest:
+    """A digest of a value made of builtin types: blake2b of its pickle, taken without a memo.
+
+    Without the memo (the pickler's ``fast`` mode) the bytes depend on the values
+    alone, not on which of them happen to be the same object; the values here
+    (tuples, lists, str, int, bool, None, date) hold no cycles.
+    """
+
+    def __init__(self) -> None:
+        self._buf = io.BytesIO()
+        self._pickler = pickle.Pickler(self._buf, protocol=5)
+        self._pickler.fast = True
+
+    def __call__(self, value: object) -> str:
+        buf = self._buf
+        buf.seek(0)
+        buf.truncate()
+        self._pickler.dump(value)
+        return hashlib.blake2b(buf.getbuffer(), digest_size=16).hexdigest()
+
+
 def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
     """Collapse ``items`` and lay the surviving records out as Arrow tables, with their hashes.
 
-    The record hash is a digest of every stored value (builtin-type reprs are
-    deterministic), so an unchanged record is recognised without a field-by-field compare.
+    The record hash is a digest of every stored value, so an unchanged record is
+    recognised without a field-by-field compare.
     """
+    digest_of = _Digest()
     final, seen, problems = collapse(items)
     names = list(CHILD_SCHEMAS)
     main: list[tuple] = []
@@ -198,7 +222,7 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
             deletions.append(doc_id)
             continue
         row, rows = _article_row(item), _child_rows(item)
-        digest = hashlib.blake2b(repr((row, rows)).encode("utf-8"), digest_size=16).hexdigest()
+        digest = digest_of((row, rows))
         main.append((*row, digest))
         keys.append((doc_id, item.pmid_version, item.date_revised, digest))
         for bucket, child in zip(children, rows, strict=True):
