@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 #: Records per transaction when reading files: large enough to amortise the
 #: per-statement cost of DuckDB, small enough that a kill loses little.
-FILE_BATCH = 2000
+FILE_BATCH = 5000
 
 ProgressFactory = Callable[..., object]
 

@@ -40,6 +40,15 @@ from typing import IO, Any
 from lxml import etree
 
 from ingest.errors import SourceError
+
+try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
+    from isal import igzip as _gzip
+    from isal import isal_zlib as _zlib
+
+    _ZLIB_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zlib.error)
+except ImportError:  # pragma: no cover - a platform without isal wheels
+    _gzip, _zlib = gzip, zlib  # type: ignore[assignment]
+    _ZLIB_ERRORS = (zlib.error,)
 from ingest.records import (
     AbstractSection,
     Article,
@@ -746,7 +755,7 @@ class _Input:
         if self.data is not None:
             return io.BytesIO(self.data)
         assert self.path is not None
-        return gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")  # noqa: SIM115
+        return _gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")  # noqa: SIM115
 
     def read_all(self) -> tuple[bytes, str | None]:
         """The whole document, as much of it as can be decompressed, and why it stops early."""
@@ -784,14 +793,14 @@ def _inflate(blocks: Iterable[bytes], damage: list[str]) -> Iterator[bytes]:
     What precedes a corruption or a truncation is yielded; then ``damage`` gets
     one message saying why the data stopped early.
     """
-    unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    unzip = _zlib.decompressobj(16 + zlib.MAX_WBITS)
     fed = False
     for raw in blocks:
         while raw:
             fed = True
             try:
                 out = unzip.decompress(raw)
-            except zlib.error as exc:
+            except _ZLIB_ERRORS as exc:
                 damage.append(f"the gzip data is corrupt ({exc}); records after that point are lost")
                 return
             if out:
@@ -799,7 +808,7 @@ def _inflate(blocks: Iterable[bytes], damage: list[str]) -> Iterator[bytes]:
             if not unzip.eof:
                 break
             raw = unzip.unused_data  # the next member starts here
-            unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            unzip = _zlib.decompressobj(16 + zlib.MAX_WBITS)
             fed = False
     if fed and not unzip.eof:
         damage.append("the gzip file is truncated; records after the cut are lost")
@@ -810,7 +819,7 @@ def _head_of(path: Path, gzipped: bool) -> bytes:
     with open(path, "rb") as raw:
         if not gzipped:
             return raw.read(_SNIFF_BYTES)
-        unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        unzip = _zlib.decompressobj(16 + zlib.MAX_WBITS)
         head = b""
         while len(head) < _SNIFF_BYTES and not unzip.eof:
             chunk = raw.read(16 * 1024)
@@ -818,7 +827,7 @@ def _head_of(path: Path, gzipped: bool) -> bytes:
                 break
             try:
                 head += unzip.decompress(chunk)
-            except zlib.error as exc:
+            except _ZLIB_ERRORS as exc:
                 if head:
                     break
                 raise SourceError(
@@ -916,7 +925,7 @@ def _from_path(source: str | PathLike[str], location: str | None) -> _Input:
 # --------------------------------------------------------------------------- iteration
 
 _POSITION = re.compile(r",? line \d+, column \d+$")
-_STREAM_ERRORS = (etree.XMLSyntaxError, EOFError, OSError, zlib.error)
+_STREAM_ERRORS = (etree.XMLSyntaxError, EOFError, OSError, *_ZLIB_ERRORS)
 
 
 def _stream(src: _Input) -> Iterator[Item]:
@@ -1155,12 +1164,53 @@ def parse_chunk(chunk: XmlChunk) -> list[Item]:
     return items
 
 
+_REFS_OPEN = b"<ReferenceList"
+_REFS_CLOSE = b"</ReferenceList>"
+
+
+def _without_references(data: bytes) -> bytes:
+    """``data`` with each ``ReferenceList`` element cut down to its newlines.
+
+    No field is read from a record's cited references, yet they are most of a
+    modern record's elements: cut out, the tree builds a third faster. Lines
+    keep their numbers. A list that does not close, or closes in another record,
+    takes the next record's start tag with it, so ``_parse_tree`` finds fewer
+    records than it expects and streams the chunk, uncut, instead.
+    """
+    parts: list[bytes] = []
+    pos = 0  # copied up to here
+    search = 0
+    while (start := data.find(_REFS_OPEN, search)) >= 0:
+        gt = data.find(b">", start)
+        if gt < 0:
+            break
+        after = data[start + len(_REFS_OPEN) : start + len(_REFS_OPEN) + 1]
+        if after not in (b">", b" ", b"\t", b"\n", b"\r") or data[gt - 1 : gt] == b"/":
+            search = gt  # another tag, or an empty list: left as it is
+            continue
+        end, depth = gt, 1
+        while depth:  # lists nest
+            close = data.find(_REFS_CLOSE, end)
+            if close < 0:
+                break
+            depth += data.count(_REFS_OPEN, end, close) - 1
+            end = close + len(_REFS_CLOSE)
+        if depth:
+            break
+        parts += (data[pos:start], b"\n" * data.count(b"\n", start, end))
+        pos = search = end
+    if not parts:
+        return data
+    parts.append(data[pos:])
+    return b"".join(parts)
+
+
 def _parse_tree(src: _Input, expected: int) -> list[Item] | None:
     """The items of an in-memory document parsed whole, or None where it must be streamed."""
     assert src.data is not None
     tags = _ROOTS[src.root]
     try:
-        root = etree.fromstring(src.data, etree.XMLParser(**_SECURE))
+        root = etree.fromstring(_without_references(src.data), etree.XMLParser(**_SECURE))
     except etree.XMLSyntaxError:
         return None
     records = [root] if src.root in tags else [el for el in root if el.tag in tags]

@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -230,6 +230,37 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
     tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
     tables.update({n: _to_table(r, CHILD_SCHEMAS[n]) for n, r in zip(names, children, strict=True)})
     return PreparedBatch(keys, deletions, problems, seen, tables)
+
+
+def merge_prepared(batches: Sequence[PreparedBatch]) -> list[PreparedBatch]:
+    """Consecutive batches joined into as few as can be written as one.
+
+    Batches join while their records (and deletions) are disjoint; a record in
+    two batches starts a new group, so the later one is still applied after
+    the earlier one.
+    """
+    groups: list[list[PreparedBatch]] = []
+    seen_ids: set[str] = set()
+    for batch in batches:
+        ids = {k[0] for k in batch.keys}.union(batch.deletions)
+        if not groups or not seen_ids.isdisjoint(ids):
+            groups.append([])
+            seen_ids = set()
+        groups[-1].append(batch)
+        seen_ids |= ids
+    return [_join(g) for g in groups]
+
+
+def _join(group: list[PreparedBatch]) -> PreparedBatch:
+    if len(group) == 1:
+        return group[0]
+    return PreparedBatch(
+        keys=[k for b in group for k in b.keys],
+        deletions=[d for b in group for d in b.deletions],
+        problems=[p for b in group for p in b.problems],
+        seen=sum(b.seen for b in group),
+        tables={name: pa.concat_tables([b.tables[name] for b in group]) for name in group[0].tables},
+    )
 
 
 def _sections(rows: list[dict]) -> tuple[AbstractSection, ...]:

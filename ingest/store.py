@@ -106,6 +106,10 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+#: Write-ahead log size that triggers a checkpoint (see ``Store.__init__``).
+CHECKPOINT_THRESHOLD = "256MB"
+
+
 class Store:
     """One DuckDB connection to the store file; use as a context manager."""
 
@@ -128,6 +132,10 @@ class Store:
                 "or use another --db.",
             ) from exc
         if not read_only:
+            # DuckDB rewrites a table's last, partly filled row group at every checkpoint;
+            # its default 16 MB write-ahead log makes a bulk ingest checkpoint (and
+            # recompress) every few batches. The log is replayed after a crash either way.
+            self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             self.migrate()
         elif self.schema_version() < _migrations()[-1][0]:
             raise StoreError(

@@ -69,7 +69,19 @@ def _write(tmp_path: Path, name: str, data: bytes, *, gz: bool) -> Path:
 
 DELETES = '<DeleteCitation><PMID Version="1">11</PMID><PMID Version="1">12</PMID></DeleteCitation>\n'
 NESTED = record("8").replace("</MedlineCitation>", "</MedlineCitation>" + record("9"))
+def with_refs(pmid: str, refs: str) -> str:
+    return record(pmid).replace("</MedlineCitation>", f"</MedlineCitation><PubmedData>{refs}</PubmedData>")
+
+
+REFS = "<ReferenceList>\n<Reference><Citation>A &amp; B. 2001.</Citation></Reference>\n</ReferenceList>"
+NESTED_REFS = "<ReferenceList><Title>x</Title><ReferenceList>\n<Reference/></ReferenceList>\n</ReferenceList>"
 DAMAGED = {
+    "references": doc(with_refs("1", REFS), with_refs("2", "<ReferenceList/>"), with_refs("3", NESTED_REFS),
+                      with_refs("4", REFS + REFS)),
+    "unclosed-references": doc(with_refs("1", REFS), with_refs("2", "<ReferenceList><Reference>"),
+                               with_refs("3", REFS), record("4")),
+    "references-without-pmid": doc(with_refs("1", REFS), with_refs("2", REFS).replace("<PMID", "<X"),
+                                   record("3")),
     "missing-end-tag": doc(record("1"), record("2").replace("</PubmedArticle>", ""), record("3"), record("4")),
     "junk": doc(record("1"), "junk & more", record("2"), record("3")),
     "no-pmid": doc(record("1"), record(None), record("3")),
@@ -154,3 +166,13 @@ def test_chunks_hold_the_records_asked_for(tmp_path: Path) -> None:
     assert [c.records for c in chunks] == [5, 5, 5, 5, 3]
     assert [c.first_index for c in chunks] == [0, 5, 10, 15, 20]
     assert [len(parse_chunk(c)) for c in chunks] == [5, 5, 5, 5, 3]
+
+
+def test_reference_lists_are_cut_before_the_tree_is_built() -> None:
+    data = doc(with_refs("1", REFS), with_refs("2", NESTED_REFS), with_refs("3", "<ReferenceList/>"))
+    cut = pubmed_xml._without_references(data)
+    assert b"<Reference>" not in cut and b"<Citation>" not in cut and b"<Reference/>" not in cut
+    assert cut.count(b"\n") == data.count(b"\n")  # lines keep their numbers
+    assert cut.count(b"<PubmedArticle>") == 3 and b"<ReferenceList/>" in cut
+    unclosed = doc(with_refs("1", "<ReferenceList><Reference>"), record("2"))
+    assert pubmed_xml._without_references(unclosed) == unclosed
