@@ -19,9 +19,14 @@ that is not PubMed XML at all (an HTML page, an E-utilities ``ERROR``)
 raises :class:`~ingest.errors.SourceError`.
 
 Security: no network, no DTD loading, no entity expansion; the DOCTYPE that
-PubMed files carry is never fetched. Speed: ``iterparse`` with a tag filter
-and element clearing, and hand-written child loops with a dict dispatch
-instead of XPath.
+PubMed files carry is never fetched.
+
+Speed: hand-written child loops with a dict dispatch instead of XPath. A
+stream is read with ``iterparse`` (a tag filter, elements cleared). For large
+files, :func:`split_pubmed_xml` cuts the decompressed stream into chunks of
+whole records that worker processes parse with :func:`parse_chunk`: one tree
+per chunk, cited-reference lists cut out first, and the streaming reader as
+the fallback that isolates broken records.
 """
 
 from __future__ import annotations
@@ -40,15 +45,6 @@ from typing import IO, Any
 from lxml import etree
 
 from ingest.errors import SourceError
-
-try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
-    from isal import igzip as _gzip
-    from isal import isal_zlib as _zlib
-
-    _ZLIB_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zlib.error)
-except ImportError:  # pragma: no cover - a platform without isal wheels
-    _gzip, _zlib = gzip, zlib  # type: ignore[assignment]
-    _ZLIB_ERRORS = (zlib.error,)
 from ingest.records import (
     AbstractSection,
     Article,
@@ -64,6 +60,15 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
+
+try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
+    from isal import igzip as _gzip
+    from isal import isal_zlib as _zlib
+
+    _ZLIB_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zlib.error)
+except ImportError:  # pragma: no cover - a platform without isal wheels
+    _gzip, _zlib = gzip, zlib  # type: ignore[assignment]
+    _ZLIB_ERRORS = (zlib.error,)
 
 __all__ = ["XmlChunk", "iter_pubmed_xml", "parse_chunk", "parse_pubmed_xml_bytes", "split_pubmed_xml"]
 

@@ -18,6 +18,7 @@ import multiprocessing as mp
 import signal
 from collections import deque
 from collections.abc import Iterator, Sequence
+from multiprocessing.pool import AsyncResult
 
 from ingest.errors import MedsearchError, SourceError
 from ingest.rows import PreparedBatch, merge_prepared, prepare_batch
@@ -77,52 +78,81 @@ def read_prepared_parallel(
     """Like :func:`read_prepared`, with PubMed XML parsed by ``workers`` processes.
 
     Workers parse chunks of ``chunk_records``; their results are joined again
-    into batches of about ``batch_size`` records, one transaction each.
+    into batches of about ``batch_size`` records, one transaction each. The
+    next file is cut and handed out while the last chunks of one are parsed.
     """
     from ingest.pubmed_xml import split_pubmed_xml
 
-    chunk_records = min(chunk_records, batch_size)
     ctx = mp.get_context("spawn")  # no fork: this process holds a DuckDB connection and threads
     with ctx.Pool(workers, initializer=_init_worker) as pool:
+        flow = _Flow(files, batch_size, workers)
         for index, sf in enumerate(files):
             if sf.format != PUBMED_XML:
+                yield from flow.drain()
                 for kind, _, payload in read_prepared([sf], batch_size):
                     yield kind, index, payload
                 continue
-            n_items = 0
-            pending: deque = deque()
-            ready: list[PreparedBatch] = []
-            chunks = split_pubmed_xml(sf.path, chunk_records)
-            for chunk in itertools.chain(chunks, [None]):
-                if chunk is not None:
-                    pending.append(pool.apply_async(_prepare_chunk, (chunk,)))
-                while pending and (chunk is None or len(pending) > IN_FLIGHT * workers):
-                    if chunk is None and ready and len(pending) <= workers and not pending[0].ready():
-                        # the last chunks are with the workers and this process would wait
-                        # idle: write what is ready meanwhile
-                        yield from _batches(index, ready)
-                    result = pending.popleft().get()
-                    if isinstance(result, tuple):
-                        message, hint = result
-                        yield from _batches(index, ready)
-                        raise SourceError(
-                            f"{sf.path}: {message}",
-                            hint=hint or "Every batch before this one is stored; fix or replace "
-                            "the file and run the same command again.",
-                        )
-                    n_items += result.seen + len(result.problems)
-                    ready.append(result)
-                    if sum(b.seen + len(b.problems) for b in ready) >= batch_size:
-                        yield from _batches(index, ready)
-            yield from _batches(index, ready)
-            yield ("done", index, n_items)
+            for chunk in split_pubmed_xml(sf.path, min(chunk_records, batch_size)):
+                flow.pending.append((index, pool.apply_async(_prepare_chunk, (chunk,))))
+                while len(flow.pending) > IN_FLIGHT * workers:
+                    yield from flow.take()
+            flow.pending.append((index, None))  # the file is all handed out
+        yield from flow.drain()
 
 
-def _batches(index: int, ready: list[PreparedBatch]) -> Iterator[Event]:
-    """The ready chunk results as joined batches; empties ``ready``."""
-    for batch in merge_prepared(ready):
-        yield ("batch", index, batch)
-    ready.clear()
+class _Flow:
+    """The chunks handed out to the workers, in file order, and the results not yet written."""
+
+    def __init__(self, files: Sequence[SourceFile], batch_size: int, workers: int) -> None:
+        self.files = files
+        self.batch_size = batch_size
+        self.workers = workers
+        self.pending: deque[tuple[int, AsyncResult | None]] = deque()  # None: the end of a file
+        self.ready: list[PreparedBatch] = []  # parsed, of one file, not yet written
+        self.items = 0  # items read from the file being written
+
+    def take(self) -> Iterator[Event]:
+        """Wait for the oldest chunk; yield the batches and file ends it completes."""
+        index, result = self.pending.popleft()
+        if result is None:
+            yield from self._flush(index)
+            yield ("done", index, self.items)
+            self.items = 0
+            return
+        value = result.get()
+        if isinstance(value, tuple):
+            yield from self._flush(index)
+            message, hint = value
+            raise SourceError(
+                f"{self.files[index].path}: {message}",
+                hint=hint or "Every batch before this one is stored; fix or replace "
+                "the file and run the same command again.",
+            )
+        self.items += value.seen + len(value.problems)
+        self.ready.append(value)
+        if sum(b.seen + len(b.problems) for b in self.ready) >= self.batch_size:
+            yield from self._flush(index)
+
+    def drain(self) -> Iterator[Event]:
+        """Everything handed out, to the end."""
+        while self.pending:
+            if self.ready and self._tail() and not self._next_ready():
+                # the last chunks are with the workers and this process would wait idle:
+                # write what is ready meanwhile
+                yield from self._flush(self.pending[0][0])
+            yield from self.take()
+
+    def _tail(self) -> bool:
+        return sum(1 for _, r in self.pending if r is not None) <= self.workers
+
+    def _next_ready(self) -> bool:
+        result = self.pending[0][1]
+        return result is None or result.ready()
+
+    def _flush(self, index: int) -> Iterator[Event]:
+        for batch in merge_prepared(self.ready):
+            yield ("batch", index, batch)
+        self.ready.clear()
 
 
 __all__ = ["Event", "read_prepared", "read_prepared_parallel"]

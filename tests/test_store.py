@@ -52,6 +52,7 @@ articles = st.builds(
     pages=opt,
     pub_year=st.none() | st.integers(1800, 2100),
     pub_month=st.none() | st.integers(1, 12),
+    pub_day=st.none() | st.integers(1, 31),
     medline_date=opt,
     article_date=st.none() | st.dates(),
     date_revised=st.none() | st.dates(),
