@@ -184,7 +184,7 @@ def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
 
 
 class _Digest:
-    """A digest of a value made of builtin types: blake2b of its pickle, taken without a memo.
+    """A digest of a value made of builtin types: SHA-256 of its pickle, taken without a memo.
 
     Without the memo (the pickler's ``fast`` mode) the bytes depend on the values
     alone, not on which of them happen to be the same object; the values here
@@ -201,7 +201,7 @@ class _Digest:
         buf.seek(0)
         buf.truncate()
         self._pickler.dump(value)
-        return hashlib.blake2b(buf.getbuffer(), digest_size=16).hexdigest()
+        return hashlib.sha256(buf.getbuffer()).hexdigest()[:32]  # SHA-256 has CPU instructions
 
 
 def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
