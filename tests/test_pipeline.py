@@ -115,13 +115,21 @@ def test_a_reader_failure_fails_cleanly_and_a_rerun_completes(tmp_path):
         assert report.result.unchanged == n and store.count() == 6_000
 
 
-def test_parallel_and_serial_ingest_store_the_same(tmp_path, big_file):
+def _ingest_both_ways(tmp_path, paths):
+    """Ingest ``paths`` serially and in worker processes into two stores holding the same records."""
     with Store(tmp_path / "serial.duckdb") as serial:
-        a = pipeline.ingest_files(serial, [big_file], progress=False, parallel=False)
+        a = pipeline.ingest_files(serial, paths, progress=False, parallel=False)
         expected = _content(serial)
-    with Store(tmp_path / "parallel.duckdb") as par:
-        b = pipeline.ingest_files(par, [big_file], progress=False, parallel=True)
+    db = tmp_path / "parallel.duckdb"
+    with Store(db) as par:
+        b = pipeline.ingest_files(par, paths, progress=False, parallel=True)
         assert _content(par) == expected
+        _assert_consistent(par)
+    return a, b, db
+
+
+def test_parallel_and_serial_ingest_store_the_same(tmp_path, big_file):
+    a, b, _ = _ingest_both_ways(tmp_path, [big_file])
     assert a.result == b.result
 
 
@@ -132,13 +140,9 @@ def test_parallel_ingest_of_records_repeated_across_chunks_matches_serial(tmp_pa
     records = real_records(PUBMED_DATA)
     path = tmp_path / "repeats.xml.gz"
     write_pubmed_xml(path, itertools.chain(replicate(records, 2_500), replicate(records, 2_500, first_pmid=90_001_200)))
-    with Store(tmp_path / "serial.duckdb") as serial:
-        a = pipeline.ingest_files(serial, [path], progress=False, parallel=False)
-        expected = _content(serial)
-    with Store(tmp_path / "parallel.duckdb") as par:
-        b = pipeline.ingest_files(par, [path], progress=False, parallel=True)
-        assert _content(par) == expected and par.count() == 3_700
-        _assert_consistent(par)
+    a, b, db = _ingest_both_ways(tmp_path, [path])
+    with Store(db) as par:
+        assert par.count() == 3_700
     # write counts differ: a repeat is collapsed within a batch but replaced across chunks
     assert (a.result.seen, a.result.problems) == (b.result.seen, b.result.problems) == (5_000, 0)
 
@@ -172,12 +176,9 @@ def test_parallel_ingest_of_several_files_matches_serial_and_marks_each_file(tmp
     (folder / "b.nbib").write_bytes(_medline(1, 300))
     write_pubmed_xml(folder / "c.xml.gz", replicate(records, 1_700, first_pmid=91_000_000))
     write_pubmed_xml(folder / "d.xml", replicate(records, 10, first_pmid=92_000_000), compress=False)
-    with Store(tmp_path / "serial.duckdb") as serial:
-        a = pipeline.ingest_files(serial, [folder], progress=False, parallel=False)
-        expected = _content(serial)
-    with Store(tmp_path / "parallel.duckdb") as par:
-        b = pipeline.ingest_files(par, [folder], progress=False, parallel=True)
-        assert _content(par) == expected and par.count() == 4_310
+    a, b, db = _ingest_both_ways(tmp_path, [folder])
+    with Store(db) as par:
+        assert par.count() == 4_310
         for path in sorted(folder.iterdir()):
             assert par.file_done(str(path.resolve()), sources.fingerprint(path)), path
         again = pipeline.ingest_files(par, [folder], progress=False, parallel=True)
