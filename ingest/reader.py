@@ -66,14 +66,14 @@ def _prepare_chunk(chunk) -> PreparedBatch | tuple[str, str | None]:
 
 #: Records per worker task. Smaller than a transaction: the first batch is ready
 #: sooner and the last one leaves a worker idle for less time.
-CHUNK_RECORDS = 1000
+CHUNK_RECORDS = 500
 #: Chunks handed out per worker ahead of the results: cutting the file runs ahead of
 #: writing batches, so no worker waits for its next chunk while this process writes.
 IN_FLIGHT = 4
 
 
 def read_prepared_parallel(
-    files: Sequence[SourceFile], batch_size: int, workers: int, *, chunk_records: int = CHUNK_RECORDS
+    files: Sequence[SourceFile], batch_size: int, workers: int, *, chunk_records: int | None = None
 ) -> Iterator[Event]:
     """Like :func:`read_prepared`, with PubMed XML parsed by ``workers`` processes.
 
@@ -92,7 +92,7 @@ def read_prepared_parallel(
                 for kind, _, payload in read_prepared([sf], batch_size):
                     yield kind, index, payload
                 continue
-            for chunk in split_pubmed_xml(sf.path, min(chunk_records, batch_size)):
+            for chunk in split_pubmed_xml(sf.path, min(chunk_records or CHUNK_RECORDS, batch_size)):
                 flow.pending.append((index, pool.apply_async(_prepare_chunk, (chunk,))))
                 while len(flow.pending) > IN_FLIGHT * workers:
                     yield from flow.take()
