@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import pubmed_xml
+from ingest import pubmed_xml, sources
 from ingest.pubmed_xml import iter_pubmed_xml, parse_chunk, split_pubmed_xml
 from ingest.records import Article, Item, Problem
 from tests.test_pubmed_xml import (
@@ -46,9 +46,9 @@ def assert_same(path: Path, size: int) -> None:
 
 
 def real_files() -> list[Path]:
+    """The real files that are PubMed XML, as ingest recognises them."""
     files = sorted({p for pattern in PUBMED_GLOBS for p in PUBMED.glob(pattern)})
-    return [p for p in files if p.read_bytes()[:2] == b"\x1f\x8b" or b"<Pubmed" in p.read_bytes()[:4096]
-            or b"<MedlineCitationSet" in p.read_bytes()[:4096]]
+    return [p for p in files if sources.sniff(p)[0] == sources.PUBMED_XML]
 
 
 @needs_data
