@@ -31,6 +31,7 @@ the fallback that isolates broken records.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import re
@@ -986,13 +987,18 @@ def _nested(src: _Input, el: Any) -> Problem:
     )
 
 
+@functools.cache
+def _start_tags(root: str) -> re.Pattern[bytes]:
+    """The start tags of the top-level records under ``root``: what files are cut on."""
+    return re.compile(rb"<(?:%s)[\s>/]" % b"|".join(t.encode() for t in _ROOTS[root]))
+
+
 def _record_chunks(data: bytes, root: str) -> list[tuple[int, bytes]]:
     """Each top-level record's raw bytes with its offset, split on the records' start tags."""
     tags = _ROOTS[root]
     if root in tags:
         return [(0, data)]
-    pattern = rb"<(?:%s)[\s>/]" % b"|".join(t.encode() for t in tags)
-    starts = [m.start() for m in re.finditer(pattern, data)]
+    starts = [m.start() for m in _start_tags(root).finditer(data)]
     if not starts:
         return []
     close = data.rfind(f"</{root}".encode())
@@ -1105,7 +1111,7 @@ def split_pubmed_xml(path: str | Path, records_per_chunk: int) -> Iterator[XmlCh
 
 def _split_blocks(src: _Input, blocks: Iterator[bytes], damage: list[str], size: int) -> Iterator[XmlChunk]:
     tags = _ROOTS[src.root]
-    pattern = re.compile(rb"<(?:%s)[\s>/]" % b"|".join(t.encode() for t in tags))
+    pattern = _start_tags(src.root)
     guard = max(len(t) for t in tags) + 2  # a start tag cut by a block boundary waits for the next
     close_tag = f"</{src.root}".encode()
     head = f'<?xml version="1.0" encoding="{src.encoding or "utf-8"}"?><{src.root}>'.encode()

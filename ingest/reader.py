@@ -109,6 +109,7 @@ class _Flow:
         self.workers = workers
         self.pending: deque[tuple[int, AsyncResult | None]] = deque()  # None: the end of a file
         self.ready: list[PreparedBatch] = []  # parsed, of one file, not yet written
+        self.ready_items = 0  # items in ``ready``
         self.items = 0  # items read from the file being written
 
     def take(self) -> Iterator[Event]:
@@ -128,9 +129,11 @@ class _Flow:
                 hint=hint or "Every batch before this one is stored; fix or replace "
                 "the file and run the same command again.",
             )
-        self.items += value.seen + len(value.problems)
+        n = value.seen + len(value.problems)
+        self.items += n
+        self.ready_items += n
         self.ready.append(value)
-        if sum(b.seen + len(b.problems) for b in self.ready) >= self.batch_size:
+        if self.ready_items >= self.batch_size:
             yield from self._flush(index)
 
     def drain(self) -> Iterator[Event]:
@@ -153,6 +156,7 @@ class _Flow:
         for batch in merge_prepared(self.ready):
             yield ("batch", index, batch)
         self.ready.clear()
+        self.ready_items = 0
 
 
 __all__ = ["Event", "read_prepared", "read_prepared_parallel"]
