@@ -86,12 +86,20 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def holds_onnx(folder: str | Path) -> bool:
+    """True where ``folder`` holds an ONNX reranker: ``model.onnx``, or a graph stored as its
+    difference from pinned base weights (``search.onnx_delta``, how the packaged one ships)."""
+    from search.onnx_delta import GRAPH_FILE
+
+    return (Path(folder) / ONNX_FILE).is_file() or (Path(folder) / GRAPH_FILE).is_file()
+
+
 def load_reranker(
     name_or_path: str | Path, *, max_length: int | None = None, batch_size: int = 32
 ) -> Reranker:
-    """An :class:`OnnxReranker` if the folder holds ``model.onnx``, else a cross-encoder."""
+    """An :class:`OnnxReranker` if the folder holds an ONNX model, else a cross-encoder."""
     path = Path(name_or_path)
-    if (path / ONNX_FILE).is_file():
+    if holds_onnx(path):
         return OnnxReranker(path, max_length=max_length, batch_size=batch_size)
     length = max_length or read_meta(path).get("max_length") or DEFAULT_MAX_LENGTH
     return CrossEncoderReranker(str(name_or_path), max_length=length, batch_size=batch_size)
@@ -164,7 +172,7 @@ class CrossEncoderReranker:
 
 
 class OnnxReranker:
-    """An ONNX cross-encoder (``model.onnx`` + ``tokenizer.json``) run with onnxruntime."""
+    """An ONNX cross-encoder (``model.onnx``, or its packed form, + ``tokenizer.json``) run with onnxruntime."""
 
     def __init__(
         self, folder: str | Path, *, max_length: int | None = None, batch_size: int = 32,
@@ -172,7 +180,7 @@ class OnnxReranker:
     ) -> None:
         self.folder = Path(folder)
         for name in (ONNX_FILE, TOKENIZER_FILE):
-            if not (self.folder / name).is_file():
+            if not (self.folder / name).is_file() and not (name == ONNX_FILE and holds_onnx(self.folder)):
                 raise ConfigError(
                     f"The ONNX reranker folder {self.folder} has no {name}.",
                     hint="Export one with `medsearch train-reranker --export-onnx --out DIR`.",
@@ -193,9 +201,13 @@ class OnnxReranker:
             options = ort.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
-            self._session = ort.InferenceSession(
-                str(self.folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-            )
+            model: str | bytes = str(self.folder / ONNX_FILE)
+            if not (self.folder / ONNX_FILE).is_file():  # stored as a difference from base weights
+                from search.onnx_delta import session_inputs
+
+                model, names, values = session_inputs(self.folder)
+                options.add_external_initializers(names, [ort.OrtValue.ortvalue_from_numpy(v) for v in values])
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
             tok = Tokenizer.from_file(str(self.folder / TOKENIZER_FILE))
             tok.enable_truncation(self.max_length, strategy="longest_first")
             tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")

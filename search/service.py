@@ -12,7 +12,7 @@ from ingest.store import Store
 from search.config import Settings
 from search.engine import Engine, EngineConfig
 from search.index import IndexSettings
-from search.rerank import Reranker, load_reranker
+from search.rerank import Reranker, holds_onnx, load_reranker
 
 #: The cross-encoder this project trains and ships (see its MODEL_CARD.md), if present.
 PACKAGED_RERANKER = Path(__file__).resolve().parent / "models" / "reranker"
@@ -38,7 +38,7 @@ def reranker_from(settings: Settings) -> Reranker | None:
     if name.lower() == "none":
         return None
     if name == "packaged":
-        return load_reranker(PACKAGED_RERANKER) if (PACKAGED_RERANKER / "model.onnx").is_file() else None
+        return load_reranker(PACKAGED_RERANKER) if holds_onnx(PACKAGED_RERANKER) else None
     return load_reranker(name)
 
 

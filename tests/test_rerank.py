@@ -16,6 +16,7 @@ from search.rerank import (
     OnnxReranker,
     Reranker,
     combine,
+    holds_onnx,
     load_reranker,
     passage,
 )
@@ -215,7 +216,7 @@ def test_onnx_scores_agree_with_torch_on_real_pairs(tiny_export: tuple[Path, Pat
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SHIPPED / "model.onnx").is_file(), reason="no shipped reranker")
+@pytest.mark.skipif(not holds_onnx(SHIPPED), reason="no shipped reranker")
 def test_shipped_reranker_prefers_the_relevant_abstract() -> None:
     reranker = load_reranker(SHIPPED)
     query = "Does vitamin D supplementation prevent hip fractures in older adults?"
@@ -256,3 +257,25 @@ def test_unloadable_hub_name_is_a_config_error(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ConfigError, match="Cannot load the cross-encoder") as err:
         CrossEncoderReranker("medsearch-test/no-such-cross-encoder").rerank("q", [("a", "b")])
     assert "local folder" in str(err.value)
+
+
+def test_the_packed_reranker_rebuilds_exactly_or_refuses(tmp_path) -> None:
+    """The shipped weights are differences from the pinned base model; a rebuild that does not
+    reproduce the recorded digest (a changed base, a damaged file) is an error, not a model."""
+    import lzma
+    import shutil
+
+    from search.onnx_delta import DATA_FILE, session_inputs
+
+    if not holds_onnx(SHIPPED) or (SHIPPED / "model.onnx").is_file():
+        pytest.skip("no packed reranker shipped")
+    _, names, values = session_inputs(SHIPPED)
+    assert sum(v.nbytes for v in values) > 20 * (SHIPPED / DATA_FILE).stat().st_size  # it is small
+    assert len(names) == len(set(names))
+    broken = tmp_path / "broken"
+    shutil.copytree(SHIPPED, broken)
+    data = bytearray(lzma.decompress((broken / DATA_FILE).read_bytes()))
+    data[len(data) // 2] ^= 1
+    (broken / DATA_FILE).write_bytes(lzma.compress(bytes(data), preset=0))
+    with pytest.raises(ConfigError, match="does not rebuild"):
+        session_inputs(broken)
