@@ -51,6 +51,8 @@ def expand_types(types: Sequence[str]) -> tuple[str, ...]:
     for t in types:
         out.extend(TYPE_ALIASES.get(t.strip().lower(), (t,)))
     return tuple(dict.fromkeys(out))
+
+
 NO_FILTERS = Filters()
 
 
