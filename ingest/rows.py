@@ -60,7 +60,7 @@ CHILD_SCHEMAS: dict[str, pa.Schema] = {
     "abstract_sections": pa.schema(
         [("doc_id", _STR), ("abstract_index", pa.int32()), ("position", pa.int32()),
          ("label", _STR), ("nlm_category", _STR), ("text", _STR), ("other_type", _STR),
-         ("other_language", _STR)]
+         ("other_language", _STR), ("text_start", pa.int32()), ("text_length", pa.int32())]
     ),
     "authors": pa.schema(
         [("doc_id", _STR), ("position", pa.int32()), ("last_name", _STR), ("fore_name", _STR),
@@ -175,6 +175,22 @@ def _child_rows(a: Article) -> tuple[list[tuple], ...]:
     )
 
 
+def _stored_sections(rows: list[tuple]) -> list[tuple]:
+    """Section rows as stored: the abstract's own point into ``articles.abstract`` instead
+    of repeating their text (``Article.abstract_text`` joins them: "LABEL: text" lines)."""
+    out = []
+    pos = -1  # where the abstract text ends so far (-1: nothing yet)
+    for row in rows:
+        text, label = row[5], row[3]
+        if row[1] != 0 or not text:
+            out.append((*row, None, None))
+            continue
+        pos += 1 + (len(label) + 2 if label else 0)  # the newline, "LABEL: "
+        out.append((*row[:5], None, *row[6:], pos, len(text)))
+        pos += len(text)
+    return out
+
+
 def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     return pa.Table.from_arrays(
@@ -213,6 +229,7 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
     digest_of = _Digest()
     final, seen, problems = collapse(items)
     names = list(CHILD_SCHEMAS)
+    assert names[0] == "abstract_sections"
     main: list[tuple] = []
     children: list[list[tuple]] = [[] for _ in names]
     keys: list[tuple[str, int, date | None, str]] = []
@@ -222,10 +239,11 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
             deletions.append(doc_id)
             continue
         row, rows = _article_row(item), _child_rows(item)
-        digest = digest_of((row, rows))
+        digest = digest_of((row, rows))  # of the values, before the sections are cut down
         main.append((*row, digest))
         keys.append((doc_id, item.pmid_version, item.date_revised, digest))
-        for bucket, child in zip(children, rows, strict=True):
+        children[0].extend(_stored_sections(rows[0]))
+        for bucket, child in zip(children[1:], rows[1:], strict=True):
             bucket.extend(child)
     tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
     tables.update({n: _to_table(r, CHILD_SCHEMAS[n]) for n, r in zip(names, children, strict=True)})

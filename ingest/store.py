@@ -485,8 +485,14 @@ class Store:
     def child_rows(self, table: str, doc_id: str) -> list[dict]:
         if table not in CHILD_TABLES:
             raise StoreError(f"Unknown table {table!r}.", hint=f"Use one of {', '.join(CHILD_TABLES)}.")
-        order = "position" if "position" in CHILD_SCHEMAS[table].names else "rowid"
-        cur = self.con.execute(f"SELECT * FROM {table} WHERE doc_id = ? ORDER BY {order}", [doc_id])
+        if table == "abstract_sections":  # the abstract's sections point into articles.abstract
+            cur = self.con.execute(
+                "SELECT * FROM abstract_section_texts WHERE doc_id = ? ORDER BY abstract_index, position",
+                [doc_id],
+            )
+        else:
+            order = "position" if "position" in CHILD_SCHEMAS[table].names else "rowid"
+            cur = self.con.execute(f"SELECT * FROM {table} WHERE doc_id = ? ORDER BY {order}", [doc_id])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
