@@ -184,3 +184,18 @@ def test_parallel_ingest_of_several_files_matches_serial_and_marks_each_file(tmp
         again = pipeline.ingest_files(par, [folder], progress=False, parallel=True)
     assert a.result == b.result
     assert again.files_skipped == 4 and again.result.seen == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe buffer sizes are a Linux setting")
+def test_the_worker_pipes_get_wide_buffers():
+    """Chunks of several MB cross to the workers in few writes (half the main process's
+    passing cost); this breaks if multiprocessing's pool stops having the pipes it reaches for."""
+    import fcntl
+    import multiprocessing as mp
+
+    from ingest import reader
+
+    with mp.get_context("spawn").Pool(1) as pool:
+        reader._widen_pipes(pool)
+        sizes = [fcntl.fcntl(q._writer.fileno(), fcntl.F_GETPIPE_SZ) for q in (pool._inqueue, pool._outqueue)]
+    assert sizes == [reader.PIPE_BYTES] * 2
