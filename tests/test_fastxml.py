@@ -20,7 +20,7 @@ from tests.test_chunks import real_files
 from tests.test_pubmed_xml import doc, needs_data, record
 
 fast = pubmed_xml._fast
-pytestmark = pytest.mark.skipif(fast is None, reason="the compiled reader is not built")
+needs_fast = pytest.mark.skipif(fast is None, reason="the compiled reader is not built")
 
 
 def where() -> str:
@@ -51,6 +51,7 @@ def test_the_compiled_reader_is_built() -> None:
     assert pubmed_xml.COMPILED, "ingest/_fastxml.pyx was not compiled: install gcc, then `make install`"
 
 
+@needs_fast
 @needs_data
 def test_every_real_record_reads_the_same() -> None:
     read = declined = 0
@@ -84,6 +85,7 @@ ODD = {
 }
 
 
+@needs_fast
 @pytest.mark.parametrize("text", ODD.values(), ids=ODD.keys())
 def test_odd_text_reads_the_same_and_compiled(text: str) -> None:
     extra = (
@@ -103,6 +105,7 @@ DECLINED = {
 }
 
 
+@needs_fast
 @pytest.mark.parametrize("case", DECLINED.keys())
 def test_what_the_compiled_reader_declines_the_python_one_reads(case: str) -> None:
     body = DECLINED[case]
@@ -114,6 +117,7 @@ def test_what_the_compiled_reader_declines_the_python_one_reads(case: str) -> No
     assert isinstance(items[0], Article) == (body is not None)
 
 
+@needs_fast
 def test_a_namespaced_field_is_left_alone_as_lxml_does() -> None:
     extra = '<x:Abstract xmlns:x="urn:x"><x:AbstractText>hidden</x:AbstractText></x:Abstract>'
     (el,) = records_of(doc(record("1", extra=extra)))
@@ -268,6 +272,7 @@ def _pubmed_article(draw: st.DrawFn) -> str:
     return f"<PubmedArticle>{medline}{data}</PubmedArticle>"
 
 
+@needs_fast
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_pubmed_article())
 def test_generated_records_read_the_same(xml: str) -> None:
@@ -275,6 +280,7 @@ def test_generated_records_read_the_same(xml: str) -> None:
     compare(el)
 
 
+@needs_fast
 def test_generated_records_are_mostly_read_compiled() -> None:
     """The generator above makes records the compiled reader reads (else the test above proves little)."""
     examples: list[str] = []
