@@ -121,7 +121,10 @@ cdef struct Buf:
     Py_ssize_t cap
 
 
-cdef Buf _buf  # one scratch buffer: the reader runs one record at a time per process
+# One scratch buffer for the text being gathered. Threads cannot interleave on it: from
+# the first byte appended to the string decoded from it, no Python code runs, so the GIL
+# is never given up in between.
+cdef Buf _buf
 
 
 cdef int _reserve(Py_ssize_t extra) except -1:

@@ -176,8 +176,9 @@ def _child_rows(a: Article) -> tuple[list[tuple], ...]:
 
 
 def _stored_sections(rows: list[tuple]) -> list[tuple]:
-    """Section rows as stored: the abstract's own point into ``articles.abstract`` instead
-    of repeating their text (``Article.abstract_text`` joins them: "LABEL: text" lines)."""
+    """Section rows as stored. Those of the abstract itself give where their text lies in
+    ``articles.abstract`` (``text_start``, ``text_length``) instead of repeating it; that
+    text is ``Article.abstract_text``, the sections joined as "LABEL: text" lines."""
     out = []
     pos = -1  # where the abstract text ends so far (-1: nothing yet)
     for row in rows:
@@ -229,7 +230,6 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
     digest_of = _Digest()
     final, seen, problems = collapse(items)
     names = list(CHILD_SCHEMAS)
-    assert names[0] == "abstract_sections"
     main: list[tuple] = []
     children: list[list[tuple]] = [[] for _ in names]
     keys: list[tuple[str, int, date | None, str]] = []
@@ -242,9 +242,8 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
         digest = digest_of((row, rows))  # of the values, before the sections are cut down
         main.append((*row, digest))
         keys.append((doc_id, item.pmid_version, item.date_revised, digest))
-        children[0].extend(_stored_sections(rows[0]))
-        for bucket, child in zip(children[1:], rows[1:], strict=True):
-            bucket.extend(child)
+        for name, bucket, child in zip(names, children, rows, strict=True):
+            bucket.extend(_stored_sections(child) if name == "abstract_sections" else child)
     tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
     tables.update({n: _to_table(r, CHILD_SCHEMAS[n]) for n, r in zip(names, children, strict=True)})
     return PreparedBatch(keys, deletions, problems, seen, tables)
