@@ -21,15 +21,13 @@ from libc.stdlib cimport realloc
 from libc.string cimport memcpy, strcmp, strlen
 
 cimport lxml.includes.etreepublic as cetree
-
-from datetime import date as _date
 from lxml.includes cimport tree
 from lxml.includes.tree cimport xmlAttr, xmlNode
 
 cetree.import_lxml__etree()
 
 # the pure-Python helpers and record types, bound by ingest.pubmed_xml (see ``bind``)
-cdef object _int, _month, _orcid, _finish, _new_fields, _MEDLINE_DATE, _OTHER_ID_KIND, _MONTH_ABBR
+cdef object _int, _norm, _orcid, _date_of, _set_pub_date, _finish, _new_fields, _OTHER_ID_KIND
 cdef object AbstractSection, Author, Chemical, CommentCorrection, Keyword
 cdef object MeshHeading, MeshQualifier, OtherAbstract, PublicationType
 cdef bint _bound = False
@@ -37,12 +35,12 @@ cdef bint _bound = False
 
 def bind(ns):
     """Take the helpers and record types from ``ingest.pubmed_xml``'s namespace."""
-    global _int, _month, _orcid, _finish, _new_fields, _MEDLINE_DATE, _OTHER_ID_KIND, _MONTH_ABBR
+    global _int, _norm, _orcid, _date_of, _set_pub_date, _finish, _new_fields, _OTHER_ID_KIND
     global AbstractSection, Author, Chemical, CommentCorrection, Keyword
     global MeshHeading, MeshQualifier, OtherAbstract, PublicationType, _bound
-    _int, _month, _orcid = ns["_int"], ns["_month"], ns["_orcid"]
-    _finish, _new_fields = ns["_finish"], ns["_new_fields"]
-    _MEDLINE_DATE, _OTHER_ID_KIND, _MONTH_ABBR = ns["_MEDLINE_DATE"], ns["_OTHER_ID_KIND"], ns["_MONTH_ABBR"]
+    _int, _norm, _orcid = ns["_int"], ns["_norm"], ns["_orcid"]
+    _date_of, _set_pub_date = ns["_date_of"], ns["_set_pub_date"]
+    _finish, _new_fields, _OTHER_ID_KIND = ns["_finish"], ns["_new_fields"], ns["_OTHER_ID_KIND"]
     AbstractSection, Author, Chemical = ns["AbstractSection"], ns["Author"], ns["Chemical"]
     CommentCorrection, Keyword, MeshHeading = ns["CommentCorrection"], ns["Keyword"], ns["MeshHeading"]
     MeshQualifier, OtherAbstract, PublicationType = ns["MeshQualifier"], ns["OtherAbstract"], ns["PublicationType"]
@@ -295,10 +293,6 @@ cdef _author_list(xmlNode* el, dict f):
     f[key].extend(authors)
 
 
-cdef inline str _norm(object s):
-    return " ".join(s.split()) if s else ""
-
-
 cdef _pub_date(xmlNode* el, dict f):
     year = month = day = season = medline = None
     cdef xmlNode* ch = _first(el)
@@ -314,18 +308,7 @@ cdef _pub_date(xmlNode* el, dict f):
         elif _is(ch, "Season"):
             season = _norm(_lead(ch))
         ch = _next(ch)
-    if medline:
-        f["medline_date"] = f["pub_date_text"] = medline
-        m = _MEDLINE_DATE.search(medline)
-        if m:
-            f["pub_year"] = int(m.group(1))
-            f["pub_month"] = _month(m.group(2))
-        return
-    f["pub_year"] = _int(year)
-    f["pub_month"] = mon = _month(month)
-    f["pub_day"] = dnum = _int(day)
-    parts = (year, _MONTH_ABBR[mon] if mon else month, str(dnum) if dnum else day, season)
-    f["pub_date_text"] = " ".join([p for p in parts if p]) or None
+    _set_pub_date(f, year, month, day, season, medline)
 
 
 cdef _journal(xmlNode* el, dict f):
@@ -409,13 +392,7 @@ cdef object _ymd(xmlNode* el):
         elif _is(ch, "Day"):
             d = _lead(ch)
         ch = _next(ch)
-    year, month, day = _int(y), _month(m), _int(d)
-    if year is None or month is None or day is None:
-        return None
-    try:
-        return _date(year, month, day)
-    except ValueError:
-        return None
+    return _date_of(y, m, d)
 
 
 cdef _article_date(xmlNode* el, dict f):

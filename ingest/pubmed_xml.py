@@ -25,11 +25,11 @@ Speed: records are read by a compiled walk over libxml2's nodes
 (``ingest/_fastxml.pyx``, built where a C compiler is found), about three times
 faster than Python over lxml's elements; the pure-Python reader below (child
 loops with a dict dispatch) reads what it declines and everything where it was
-not built. A stream is read with ``iterparse`` (a tag filter, elements cleared). For large
-files, :func:`split_pubmed_xml` cuts the decompressed stream into chunks of
-whole records that worker processes parse with :func:`parse_chunk`: one tree
-per chunk, cited-reference lists cut out first, and the streaming reader as
-the fallback that isolates broken records.
+not built. A stream is read with ``iterparse`` (a tag filter, elements
+cleared). For large files, :func:`split_pubmed_xml` cuts the decompressed
+stream into chunks of whole records that worker processes parse with
+:func:`parse_chunk`: one tree per chunk, cited-reference lists cut out first,
+and the streaming reader as the fallback that isolates broken records.
 """
 
 from __future__ import annotations
@@ -192,6 +192,11 @@ def _ymd(el: Any) -> date | None:
             m = ch.text
         elif tag == "Day":
             d = ch.text
+    return _date_of(y, m, d)
+
+
+def _date_of(y: str | None, m: str | None, d: str | None) -> date | None:
+    """``Year``/``Month``/``Day`` texts as a date, or None when incomplete or invalid."""
     year, month, day = _int(y), _month(m), _int(d)
     if year is None or month is None or day is None:
         return None
@@ -292,6 +297,13 @@ def _pub_date(el: Any, f: Fields) -> None:
             medline = _norm(ch.text)
         elif tag == "Season":
             season = _norm(ch.text)
+    _set_pub_date(f, year, month, day, season, medline)
+
+
+def _set_pub_date(
+    f: Fields, year: str | None, month: str | None, day: str | None, season: str | None, medline: str | None
+) -> None:
+    """The publication date fields from ``PubDate``'s parts (whitespace-normalised texts)."""
     if medline:
         f["medline_date"] = f["pub_date_text"] = medline
         m = _MEDLINE_DATE.search(medline)
