@@ -1,0 +1,77 @@
+"""The ``medsearch`` command line: a thin shell over the library.
+
+Each command lives in a module of this package with a ``register(commands)`` function
+that adds its sub-parser; :data:`COMMAND_MODULES` lists them in the order ``--help``
+shows. Every command and option has help text (a test checks it). Errors of the
+project's hierarchy print their message and hint, no traceback, exit status 2;
+Ctrl-C exits with 130 after saying how to resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingest.errors import MedsearchError
+from search.cli.common import safe
+from search.config import SETTINGS, Settings
+
+#: The modules of this package that add commands, in the order of ``medsearch --help``.
+COMMAND_MODULES = (
+    "ingest_cmds",
+    "corpus_cmds",
+    "search_cmds",
+)
+
+
+def _settings_epilog() -> str:
+    lines = ["environment variables:"]
+    lines += [f"  {s.env:<20} {s.help}" for s in SETTINGS.values()]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medsearch",
+        description="Medical literature search engine: ingest PubMed into DuckDB and search it.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--db", type=Path, help="DuckDB file of the store (default data/medsearch.duckdb; env MEDSEARCH_DB)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"search.cli.{name}").register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return guarded(lambda: args.handler(args, Settings.from_env(db=args.db)))
+
+
+def guarded(run) -> int:
+    """Run a command; the project's errors print message and hint, Ctrl-C says how to resume."""
+    try:
+        return run()
+    except MedsearchError as exc:
+        print(f"error: {safe(exc.message)}", file=sys.stderr)
+        if exc.hint:
+            print(f"  -> {safe(exc.hint)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: every finished batch is stored; run the same command again to continue.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
