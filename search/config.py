@@ -31,6 +31,11 @@ SETTINGS: dict[str, Setting] = {
         "Folder of PubMed files that `make run` loads into an empty database "
         "(default ../shared/data/pubmed beside the checkout).",
     ),
+    "library_db": Setting(
+        "MEDSEARCH_LIBRARY_DB",
+        "DuckDB file of your saved queries, citation lists, notes and summary cache "
+        "(default library.duckdb beside the database).",
+    ),
     "ncbi_email": Setting("NCBI_EMAIL", "Your e-mail, sent to NCBI with every E-utilities request."),
     "ncbi_api_key": Setting(
         "NCBI_API_KEY", "NCBI API key: raises the rate limit from 3 to 10 requests/s."
@@ -70,6 +75,7 @@ SETTINGS: dict[str, Setting] = {
 @dataclass(frozen=True, slots=True)
 class Settings:
     db: Path = Path("data/medsearch.duckdb")
+    library_db: Path | None = None
     demo_data: Path = PROJECT_ROOT.parent / "shared" / "data" / "pubmed"
     ncbi_email: str | None = None
     ncbi_api_key: str | None = None
@@ -94,6 +100,11 @@ class Settings:
         settings = cls(**values)
         settings.validate()
         return settings
+
+    @property
+    def library_path(self) -> Path:
+        """The user-data file: MEDSEARCH_LIBRARY_DB, else ``library.duckdb`` beside the database."""
+        return self.library_db or self.db.with_name("library.duckdb")
 
     def validate(self) -> None:
         if not self.eutils_url.startswith(("http://", "https://")):

@@ -1,0 +1,1 @@
+"""Numbered SQL migrations of the user-data file (search/userdata.py), applied in order."""
