@@ -60,3 +60,7 @@ class EntrezHTTPError(EntrezError):
 
 class SearchIndexError(MedsearchError):
     """A search index is missing, unreadable, or was built from another corpus or tokenizer."""
+
+
+class LibraryError(MedsearchError):
+    """A saved query or citation list request cannot be done: unknown or taken name, bad PMID..."""
