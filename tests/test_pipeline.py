@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from bench.corpus import real_records, replicate, write_pubmed_xml
 from ingest import pipeline, sources
 from ingest.errors import MedsearchError
 from ingest.store import Store
+from tests.builders import real_records, replicate, write_pubmed_xml
 from tests.conftest import PUBMED_DATA
 
 
