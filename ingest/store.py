@@ -13,7 +13,8 @@ ingesting the same file twice changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,7 +25,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest import opening
 from ingest.errors import StoreError
+from ingest.lock import Holder, WriterLock
 from ingest.records import Article, Item, Problem
 from ingest.rows import CHILD_SCHEMAS, PreparedBatch, article_from_rows, prepare_batch, version_key
 
@@ -76,6 +79,17 @@ class Stats:
     by_year: dict[str, int]  # "unknown" for records without a year
     last_runs: tuple[IngestRun, ...]
 
+    @classmethod
+    def from_json(cls, data: dict) -> Stats:
+        """The inverse of :meth:`to_json` (an index snapshot keeps its store's stats so)."""
+        def when(text: str | None) -> datetime | None:
+            return datetime.fromisoformat(text) if text else None
+
+        runs = tuple(IngestRun(**{**r, "started_at": when(r["started_at"]), "finished_at": when(r["finished_at"])})
+                     for r in data.get("last_runs", []))
+        return cls(data["records"], data["with_abstract"], data["deleted"], data["retracted"],
+                   data["by_source"], data["by_publication_type"], data["by_year"], runs)
+
     def to_json(self) -> dict:
         return {
             "records": self.records,
@@ -106,6 +120,19 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def state_path(db_path: str | Path) -> Path:
+    """``<db>.state.json``, written by a writer that changed records (see ``Store.close``)."""
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + ".state.json")
+
+
+def read_state(db_path: str | Path) -> dict | None:
+    try:
+        return json.loads(state_path(db_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 #: Write-ahead log size that triggers a checkpoint (see ``Store.__init__``).
 CHECKPOINT_THRESHOLD = "1GB"
 
@@ -113,38 +140,54 @@ CHECKPOINT_THRESHOLD = "1GB"
 class Store:
     """One DuckDB connection to the store file; use as a context manager."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, lock: bool | None = None,
+        on_wait: Callable[[Holder | None], None] | None = None,
+    ) -> None:
+        """Open the store. A writer (``read_only=False``, or ``lock=True``) first takes the
+        store's writer lock (``ingest/lock.py``), waiting for another writer to finish and
+        calling ``on_wait`` once if it has to; ``index`` reads with ``read_only=True, lock=True``."""
         self.path = Path(path)
-        if read_only and not self.path.exists():
-            raise StoreError(
-                f"No database at {self.path}.",
-                hint="Ingest something first (`medsearch ingest files PATH` or "
-                "`medsearch ingest pubmed QUERY`), or point --db / MEDSEARCH_DB at an existing file.",
-            )
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._changed = False
+        opening.check_path(self.path, read_only=read_only)
+        self._lock = WriterLock(self.path) if (lock if lock is not None else not read_only) else None
+        if self._lock is not None:
+            self._lock.acquire(on_wait=on_wait)
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise StoreError(
-                f"Cannot open the database {self.path}: {exc}",
-                hint="Another medsearch process may be writing to it; wait for it to finish "
-                "or use another --db.",
-            ) from exc
+            self.con = opening.connect(self.path, read_only=read_only)
+            try:
+                self._open(read_only)
+            except BaseException:
+                self.con.close()
+                raise
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def _open(self, read_only: bool) -> None:
+        opening.check_ours(self.con, self.path)
         if not read_only:
             # DuckDB rewrites (and recompresses) a table's last, partly filled row group at
             # every checkpoint; its default 16 MB write-ahead log makes a bulk ingest
-            # checkpoint every few batches, and 256 MB still doubled the checkpoint work of
-            # a 120,000-record ingest. Committed data are safe in the log either way: it is
-            # replayed when the database is next opened after a crash.
+            # checkpoint every few batches. Committed data are safe in the log either way: it
+            # is replayed when the database is next opened after a crash.
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             self.migrate()
-        elif self.schema_version() < _migrations()[-1][0]:
-            raise StoreError(
-                f"The database {self.path} has an older schema.",
-                hint="Run any writing command once (e.g. `medsearch stats` after an ingest) "
-                "to migrate it, or ingest again.",
-            )
+            return
+        if self.schema_version() >= _migrations()[-1][0]:
+            return
+        if self._lock is not None and os.access(self.path, os.W_OK):
+            self.con.close()  # a reader that holds the writer lock (index) may migrate
+            self.con = opening.connect(self.path, read_only=False)
+            self.migrate()
+            self.con.close()
+            self.con = opening.connect(self.path, read_only=True)
+            return
+        raise StoreError(
+            f"The database {self.path} has an older schema.",
+            hint="Run `medsearch index` or any ingest once to migrate it.",
+        )
 
     def __enter__(self) -> Store:
         return self
@@ -152,8 +195,30 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def read_only(self) -> bool:
+        return self.con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"
+
     def close(self) -> None:
-        self.con.close()
+        """Close the connection, note a change for readers (``<db>.state.json``), release the lock."""
+        try:
+            if self._changed:
+                self._write_state()
+            self.con.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def _write_state(self) -> None:
+        """``<db>.state.json``: the fingerprint after the last change, so that readers of an index
+        snapshot can tell it is behind the store without opening the store."""
+        count, digest = self.corpus_fingerprint()
+        state = {"fingerprint": f"{count}-{digest}", "records": count,
+                 "changed_at": datetime.now().isoformat(timespec="seconds")}
+        target = state_path(self.path)
+        tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, target)
 
     # -- schema -------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -279,6 +344,8 @@ class Store:
             result = self._apply(batch, run_id)
             if run_id is not None:
                 self._count_into_run(run_id, result)
+        if result.stored or result.deleted:
+            self._changed = True
         return result
 
     def _apply(self, batch: PreparedBatch, run_id: int | None) -> BatchResult:

@@ -27,6 +27,7 @@ changes so that old indexes are rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,11 @@ class Document:
         return compose_text(self.title, self.abstract)
 
     @property
+    def text_hash(self) -> str:
+        """Hash of :attr:`text`: the dense index keys its vectors on it."""
+        return text_hash(self.text)
+
+    @property
     def lexical_text(self) -> str:
         """The BM25 text: title, abstract, MeSH descriptors and keywords."""
         return compose_text(
@@ -73,6 +79,11 @@ def compose_text(
     if subject_terms:
         parts.append("; ".join([*mesh_terms, *keywords]))
     return "\n".join(p for p in parts if p)
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of the UTF-8 text, first 32 hex digits: the key of an embedded text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def iter_documents(store: Store, *, batch_size: int = 10_000) -> Iterator[Document]:

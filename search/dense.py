@@ -1,9 +1,11 @@
 """Dense retrieval: exact inner-product search over normalised document embeddings.
 
 A :class:`DenseIndex` is a float32 matrix (one L2-normalised row per document,
-aligned with ``doc_ids``) plus each document's ``record_hash``, so that
-:meth:`DenseIndex.update` re-embeds only records that are new or changed and
-drops removed ones: ingesting 10 records costs 10 embeddings.
+aligned with ``doc_ids``) plus a hash of the text each row embeds (``text_hash``,
+:func:`search.corpus.text_hash`), so that :meth:`DenseIndex.update` embeds only
+texts it has not embedded before: a record whose title and abstract did not change
+keeps its vector whatever else changed (MeSH, a retraction link, a new version), and
+ingesting 10 new records costs 10 embeddings.
 
 Search is brute force (exact): ``scores = vectors @ query``, computed in row
 chunks. Semantics match :mod:`search.lexical`: the boolean ``mask`` is applied
@@ -15,7 +17,7 @@ error bound that makes the result the exact top-k all the same
 (:mod:`search.dense_int8`; ~4x faster at 1M documents).
 
 A saved index is a folder: ``embeddings.npy`` (memory-mappable),
-``doc_ids.parquet`` (doc_id, record_hash), for large indexes the int8 copy
+``doc_ids.parquet`` (doc_id, text_hash), for large indexes the int8 copy
 (``int8_matrix.npy``, ``int8_rows.npz``) and ``params.json`` (model, backend,
 dims, doc prefix, text recipe version, doc count, corpus fingerprint), written
 last so that a half-written folder does not load. :meth:`DenseIndex.load`
@@ -37,11 +39,12 @@ from ingest.errors import SearchIndexError
 from search import dense_int8
 from search.corpus import TEXT_RECIPE_VERSION
 from search.dense_int8 import Int8Matrix, exact_top_k
-from search.lexical import Hit, top_k_order
+from search.ranking import Scored, allowed_rows, top_k_order
 
 PARAMS_FILE = "params.json"
 VECTORS_FILE = "embeddings.npy"
 IDS_FILE = "doc_ids.parquet"
+HASH_COLUMN = "text_hash"
 REBUILD_HINT = "Run `medsearch index` to rebuild the search index."
 #: Rows scored per matrix-vector product (keeps a memory-mapped matrix streaming).
 CHUNK_ROWS = 65_536
@@ -110,7 +113,7 @@ class DenseIndex:
         self,
         vectors: np.ndarray,
         doc_ids: list[str],
-        record_hashes: list[str],
+        text_hashes: list[str],
         *,
         params: DenseParams,
         fingerprint: str,
@@ -119,11 +122,11 @@ class DenseIndex:
     ) -> None:
         """``embedder`` (or, on first use, ``embedder_loader()``) embeds query texts and new
         documents; by default the model and backend in ``params`` load on first use."""
-        if not len(doc_ids) == len(record_hashes) == vectors.shape[0]:
+        if not len(doc_ids) == len(text_hashes) == vectors.shape[0]:
             raise SearchIndexError("Dense index rows, ids and hashes differ in number.", hint=REBUILD_HINT)
         self.vectors = vectors
         self.doc_ids = doc_ids
-        self.record_hashes = record_hashes
+        self.text_hashes = text_hashes
         self.params = params
         self.fingerprint = fingerprint
         self._embedder = embedder
@@ -145,7 +148,7 @@ class DenseIndex:
         batch_size: int = 32,
         progress: bool = False,
     ) -> DenseIndex:
-        """Embed every ``(doc_id, text, record_hash)``; rows follow the order of ``docs``."""
+        """Embed every ``(doc_id, text, text_hash)``; rows follow the order of ``docs``."""
         index = cls.empty(embedder)
         index.update(docs, fingerprint=fingerprint, batch_size=batch_size, progress=progress)
         return index
@@ -175,20 +178,21 @@ class DenseIndex:
         batch_size: int = 32,
         progress: bool = False,
     ) -> DenseUpdate:
-        """Make the index hold exactly ``docs`` (``(doc_id, text, record_hash)``), in their order.
+        """Make the index hold exactly ``docs`` (``(doc_id, text, text_hash)``), in their order.
 
-        Rows whose ``record_hash`` is unchanged are kept; only new and changed
-        records are embedded; records absent from ``docs`` are dropped.
+        A document whose text hash the index already holds keeps that vector (whatever
+        its doc_id); only texts not embedded before are embedded; the rest is dropped.
         """
-        old_rows = {d: i for i, d in enumerate(self.doc_ids)}
+        old_ids = set(self.doc_ids)
+        by_hash = {h: i for i, h in enumerate(self.text_hashes)}
         plan = _Plan()
         with _progress(progress) as bar:
-            for doc_id, text, record_hash in docs:
-                row = old_rows.get(doc_id)
-                if row is not None and self.record_hashes[row] == record_hash:
-                    plan.keep(doc_id, record_hash, row)
+            for doc_id, text, text_hash in docs:
+                row = by_hash.get(text_hash)
+                if row is not None:
+                    plan.keep(doc_id, text_hash, row)
                 else:
-                    plan.embed(doc_id, record_hash, text, changed=row is not None)
+                    plan.embed(doc_id, text_hash, text, changed=doc_id in old_ids)
                 if len(plan.texts) >= EMBED_CHUNK:
                     plan.flush(self.embedder, batch_size, bar)
             plan.flush(self.embedder if plan.texts else None, batch_size, bar)
@@ -199,9 +203,9 @@ class DenseIndex:
             kept=len(plan.kept_rows),
             added=plan.added,
             changed=plan.changed,
-            removed=len(self.doc_ids) - len(plan.kept_rows) - plan.changed,
+            removed=len(old_ids - set(plan.doc_ids)),
         )
-        self.doc_ids, self.record_hashes = plan.doc_ids, plan.hashes
+        self.doc_ids, self.text_hashes = plan.doc_ids, plan.hashes
         self.fingerprint = fingerprint
         return result
 
@@ -218,7 +222,7 @@ class DenseIndex:
         _atomic(folder / VECTORS_FILE, lambda f: np.save(f, np.ascontiguousarray(self.vectors)))
         table = pa.table({
             "doc_id": pa.array(self.doc_ids, pa.string()),
-            "record_hash": pa.array(self.record_hashes, pa.string()),
+            "text_hash": pa.array(self.text_hashes, pa.string()),
         })
         _atomic(folder / IDS_FILE, lambda f: pq.write_table(table, f))
         meta = {**asdict(self.params), "doc_count": len(self), "fingerprint": self.fingerprint}
@@ -249,11 +253,15 @@ class DenseIndex:
         _check(folder, params, meta["fingerprint"], fingerprint=fingerprint, model=model, embedder=embedder)
         vectors = np.load(folder / VECTORS_FILE, mmap_mode="r" if mmap else None)
         ids = pq.read_table(folder / IDS_FILE)
+        if HASH_COLUMN not in ids.column_names:
+            raise SearchIndexError(
+                f"The dense index in {folder} has no text hashes (an older index format).", hint=REBUILD_HINT
+            )
         doc_ids = ids.column("doc_id").to_pylist()
         if not len(doc_ids) == meta["doc_count"] == vectors.shape[0] or vectors.shape[1:] != (params.dims,):
             raise SearchIndexError(f"The dense index in {folder} is inconsistent.", hint=REBUILD_HINT)
         index = cls(
-            vectors, doc_ids, ids.column("record_hash").to_pylist(),
+            vectors, doc_ids, ids.column(HASH_COLUMN).to_pylist(),
             params=params, fingerprint=meta["fingerprint"], embedder=embedder,
             embedder_loader=embedder_loader,
         )
@@ -287,16 +295,16 @@ class DenseIndex:
             return _chunked(self.vectors, vec, rows)
         return _chunked(self.vectors, vec)
 
-    def search(self, query: str | np.ndarray, k: int, mask: np.ndarray | None = None) -> list[Hit]:
+    def search(self, query: str | np.ndarray, k: int, mask: np.ndarray | None = None) -> list[Scored]:
         """The top ``k`` ``(doc_id, cosine)`` for a query text or vector, best first."""
         vec = self.query_vector(query)
-        allowed = self._check_mask(mask)
+        allowed = allowed_rows(mask, len(self), "dense index")
         to_score = len(self) if allowed is None else len(allowed)
         if len(self) >= INT8_MIN_ROWS and to_score >= GATHER_BELOW * len(self):
             picked, values = self._top_k_int8(vec, k, allowed)
         else:
             picked, values = self._top_k_exact(vec, k, allowed)
-        return [(self.doc_ids[i], float(s)) for i, s in zip(picked, values, strict=True)]
+        return [Scored(self.doc_ids[i], float(s)) for i, s in zip(picked, values, strict=True)]
 
     def _top_k_exact(
         self, vec: np.ndarray, k: int, allowed: np.ndarray | None
@@ -324,18 +332,6 @@ class DenseIndex:
         )
         return rows[positions], values
 
-    def _check_mask(self, mask: np.ndarray | None) -> np.ndarray | None:
-        if mask is None:
-            return None
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_ or mask.shape != (len(self),):
-            raise SearchIndexError(
-                f"The filter mask has shape {mask.shape} and dtype {mask.dtype}; the dense index "
-                f"needs a boolean mask over its {len(self)} documents.",
-                hint="If the store changed since the index was built: " + REBUILD_HINT,
-            )
-        return np.flatnonzero(mask)
-
 
 class _Plan:
     """The rows of an updated index: kept rows of the old matrix, new embeddings for the rest."""
@@ -351,20 +347,20 @@ class _Plan:
         self.added = self.changed = 0
         self._seen: set[str] = set()
 
-    def _add(self, doc_id: str, record_hash: str) -> int:
+    def _add(self, doc_id: str, text_hash: str) -> int:
         if doc_id in self._seen:
             raise SearchIndexError(f"The documents to index repeat doc_id {doc_id!r}.", hint="Index each document once.")
         self._seen.add(doc_id)
         self.doc_ids.append(doc_id)
-        self.hashes.append(record_hash)
+        self.hashes.append(text_hash)
         return len(self.doc_ids) - 1
 
-    def keep(self, doc_id: str, record_hash: str, row: int) -> None:
-        self.kept_pos.append(self._add(doc_id, record_hash))
+    def keep(self, doc_id: str, text_hash: str, row: int) -> None:
+        self.kept_pos.append(self._add(doc_id, text_hash))
         self.kept_rows.append(row)
 
-    def embed(self, doc_id: str, record_hash: str, text: str, *, changed: bool) -> None:
-        self.new_pos.append(self._add(doc_id, record_hash))
+    def embed(self, doc_id: str, text_hash: str, text: str, *, changed: bool) -> None:
+        self.new_pos.append(self._add(doc_id, text_hash))
         self.texts.append(text)
         self.changed += changed
         self.added += not changed

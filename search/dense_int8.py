@@ -121,7 +121,7 @@ def exact_top_k(
     ``max(first, 4k)`` by ``approx`` are re-scored, then every position whose
     ``approx`` is within ``bound`` of the k-th exact score.
     """
-    from search.lexical import top_k_order
+    from search.ranking import top_k_order
 
     n = len(approx)
     k = min(k, n)

@@ -108,7 +108,7 @@ def evaluate_beir(
     with eval_store(folder, Path(cache_dir), progress) as store:
         manager = IndexManager(store, None, index_settings)
         manager.build_or_update(progress=progress)
-        engine = Engine(store, manager.load(), config, reranker)
+        engine = Engine(manager.load(), config, reranker)
         report = EvalReport(folder, split, config.mode, store.count())
         for mode in modes:
             report.results[mode] = _one_mode(engine, queries, qrels, mode, progress)

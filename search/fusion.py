@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ingest.errors import ConfigError
+from search.ranking import Ranking
 
-Ranking = Sequence[tuple[str, float]]
 Normalization = Literal["minmax", "zscore"]
 RRF_K = 60
 

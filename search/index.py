@@ -1,26 +1,25 @@
-"""The search index of one store: BM25 and dense embeddings, built, checked and loaded together.
+"""Building the search index of one store: immutable snapshots, published atomically.
 
-Layout of an index folder (default ``<db stem>.index/`` beside the database, so
-several databases never share one)::
+``medsearch index`` holds the store's writer lock (so no ingest changes the store under
+it) and writes a new snapshot beside the current one (layout: ``search/snapshot.py``):
 
-    manifest.json     corpus fingerprint, doc count, settings, build times, versions
-    records.parquet   (doc_id, record_hash) of the indexed corpus: counts what changed
-    bm25/             search.lexical.LexicalIndex
-    dense/            search.dense.DenseIndex
+1. ``corpus.duckdb``: a copy of the record tables (``search/snapshot_build.py``);
+2. ``bm25/``: rebuilt when the corpus changed (bm25s indexes ~10k abstracts/s), else copied;
+3. ``dense/``: the previous snapshot's vectors, reused for every text embedded before
+   (keyed by a hash of the text), and new embeddings for the rest only;
+4. ``manifest.json``: fingerprint, counts, settings, the store's statistics, and every
+   file's size and SHA-256, written last.
 
-Both indexes hold the store's records in ``doc_id`` order, so one boolean mask
-over :attr:`LoadedIndex.doc_ids` filters both. :meth:`IndexManager.build_or_update`
-rebuilds BM25 whenever the corpus changed (bm25s indexes ~10k abstracts/s) and
-updates the dense index incrementally (only new or changed records are embedded).
-``manifest.json`` is removed before and written after the parts, so a crash in
-between leaves an index that :meth:`IndexManager.load` refuses and the next
-``medsearch index`` repairs.
+Then it renames the folder into place and replaces ``CURRENT``: readers switch to the
+new snapshot whole, or not at all. The previous snapshot stays until the next build,
+for readers that still use it. A crash leaves a ``.building-*`` folder that the next
+build removes, and the current snapshot untouched.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,20 +27,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ingest.errors import SearchIndexError
 from ingest.store import Store
 from search.corpus import TEXT_RECIPE_VERSION, corpus_fingerprint, iter_documents
 from search.dense import DenseIndex, DenseUpdate, TextEmbedder
 from search.lexical import BM25Params, LexicalIndex
 from search.models import DEFAULT_BACKEND, DEFAULT_EMBEDDER, load_embedder
+from search.snapshot import (
+    CURRENT,
+    FORMAT_VERSION,
+    HINT,
+    Snapshot,
+    current_name,
+    load_snapshot,
+    read_manifest,
+    snapshot_name,
+)
+from search.snapshot_build import CORPUS_FILE, MANIFEST, describe_parts, fsync_tree, verify_parts, write_corpus_db
 from search.text import TokenizerConfig
 
-MANIFEST = "manifest.json"
-RECORDS = "records.parquet"
-FORMAT_VERSION = 1
-HINT = "Run `medsearch index` to build or update the search index."
+#: Files of the index layout before snapshots; read once to reuse their vectors, then removed.
+LEGACY_FILES = ("manifest.json", "records.parquet", "bm25", "dense", "bm25.new", "dense.new", "bm25.old", "dense.old")
 
 
 def default_index_dir(db_path: str | Path) -> Path:
@@ -77,56 +83,23 @@ class IndexReport:
     """What :meth:`IndexManager.build_or_update` did."""
 
     index_dir: Path
+    snapshot: str  # the current snapshot's name after the run
     doc_count: int
     fingerprint: str
     lexical_rebuilt: bool
-    dense: DenseUpdate | None  # None: the dense index was left as it was (or is disabled)
+    dense: DenseUpdate | None  # None: no dense index (BM25 only), or nothing was built
     seconds: dict[str, float]
+    reasons: tuple[str, ...] = ()  # why a new snapshot was built
+    bytes_on_disk: int = 0
 
     @property
     def up_to_date(self) -> bool:
         """Nothing had to be done."""
-        return not self.lexical_rebuilt and self.dense is None
-
-
-@dataclass(frozen=True, slots=True)
-class IndexStatus:
-    """Whether the index matches the store and the settings; ``reasons`` say why not."""
-
-    fresh: bool
-    reasons: list[str]
-    changed: int | None = None  # records added, changed or deleted since the build
-
-    @property
-    def message(self) -> str:
-        if self.fresh:
-            return "The search index is up to date."
-        return "; ".join(self.reasons) + "; run `medsearch index`."
-
-
-@dataclass(slots=True)
-class LoadedIndex:
-    """Both indexes over the same documents in the same order."""
-
-    doc_ids: list[str]
-    lexical: LexicalIndex
-    dense: DenseIndex | None
-    status: IndexStatus
-    manifest: dict[str, Any]
-    _rows: dict[str, int] | None = None
-
-    def mask_for(self, doc_ids: Any) -> np.ndarray:
-        """A boolean mask over :attr:`doc_ids` that is True for the given ids (unknown ids ignored)."""
-        if self._rows is None:
-            self._rows = {d: i for i, d in enumerate(self.doc_ids)}
-        mask = np.zeros(len(self.doc_ids), dtype=bool)
-        rows = [r for r in map(self._rows.get, doc_ids) if r is not None]
-        mask[rows] = True
-        return mask
+        return not self.reasons
 
 
 class IndexManager:
-    """Builds, updates, checks and loads the index of one store."""
+    """Builds, checks and loads the index snapshots of one store."""
 
     def __init__(
         self,
@@ -142,60 +115,155 @@ class IndexManager:
         self.settings = settings or IndexSettings()
         self._embedder = embedder
 
-    # -- building -------------------------------------------------------------------------
+    # -- checking -----------------------------------------------------------------------
+    def reasons(self, *, full_verify: bool = True) -> list[str]:
+        """Why the current snapshot does not serve this store and these settings ([]: it does)."""
+        name = current_name(self.index_dir)
+        if name is None:
+            return [f"no search index in {self.index_dir}"]
+        folder = self.index_dir / name
+        manifest = read_manifest(folder)
+        if manifest is None:
+            return [f"the index {folder} has no readable manifest"]
+        problems = verify_parts(folder, manifest.get("parts", []), full=full_verify)
+        if problems:
+            return ["the index is damaged: " + "; ".join(problems[:3])]
+        out = []
+        if manifest["fingerprint"] != corpus_fingerprint(self.store):
+            out.append("the store changed since the index was built")
+        out += self._setting_reasons(manifest)
+        return out
 
-    def build_or_update(self, progress: bool = True) -> IndexReport:
-        """Bring the index in line with the store and the settings; skip what is current."""
+    def _setting_reasons(self, manifest: dict[str, Any]) -> list[str]:
+        out = []
+        if manifest.get("lexical") != self.settings.lexical_manifest():
+            out.append("the BM25 or tokenizer settings changed")
+        if manifest.get("text_recipe_version") != TEXT_RECIPE_VERSION:
+            out.append("the text recipe changed")
+        dense = manifest.get("dense")
+        if self.settings.embedder is not None:
+            if dense is None:
+                out.append("the index has no dense part")
+            elif dense.get("model") != self.settings.embedder:
+                out.append(f"the index was built with {dense.get('model')!r}, the settings ask for "
+                           f"{self.settings.embedder!r}")
+            elif self.settings.doc_prefix is not None and dense.get("doc_prefix") != self.settings.doc_prefix:
+                out.append("the document prefix changed")
+        return out
+
+    # -- building -----------------------------------------------------------------------
+    def build_or_update(self, progress: bool = True, *, force: bool = False) -> IndexReport:
+        """Publish a new snapshot if the store, the settings or a damaged index ask for one
+        (``force``: always)."""
+        self._prepare_dir()
         fingerprint = corpus_fingerprint(self.store)
-        manifest = self.read_manifest()
-        lexical_stale = self._lexical_reasons(manifest, fingerprint) != []
-        dense_stale = self.settings.embedder is not None and self._dense_reasons(manifest, fingerprint) != []
+        reasons = self.reasons(full_verify=True)
+        if force and not reasons:
+            reasons = ["--force"]
+        name = current_name(self.index_dir)
+        if not reasons:
+            manifest = read_manifest(self.index_dir / name)  # type: ignore[operator]
+            return IndexReport(self.index_dir, name or "", manifest["doc_count"], fingerprint, False, None, {})
+        new_name = self._next_name()
+        tmp = self.index_dir / f".building-{new_name}-{os.getpid()}"
+        try:
+            report = self._build(tmp, new_name, fingerprint, reasons, progress)
+            fsync_tree(tmp)
+            os.rename(tmp, self.index_dir / new_name)
+            self._publish(new_name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._clean(keep={new_name, name})
+        return report
+
+    def _build(self, tmp: Path, new_name: str, fingerprint: str, reasons: list[str], progress: bool) -> IndexReport:
+        tmp.mkdir(parents=True)
         seconds: dict[str, float] = {}
-        if not lexical_stale and not dense_stale:
-            return IndexReport(self.index_dir, manifest["doc_count"], fingerprint, False, None, seconds)
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        (self.index_dir / MANIFEST).unlink(missing_ok=True)
-        lexical_meta = manifest.get("lexical") if manifest else None
-        if lexical_stale:
-            lexical_meta = self._build_lexical(fingerprint, progress, seconds)
-        dense_update, dense_meta = None, manifest.get("dense") if manifest else None
-        if dense_stale:
-            dense_update, dense_meta = self._update_dense(fingerprint, progress, seconds)
-        doc_count = self._write_records()
-        self._write_manifest(fingerprint, doc_count, lexical_meta, dense_meta)
-        return IndexReport(self.index_dir, doc_count, fingerprint, lexical_stale, dense_update, seconds)
-
-    def _build_lexical(self, fingerprint: str, progress: bool, seconds: dict[str, float]) -> dict:
         start = time.perf_counter()
-        use_terms = self.settings.bm25_subject_terms
-        total = int(fingerprint.split("-", 1)[0])  # "<count>-<digest>"
-        docs = _bar(iter_documents(self.store), progress, "bm25", total=total)
-        pairs = ((d.doc_id, d.lexical_text if use_terms else d.text) for d in docs)
-        index = LexicalIndex.build(
-            pairs, fingerprint=fingerprint, tokenizer=self.settings.tokenizer, params=self.settings.bm25
-        )
-        _replace_dir(self.index_dir / "bm25", index.save)
-        seconds["bm25"] = round(time.perf_counter() - start, 3)
-        return {**self.settings.lexical_manifest(), "build_seconds": seconds["bm25"]}
+        count = write_corpus_db(self.store, tmp / CORPUS_FILE)
+        seconds["records"] = round(time.perf_counter() - start, 3)
+        previous = self._previous_manifest()
+        lexical_rebuilt = self._lexical(tmp, previous, fingerprint, count, progress, seconds)
+        dense_update, dense_meta = None, None
+        if self.settings.embedder is not None:
+            dense_update, dense_meta = self._dense(tmp, fingerprint, progress, seconds)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "fingerprint": fingerprint,
+            "doc_count": count,
+            "text_recipe_version": TEXT_RECIPE_VERSION,
+            "built_at": datetime.now().isoformat(timespec="seconds"),
+            "database": str(self.store.path),
+            "lexical": self.settings.lexical_manifest(),
+            "dense": dense_meta,
+            "stats": self.store.stats().to_json(),
+            "seconds": seconds,
+            "versions": _versions(),
+        }
+        parts = describe_parts(tmp)
+        manifest["parts"] = [asdict(p) for p in parts]
+        _write_json(tmp / MANIFEST, manifest)
+        size = sum(p.size for p in parts)
+        return IndexReport(self.index_dir, new_name, count, fingerprint, lexical_rebuilt, dense_update, seconds,
+                           tuple(reasons), size)
 
-    def _update_dense(self, fingerprint: str, progress: bool, seconds: dict[str, float]) -> tuple[DenseUpdate, dict]:
+    def _lexical(
+        self, tmp: Path, previous: tuple[Path, dict] | None, fingerprint: str, count: int, progress: bool,
+        seconds: dict[str, float],
+    ) -> bool:
+        """Copy the previous BM25 index when it is of the same corpus and settings, else build one."""
+        start = time.perf_counter()
+        if previous is not None:
+            folder, manifest = previous
+            same = (manifest["fingerprint"] == fingerprint and manifest.get("lexical") == self.settings.lexical_manifest()
+                    and manifest.get("text_recipe_version") == TEXT_RECIPE_VERSION)
+            if same and not verify_parts(folder, [p for p in manifest["parts"] if p["path"].startswith("bm25/")],
+                                         full=True):
+                shutil.copytree(folder / "bm25", tmp / "bm25", copy_function=_link_or_copy)
+                return False
+        use_terms = self.settings.bm25_subject_terms
+        docs = _bar(iter_documents(self.store), progress, "bm25", total=count)
+        pairs = ((d.doc_id, d.lexical_text if use_terms else d.text) for d in docs)
+        index = LexicalIndex.build(pairs, fingerprint=fingerprint, tokenizer=self.settings.tokenizer,
+                                   params=self.settings.bm25)
+        (tmp / "bm25").mkdir()
+        index.save(tmp / "bm25")
+        seconds["bm25"] = round(time.perf_counter() - start, 3)
+        return True
+
+    def _dense(self, tmp: Path, fingerprint: str, progress: bool, seconds: dict[str, float]) -> tuple[DenseUpdate, dict]:
         start = time.perf_counter()
         embedder = self.embedder()
-        try:
-            index = DenseIndex.load(self.index_dir / "dense", fingerprint=None, embedder=embedder, mmap=True)
-        except SearchIndexError:
-            index = DenseIndex.empty(embedder)  # none yet, or another model: embed everything
-        docs = ((d.doc_id, d.text, d.record_hash) for d in iter_documents(self.store))
+        index = self._previous_dense(embedder)
+        docs = ((d.doc_id, d.text, d.text_hash) for d in iter_documents(self.store))
         update = index.update(docs, fingerprint=fingerprint, batch_size=self.settings.batch_size, progress=progress)
-        _replace_dir(self.index_dir / "dense", index.save)
+        index.save(tmp / "dense")
         seconds["dense"] = round(time.perf_counter() - start, 3)
         meta = {
             **asdict(index.params),
             "query_prefix": getattr(embedder, "query_prefix", ""),
-            "build_seconds": seconds["dense"],
             "last_update": {**asdict(update), "embedded": update.embedded},
         }
         return update, meta
+
+    def _previous_dense(self, embedder: TextEmbedder) -> DenseIndex:
+        """The vectors to reuse: the current snapshot's, else those of the older index layout."""
+        previous = self._previous_manifest()
+        if previous is not None:
+            try:
+                return DenseIndex.load(previous[0] / "dense", fingerprint=None, embedder=embedder, mmap=True)
+            except SearchIndexError:
+                pass  # another model, or no dense part: embed everything
+        legacy = _legacy_dense(self.index_dir / "dense", self.store, embedder)
+        return legacy if legacy is not None else DenseIndex.empty(embedder)
+
+    def _previous_manifest(self) -> tuple[Path, dict] | None:
+        name = current_name(self.index_dir)
+        if name is None:
+            return None
+        manifest = read_manifest(self.index_dir / name)
+        return None if manifest is None else (self.index_dir / name, manifest)
 
     def embedder(self) -> TextEmbedder:
         """The embedder the settings name (loaded once per process)."""
@@ -204,143 +272,130 @@ class IndexManager:
         s = self.settings
         if s.embedder is None:
             raise SearchIndexError("No embedding model is configured.", hint="Set one, or search with BM25 only.")
-        return load_embedder(
+        self._embedder = load_embedder(
             s.embedder, s.backend,  # type: ignore[arg-type]
             query_prefix=s.query_prefix, doc_prefix=s.doc_prefix, allow_download=s.allow_download,
         )
+        return self._embedder
 
-    def _write_records(self) -> int:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        ids, hashes = [], []
-        for batch in self.store.iter_index_rows(50_000):
-            ids.extend(r[0] for r in batch)
-            hashes.extend(r[1] for r in batch)
-        table = pa.table({"doc_id": pa.array(ids, pa.string()), "record_hash": pa.array(hashes, pa.string())})
-        pq.write_table(table, self.index_dir / RECORDS)
-        return len(ids)
-
-    def _write_manifest(self, fingerprint: str, doc_count: int, lexical: dict | None, dense: dict | None) -> None:
-        manifest = {
-            "format": FORMAT_VERSION,
-            "fingerprint": fingerprint,
-            "doc_count": doc_count,
-            "text_recipe_version": TEXT_RECIPE_VERSION,
-            "built_at": datetime.now().isoformat(timespec="seconds"),
-            "database": str(self.store.path),
-            "lexical": lexical,
-            "dense": dense if self.settings.embedder is not None else None,
-            "versions": _versions(),
-        }
-        tmp = self.index_dir / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        os.replace(tmp, self.index_dir / MANIFEST)
-
-    # -- checking -------------------------------------------------------------------------
-
-    def read_manifest(self) -> dict[str, Any] | None:
-        path = self.index_dir / MANIFEST
-        if not path.is_file():
-            return None
+    # -- the folder ---------------------------------------------------------------------
+    def _prepare_dir(self) -> None:
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            return None
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise SearchIndexError(
+                f"The index path {self.index_dir} exists and is not a folder.",
+                hint="Set MEDSEARCH_INDEX_DIR to a folder (or unset it: the index goes beside the database).",
+            ) from None
+        except OSError as exc:
+            raise SearchIndexError(
+                f"Cannot create the index folder {self.index_dir}: {exc.strerror or exc}.",
+                hint="Set MEDSEARCH_INDEX_DIR to a folder you can write.",
+            ) from exc
+        if not os.access(self.index_dir, os.W_OK | os.X_OK):
+            raise SearchIndexError(
+                f"No permission to write in the index folder {self.index_dir}.",
+                hint="Set MEDSEARCH_INDEX_DIR to a folder you can write, or fix its permissions.",
+            )
 
-    def status(self) -> IndexStatus:
-        """Compare the index with the store (fingerprint) and with the settings."""
-        manifest = self.read_manifest()
-        if manifest is None:
-            return IndexStatus(False, [f"no search index in {self.index_dir}"])
-        fingerprint = corpus_fingerprint(self.store)
-        reasons = self._lexical_reasons(manifest, fingerprint, corpus=False)
-        if self.settings.embedder is not None:
-            reasons += self._dense_reasons(manifest, fingerprint, corpus=False)
-        changed = None
-        if manifest["fingerprint"] != fingerprint:
-            changed = self._count_changed()
-            count = "" if changed is None else f": {changed} records changed"
-            reasons.insert(0, f"the index is older than the store{count}")
-        return IndexStatus(not reasons, reasons, changed)
+    def _next_name(self) -> str:
+        numbers = [int(m.group(1)) for p in self.index_dir.iterdir() if (m := re.search(r"v(\d{6})", p.name))]
+        return snapshot_name(max(numbers, default=0) + 1)
 
-    def _count_changed(self) -> int | None:
-        import pyarrow.parquet as pq
+    def _publish(self, name: str) -> None:
+        """Point ``CURRENT`` at ``name``: one rename, so readers see the old or the new name."""
+        tmp = self.index_dir / f".{CURRENT}.{os.getpid()}"
+        tmp.write_text(name + "\n", encoding="utf-8")
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.index_dir / CURRENT)
+        fd = os.open(self.index_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
-        if not (self.index_dir / RECORDS).is_file():
-            return None
-        table = pq.read_table(self.index_dir / RECORDS)
-        return self.store.count_changed(
-            table.column("doc_id").to_pylist(), table.column("record_hash").to_pylist()
+    def _clean(self, keep: set[str | None]) -> None:
+        """Remove older snapshots, leftovers of crashed builds and the older index layout."""
+        for path in self.index_dir.iterdir():
+            stale_build = path.name.startswith(".building-") and not _alive(path.name.rsplit("-", 1)[-1])
+            old = re.fullmatch(r"v\d{6}", path.name) is not None and path.name not in keep
+            if stale_build or old or path.name in LEGACY_FILES:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+    # -- loading ------------------------------------------------------------------------
+    def load(self, *, full_verify: bool = False) -> Snapshot:
+        """The current snapshot (see :func:`search.snapshot.load_snapshot`)."""
+        return load_snapshot(
+            self.index_dir, embedding_model=self.settings.embedder, embedder=self._embedder,
+            embedder_loader=self.embedder, full_verify=full_verify,
         )
 
-    def _lexical_reasons(self, manifest: dict | None, fingerprint: str, corpus: bool = True) -> list[str]:
-        if manifest is None or manifest.get("lexical") is None:
-            return ["no BM25 index"]
-        reasons = ["the corpus changed"] if corpus and manifest["fingerprint"] != fingerprint else []
-        saved = {k: v for k, v in manifest["lexical"].items() if k != "build_seconds"}
-        if saved != self.settings.lexical_manifest():
-            reasons.append("the BM25 or tokenizer settings changed")
-        if manifest.get("text_recipe_version") != TEXT_RECIPE_VERSION:
-            reasons.append("the text recipe changed")
-        return reasons
 
-    def _dense_reasons(self, manifest: dict | None, fingerprint: str, corpus: bool = True) -> list[str]:
-        dense = manifest.get("dense") if manifest else None
-        if dense is None:
-            return ["no dense index"]
-        reasons = ["the corpus changed"] if corpus and manifest["fingerprint"] != fingerprint else []
-        if dense.get("model") != self.settings.embedder:
-            reasons.append(f"the dense index was built with {dense.get('model')!r}, the settings ask for {self.settings.embedder!r}")
-        elif self.settings.doc_prefix is not None and dense.get("doc_prefix") != self.settings.doc_prefix:
-            reasons.append("the document prefix changed")
-        return reasons
+def _legacy_dense(folder: Path, store: Store, embedder: TextEmbedder) -> DenseIndex | None:
+    """Vectors of the index layout before snapshots (keyed by record hash), re-keyed by text hash:
+    a record whose record hash is unchanged has the text it had, so its vector is reused."""
+    import numpy as np
+    import pyarrow.parquet as pq
 
-    # -- loading --------------------------------------------------------------------------
+    from search.dense import IDS_FILE, VECTORS_FILE, DenseParams, read_params
 
-    def load(self, *, require_fresh: bool = False, mmap: bool = True) -> LoadedIndex:
-        """Open both indexes; a stale index loads (see ``status``) unless ``require_fresh``."""
-        manifest = self.read_manifest()
-        if manifest is None:
-            raise SearchIndexError(f"No search index in {self.index_dir}.", hint=HINT)
-        status = self.status()
-        if require_fresh and not status.fresh:
-            raise SearchIndexError(f"The search index is not current: {status.message}", hint=HINT)
-        built_from = manifest["fingerprint"]
-        lexical = LexicalIndex.load(self.index_dir / "bm25", fingerprint=built_from, mmap=mmap)
-        dense = None
-        if self.settings.embedder is not None:
-            if manifest.get("dense") is None:
-                raise SearchIndexError(f"The index in {self.index_dir} has no dense part.", hint=HINT)
-            dense = DenseIndex.load(
-                self.index_dir / "dense", fingerprint=built_from, model=self.settings.embedder,
-                embedder=self._embedder, embedder_loader=self.embedder, mmap=mmap,
-            )
-            if dense.doc_ids != lexical.doc_ids:
-                raise SearchIndexError(f"The BM25 and dense indexes in {self.index_dir} disagree.", hint=HINT)
-        return LoadedIndex(lexical.doc_ids, lexical, dense, status, manifest)
+    try:
+        meta = read_params(folder)
+        if meta.get("model") != embedder.name or meta.get("dims") != embedder.dims:
+            return None
+        ids = pq.read_table(folder / IDS_FILE)
+        if "record_hash" not in ids.column_names:
+            return None
+        vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
+        old = {(d, h): i for i, (d, h) in enumerate(zip(ids.column("doc_id").to_pylist(),
+                                                        ids.column("record_hash").to_pylist(), strict=True))}
+    except (SearchIndexError, OSError, ValueError, KeyError):
+        return None
+    rows, doc_ids, hashes = [], [], []
+    for d in iter_documents(store):
+        row = old.get((d.doc_id, d.record_hash))
+        if row is not None:
+            rows.append(row)
+            doc_ids.append(d.doc_id)
+            hashes.append(d.text_hash)
+    if not rows or vectors.shape[0] != len(old):
+        return None
+    params = DenseParams(**{k: meta[k] for k in DenseParams.__dataclass_fields__})
+    return DenseIndex(np.asarray(vectors[np.asarray(rows)]), doc_ids, hashes, params=params, fingerprint="",
+                      embedder=embedder)
 
 
-def _replace_dir(target: Path, save: Any) -> None:
-    """Save into ``target.new/``, then swap it in for ``target/``."""
-    fresh = target.with_name(target.name + ".new")
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(parents=True)
-    save(fresh)
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(fresh, target)
-    shutil.rmtree(old, ignore_errors=True)
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_json(path: Path, data: dict) -> None:
+    import json
+
+    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
 
 
 def _bar(items: Any, enabled: bool, desc: str, total: int | None = None) -> Any:
     from tqdm import tqdm
 
-    return tqdm(
-        items, total=total, disable=None if enabled else True, unit=" doc", desc=desc, dynamic_ncols=True
-    )
+    return tqdm(items, total=total, disable=None if enabled else True, unit=" doc", desc=desc, dynamic_ncols=True)
 
 
 def _versions() -> dict[str, str]:

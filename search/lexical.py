@@ -14,14 +14,13 @@ An index folder holds bm25s' own files plus ``doc_ids.json`` and ``params.json``
 fingerprint the caller passed in). :meth:`LexicalIndex.load` refuses an index
 whose fingerprint or tokenizer version differs from the caller's.
 
-Search semantics (the choice the ``Retriever`` contract documents):
+Search semantics (the retriever contract of ``search/retriever.py``, shared with the
+dense index and checked for both by ``tests/test_retriever_contract.py``):
 
 - ``mask`` (boolean, one entry per document) is applied *before* top-k: masked-out
   documents are never returned, and a filter leaving 3 documents returns those 3.
-- Documents with a positive score come first. Documents with score 0 that pass
-  the filter fill the remaining places only when fewer than ``k`` documents
-  score above 0, so ``len(result) == min(k, documents passing the filter)``;
-  ``positive_only=True`` drops them instead.
+- Only documents that match at least one query term (score > 0) are returned: a
+  query whose terms match nothing returns an empty list, never records scored 0.
 - Equal scores are ordered by position in the index (insertion order).
 """
 
@@ -36,14 +35,13 @@ from typing import Any
 import numpy as np
 
 from ingest.errors import ConfigError, SearchIndexError
+from search.ranking import Scored, allowed_rows, top_k_order
 from search.text import TOKENIZER_VERSION, Tokenizer, TokenizerConfig
 
 PARAMS_FILE = "params.json"
 DOC_IDS_FILE = "doc_ids.json"
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 REBUILD_HINT = "Run `medsearch index` to rebuild the search index."
-
-Hit = tuple[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,74 +214,39 @@ class LexicalIndex:
         vals = np.concatenate([self._data[s:e] for s, e in zip(starts, ends, strict=True)])
         return np.bincount(docs, weights=vals, minlength=n).astype(np.float32)
 
-    def search(
-        self, query: str, k: int, mask: np.ndarray | None = None, *, positive_only: bool = False
-    ) -> list[Hit]:
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[Scored]:
         """The top ``k`` ``(doc_id, score)`` for ``query``, best first (see the module doc)."""
-        return self.search_tokens(self._tokenize(query), k, mask, positive_only=positive_only)
+        return self.search_tokens(self._tokenize(query), k, mask)
 
     def search_tokens(
         self,
         tokens: Sequence[str],
         k: int,
         mask: np.ndarray | None = None,
-        *,
-        positive_only: bool = False,
-    ) -> list[Hit]:
+    ) -> list[Scored]:
         """``search`` for an already tokenised query."""
         scores = self.scores_from_tokens(tokens)
-        return self._top_k(scores, k, self._check_mask(mask), positive_only)
+        return self._top_k(scores, k, allowed_rows(mask, len(self.doc_ids), "BM25 index"))
 
     def search_batch(
         self,
         queries: Sequence[str],
         k: int,
         mask: np.ndarray | None = None,
-        *,
-        positive_only: bool = False,
-    ) -> list[list[Hit]]:
+    ) -> list[list[Scored]]:
         """``search`` for many queries sharing one ``mask`` (evaluation runs)."""
-        allowed = self._check_mask(mask)
-        return [self._top_k(self.scores(q), k, allowed, positive_only) for q in queries]
+        allowed = allowed_rows(mask, len(self.doc_ids), "BM25 index")
+        return [self._top_k(self.scores(q), k, allowed) for q in queries]
 
-    def _check_mask(self, mask: np.ndarray | None) -> np.ndarray | None:
-        if mask is None:
-            return None
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_ or mask.shape != (len(self.doc_ids),):
-            raise SearchIndexError(
-                f"The filter mask has shape {mask.shape} and dtype {mask.dtype}; the BM25 index "
-                f"needs a boolean mask over its {len(self.doc_ids)} documents.",
-                hint="If the store changed since the index was built: " + REBUILD_HINT,
-            )
-        return np.flatnonzero(mask)
-
-    def _top_k(
-        self, scores: np.ndarray, k: int, allowed: np.ndarray | None, positive_only: bool
-    ) -> list[Hit]:
+    def _top_k(self, scores: np.ndarray, k: int, allowed: np.ndarray | None) -> list[Scored]:
         rows = np.arange(len(scores)) if allowed is None else allowed
         values = scores if allowed is None else scores[allowed]
-        if positive_only:
-            keep = values > 0
-            rows, values = rows[keep], values[keep]
+        keep = values > 0  # only documents that matched a query term
+        rows, values = rows[keep], values[keep]
         order = top_k_order(values, k)
         return [
-            (self.doc_ids[i], float(s)) for i, s in zip(rows[order], values[order], strict=True)
+            Scored(self.doc_ids[i], float(s)) for i, s in zip(rows[order], values[order], strict=True)
         ]
-
-
-def top_k_order(values: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` largest ``values``, best first; ties keep the lower position first."""
-    k = min(k, len(values))
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    if k < len(values):
-        threshold = np.partition(values, len(values) - k)[len(values) - k]
-        candidates = np.flatnonzero(values >= threshold)
-    else:
-        candidates = np.arange(len(values))
-    # lexsort: last key is primary -> score descending, then position ascending.
-    return candidates[np.lexsort((candidates, -values[candidates]))][:k]
 
 
 def _encode(

@@ -69,20 +69,23 @@ def features(
 
 
 def candidate_features(
-    index: Any, store: Any, tokenize: Tokenizer, query: str, qvec: np.ndarray,
-    bm25: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]], rows_of: dict[str, int],
+    snapshot: Any, tokenize: Tokenizer, query: str, qvec: np.ndarray,
+    bm25: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]],
 ) -> tuple[list[str], np.ndarray]:
     """Candidates (union of both lists, BM25's first) and their features, with exact scores of
-    both retrievers for every candidate (one missing from a list still gets its score)."""
+    both retrievers for every candidate (one missing from a list still gets its score).
+    ``snapshot`` is a loaded index snapshot (``search.snapshot.Snapshot``)."""
     ids = list(dict.fromkeys([d for d, _ in bm25] + [d for d, _ in dense]))
     if not ids:
         return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
+    rows_of = snapshot.rows_of()
     rows = np.array([rows_of[d] for d in ids])
-    bm = np.asarray(index.lexical.scores(query), dtype=np.float32)[rows]
-    dn = np.asarray(index.dense.scores(qvec, rows), dtype=np.float32)
+    bm = np.asarray(snapshot.lexical.scores(query), dtype=np.float32)[rows]
+    dn = np.asarray(snapshot.dense.scores(qvec, rows), dtype=np.float32)
     b_ranks = {d: r for r, (d, _) in enumerate(bm25, start=1)}
     d_ranks = {d: r for r, (d, _) in enumerate(dense, start=1)}
-    matrix = features(tokenize(query), ids, bm, dn, b_ranks, d_ranks, store.texts(ids), tokenize)
+    texts = snapshot.records.texts(ids)
+    matrix = features(tokenize(query), ids, bm, dn, b_ranks, d_ranks, texts, tokenize)
     return ids, matrix
 
 

@@ -39,14 +39,15 @@ DEFAULT_MAX_LENGTH = 128
 TORCH_HINT = "pip install torch==2.13.0 sentence-transformers==6.2.0"
 ONNX_HINT = "pip install onnxruntime==1.32.0 tokenizers==0.23.3"
 
-Candidate = tuple[str, str]
+#: What a reranker reads: ``(doc_id, passage text)``.
+Passage = tuple[str, str]
 
 
 @runtime_checkable
 class Reranker(Protocol):
     """Scores ``(doc_id, text)`` candidates for a query; one float per candidate, input order."""
 
-    def rerank(self, query: str, docs: Sequence[Candidate]) -> list[float]: ...
+    def rerank(self, query: str, docs: Sequence[Passage]) -> list[float]: ...
 
 
 def passage(title: str, text: str) -> str:
@@ -154,7 +155,7 @@ class CrossEncoderReranker:
                 ) from exc
         return self._model
 
-    def rerank(self, query: str, docs: Sequence[Candidate]) -> list[float]:
+    def rerank(self, query: str, docs: Sequence[Passage]) -> list[float]:
         """Relevance logits, one per candidate, in input order."""
         if not docs:
             return []
@@ -214,7 +215,7 @@ class OnnxReranker:
             self._tokenizer = tok
         return self._session, self._tokenizer
 
-    def rerank(self, query: str, docs: Sequence[Candidate]) -> list[float]:
+    def rerank(self, query: str, docs: Sequence[Passage]) -> list[float]:
         """Relevance logits, one per candidate, in input order."""
         if not docs:
             return []

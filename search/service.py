@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.store import Store
 from search.config import Settings
 from search.engine import Engine, EngineConfig
 from search.index import IndexSettings
@@ -52,9 +51,11 @@ def engine_config(settings: Settings, reranker: Reranker | None) -> EngineConfig
     return EngineConfig(mode=mode, rerank_alpha=alpha)
 
 
-def open_engine(settings: Settings, store: Store) -> Engine:
+def open_engine(settings: Settings) -> Engine:
+    """The engine over the current index snapshot; it never opens the store, so it works
+    while an ingest or index run holds it, and it picks up newer snapshots by itself."""
     reranker = reranker_from(settings)
     return Engine.open(
-        store, index_dir=settings.index_dir, index_settings=index_settings(settings),
+        index_dir=settings.index_dir, db_path=settings.db, index_settings=index_settings(settings),
         config=engine_config(settings, reranker), reranker=reranker,
     )

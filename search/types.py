@@ -42,8 +42,27 @@ class StageScore:
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """A labelled section of an abstract, as offsets into :attr:`Hit.abstract`."""
+
+    label: str | None  # the author's label, e.g. "METHODS"
+    category: str | None  # NLM category: BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS
+    start: int  # 0-based character offset of the section's text in the abstract
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link of a record to another one: a retraction notice, an erratum, a comment ..."""
+
+    kind: str  # PubMed's RefType: RetractionIn, ErratumIn, CommentIn, UpdateIn, ...
+    pmid: str | None  # the linked record's PMID, when PubMed gives one
+    citation: str | None  # PubMed's citation text of the linked record
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
-    """One ranked paper with the per-stage scores that explain its rank."""
+    """One ranked paper: the per-stage scores that explain its rank, and its result card."""
 
     doc_id: str
     rank: int
@@ -54,14 +73,43 @@ class Hit:
     rerank: StageScore = field(default_factory=StageScore)
     title: str = ""
     year: int | None = None
-    journal: str | None = None
+    journal: str | None = None  # ISO abbreviation where known, else the title
+    journal_title: str | None = None
+    pub_date: str | None = None  # as a citation shows it: "2020 Jan 15"
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
     pmid: str | None = None
     doi: str | None = None
+    pmcid: str | None = None
     publication_types: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()  # "Smith JA" per person, the group's name for a collective
+    abstract: str = ""
+    sections: tuple[Section, ...] = ()
+    links: tuple[Link, ...] = ()
     is_retracted: bool = False
 
+    @property
+    def authors_short(self) -> str:
+        """Up to three authors, then "et al." (PubMed's short form)."""
+        if len(self.authors) <= 3:
+            return ", ".join(self.authors)
+        return ", ".join(self.authors[:3]) + ", et al."
+
+    @property
+    def retracted_by(self) -> tuple[str, ...]:
+        """PMIDs of the retraction notices of this paper."""
+        return tuple(x.pmid for x in self.links if x.kind == "RetractionIn" and x.pmid)
+
+    @property
+    def errata(self) -> tuple[str, ...]:
+        """PMIDs of the errata published for this paper."""
+        return tuple(x.pmid for x in self.links if x.kind == "ErratumIn" and x.pmid)
+
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "authors_short": self.authors_short,
+                "retracted_by": list(self.retracted_by), "errata": list(self.errata)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,11 @@ def guarded(run) -> int:
         if exc.hint:
             print(f"  -> {safe(exc.hint)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `medsearch search ... | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             "\ninterrupted: every finished batch is stored; run the same command again to continue.",

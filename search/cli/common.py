@@ -53,11 +53,14 @@ def positive(text: str) -> int:
     return int(text)
 
 
-def open_store(settings: Settings, *, read_only: bool = False):
-    """The corpus store; writers (``read_only=False``) take the one-writer lock first."""
+def open_store(settings: Settings, *, read_only: bool = False, lock: bool | None = None):
+    """The corpus store. Writers (``read_only=False``, or ``lock=True``) take the store's writer
+    lock first, saying on stderr whom they wait for when another writer holds it."""
+    from ingest.lock import wait_message
     from ingest.store import Store
 
-    return Store(settings.db, read_only=read_only)
+    return Store(settings.db, read_only=read_only, lock=lock,
+                 on_wait=lambda holder: print(wait_message(holder), file=sys.stderr, flush=True))
 
 
 def warn(message: str) -> None:

@@ -23,9 +23,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "index",
         help="build or update the search index (BM25 + embeddings)",
         description="Build the search index of the store, or bring it up to date after an "
-        "ingest: BM25 is rebuilt when the corpus changed, embeddings are computed only for "
-        "new or changed records. Index folder: MEDSEARCH_INDEX_DIR (default beside the database).",
+        "ingest: a new snapshot (records, BM25, embeddings) is written beside the current one and "
+        "switched in atomically, so searches keep working meanwhile; embeddings are computed only "
+        "for texts not embedded before. The current snapshot is checked against its checksums and "
+        "rebuilt if damaged. Index folder: MEDSEARCH_INDEX_DIR (default beside the database).",
     )
+    index.add_argument("--force", action="store_true",
+                       help="build a new snapshot even if the current one is up to date and intact")
     index.set_defaults(handler=cmd_index)
 
 
@@ -52,8 +56,19 @@ def print_stats(stats, db: Path) -> None:
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    with open_store(settings, read_only=True) as store:
-        stats = store.stats()
+    from ingest.errors import StoreError
+    from ingest.lock import active_writer
+
+    writer = active_writer(settings.db)
+    try:
+        if writer is not None:
+            raise StoreError(f"The store is being written by {writer.describe()}.")
+        with open_store(settings, read_only=True) as store:
+            stats = store.stats()
+    except StoreError as exc:
+        if "being written" not in exc.message:
+            raise
+        return _snapshot_stats(args, settings, exc.message)
     if args.json:
         print_json(stats.to_json())
     else:
@@ -61,19 +76,47 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _snapshot_stats(args: argparse.Namespace, settings: Settings, why: str) -> int:
+    """While a writer holds the store: the counts of the current index snapshot, said so."""
+    import sys
+
+    from search.index import default_index_dir
+    from search.snapshot import current_name, read_manifest
+
+    index_dir = settings.index_dir or default_index_dir(settings.db)
+    name = current_name(index_dir)
+    manifest = read_manifest(index_dir / name) if name else None
+    if manifest is None or "stats" not in manifest:
+        from ingest.errors import StoreError
+
+        raise StoreError(why, hint="Wait for it to finish; there is no search index to show counts from yet.")
+    note = f"{why} These are the counts of the search index built at {manifest['built_at']}."
+    if args.json:
+        print_json({**manifest["stats"], "source": "index", "note": note})
+        return 0
+    print(f"note: {note}", file=sys.stderr)
+    from ingest.store import Stats
+
+    print_stats(Stats.from_json(manifest["stats"]), settings.db)
+    return 0
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from search.index import IndexManager
     from search.service import index_settings
 
-    with open_store(settings) as store:
+    with open_store(settings, read_only=True, lock=True) as store:
         manager = IndexManager(store, settings.index_dir, index_settings(settings))
-        report = manager.build_or_update(progress=True)
+        report = manager.build_or_update(progress=True, force=args.force)
     if report.up_to_date:
-        print(f"The search index in {report.index_dir} is up to date ({report.doc_count} records).")
+        print(f"The search index in {report.index_dir} is up to date ({report.doc_count} records, "
+              f"snapshot {report.snapshot}).")
         return 0
     dense = report.dense
-    print(f"Indexed {report.doc_count} records in {report.index_dir}:")
-    print(f"  BM25: {'rebuilt' if report.lexical_rebuilt else 'unchanged'}")
+    print(f"Indexed {report.doc_count} records in {report.index_dir} (snapshot {report.snapshot}; "
+          f"{report.bytes_on_disk / 1e6:.1f} MB):")
+    print("  why: " + "; ".join(report.reasons))
+    print(f"  BM25: {'rebuilt' if report.lexical_rebuilt else 'copied (corpus unchanged)'}")
     if dense is not None:
         print(f"  embeddings: {dense.embedded} computed, {dense.kept} kept, {dense.removed} removed")
     print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from search.cli.common import open_store, positive, print_json, safe_line
+from search.cli.common import positive, print_json, safe_line
 from search.config import Settings
 
 
@@ -71,12 +71,11 @@ def filters_from(args: argparse.Namespace):
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from search.service import open_engine
 
-    with open_store(settings, read_only=True) as store:
-        engine = open_engine(settings, store)
-        mode = args.mode
-        if args.no_rerank and (mode or engine.config.mode) == "rerank":
-            mode = "hybrid"
-        results = engine.search(args.query, k=args.k, filters=filters_from(args), mode=mode)
+    engine = open_engine(settings)
+    mode = args.mode
+    if args.no_rerank and (mode or engine.config.mode) == "rerank":
+        mode = "hybrid"
+    results = engine.search(args.query, k=args.k, filters=filters_from(args), mode=mode)
     if args.json:
         print_json(results.to_json())
         return 0
@@ -86,8 +85,10 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         print(f"No results ({results.candidates} records pass the filters).")
         return 0
     for h in results.hits:
-        flag = "  [RETRACTED]" if h.is_retracted else ""
-        print(f"{h.rank:>3}. {safe_line(h.doc_id):<10} {h.year or '----'}  {h.score:8.4f}  {safe_line(h.title)}{flag}")
+        print(f"{h.rank:>3}. {safe_line(h.doc_id):<10} {h.year or '----'}  {h.score:8.4f}  {safe_line(h.title)}")
+        if h.is_retracted:
+            notices = ", ".join(f"PMID {p}" for p in h.retracted_by) or "see PubMed"
+            print(f"     RETRACTED (retraction notice: {notices})")
     total = sum(results.timings_ms.values())
     print(f"({results.mode}, {results.candidates} records searched, {total:.0f} ms)")
     return 0
