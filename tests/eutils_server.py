@@ -23,13 +23,28 @@ Searching (``term``):
   the real zero-hit shape (``esearch8.xml``).
 * ``LARGE_QUERY`` (``"large synthetic set"``) matches ``LARGE_COUNT`` (25,000)
   synthetic PMIDs from ``SYNTHETIC_BASE`` up, entered evenly over 2015-2019;
+  ``BROAD_QUERY`` (``"broad synthetic set"``) matches ``BROAD_COUNT`` (1,000,000),
+  entered over 1990-2024, as broad as "cancer" on PubMed;
   :meth:`EUtilsServer.add_synthetic` registers more such terms (e.g. one day
   with 12,000 records). efetch answers a synthetic PMID with a real record whose
-  ``PMID`` (and ``ArticleId IdType="pubmed"``) is rewritten.
+  ``PMID`` (and ``ArticleId IdType="pubmed"``) is rewritten. Synthetic id lists are
+  computed on access, so a million-hit esearch costs what a small one does.
+* ``#N`` (with ``WebEnv``) searches history set N; ``1[uid] OR 2[uid]`` finds those
+  of the PMIDs that exist (not deleted).
 * ``mindate``/``maxdate`` (YYYY, YYYY/MM or YYYY/MM/DD) filter on each record's
-  Entrez date (``PubMedPubDate PubStatus="entrez"``), whatever ``datetype`` says.
+  Entrez date (``PubMedPubDate PubStatus="entrez"``), or with ``datetype=mdat`` on
+  its modification date (``DateRevised``; a revision's own date, see below).
+  Synthetic records' modification date is their entry date.
+* ``sort``: none (newest entry first, PubMed's esearch default), ``pub_date``
+  (newest publication date first) or ``relevance`` (most query-word occurrences
+  first); synthetic terms use fixed permutations for the two. Another value is an
+  ``<ERROR>``.
 * Like PubMed, at most 9,999 ids come back per esearch; a ``retstart`` above
-  9,998 is an ``<ERROR>``. Results are newest entry first.
+  9,998 is an ``<ERROR>``.
+
+Changes at PubMed: :meth:`EUtilsServer.revise` serves a new version of a pool
+record from then on (modified today, or on a given day); :meth:`EUtilsServer.delete`
+removes a PMID (efetch sends nothing for it, no search finds it).
 
 History: ``usehistory=y`` and epost store id sets under a WebEnv and query key;
 efetch reads them with ``retstart``/``retmax``. A posted set is kept sorted by
@@ -45,7 +60,9 @@ Faults (:meth:`EUtilsServer.inject`; endpoint ``"esearch"``, ``"epost"``,
 ``"status"``         any ``status`` with ``body`` (bytes) and ``content_type``
 ``"truncate"``       full Content-Length, then half the body and a closed connection
 ``"truncate_xml"``   a well-formed HTTP reply whose XML stops halfway (``fraction``)
-``"slow"``           sleep ``delay`` seconds (default 2) before answering normally
+``"slow"``           hold the reply until the client has sent its next request (it
+                     gave up on this one) or ``delay`` seconds (default 30) passed,
+                     then answer normally: event ordering, not a race with a timeout
 ``"drop"``           close the connection without answering
 ``"reset"``          reset the connection (TCP RST) without answering
 ``"html"``           the real HTML page ``biopython/pubmed3.html``, HTTP 200
@@ -55,13 +72,17 @@ Faults (:meth:`EUtilsServer.inject`; endpoint ``"esearch"``, ``"epost"``,
                      endpoint's result element (default for efetch: a retstart refusal)
 ``"expire"``         forget every WebEnv, then answer normally (so an efetch on
                      an old WebEnv gets "Unable to obtain query")
+``"echo"``           HTTP 400 with an HTML page that repeats the request URL with
+                     every parameter (the API key included)
+``"omit"``           efetch answers normally but leaves out the records of ``pmids``
+                     (default: the first record): a reply that missed a record
 
 Every request is recorded in :attr:`EUtilsServer.requests` (endpoint, method,
 path, merged GET/POST params, ``time.monotonic()`` arrival, the fault applied);
 ``requests_to(endpoint)`` filters them. For assertions: ``pool`` / ``by_pmid``
 (the real records), ``search_ids(term, lo, hi)`` (what esearch finds, uncapped),
 ``record_xml(pmid)`` (the exact ``PubmedArticle`` efetch sends), ``reset()``
-(between tests: requests, faults and history), ``expire_history()``.
+(between tests: requests, faults, history, revisions, deletions), ``expire_history()``.
 """
 
 from __future__ import annotations
@@ -69,6 +90,7 @@ from __future__ import annotations
 import gzip
 import html
 import itertools
+import math
 import os
 import re
 import socket
@@ -77,13 +99,13 @@ import threading
 import time
 import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from lxml import etree
 
@@ -91,12 +113,15 @@ DATA_ENV = "MEDSEARCH_SHARED_DATA"
 ESEARCH_CAP = 9_999
 LARGE_QUERY = "large synthetic set"
 LARGE_COUNT = 25_000
+BROAD_QUERY = "broad synthetic set"  # a query as broad as "cancer": a million hits
+BROAD_COUNT = 1_000_000
 SYNTHETIC_BASE = 90_000_000  # above every real PMID (about 41 million in 2025)
 ENDPOINTS = ("esearch", "epost", "efetch")
 FAULTS = (
     "429", "500", "502", "503", "status", "truncate", "truncate_xml", "slow", "drop",
-    "reset", "html", "error_xml", "expire",
+    "reset", "html", "error_xml", "expire", "echo", "omit",
 )  # fmt: skip
+SORTS = (None, "relevance", "pub_date")
 
 _EFETCH_PROLOG = (
     b'<?xml version="1.0" ?>\n<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, '
@@ -130,6 +155,8 @@ class PoolRecord:
     xml: bytes
     entry_date: date
     text: str  # lower-cased title, abstract and MeSH headings
+    pub_date: date  # the journal issue's date (MedlineDate: its first year), for sort=pub_date
+    modified: date  # DateRevised (else the entry date): what datetype=mdat filters on
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +176,48 @@ class Synthetic:
         days = (self.last - self.first).days + 1
         return self.first + timedelta(days=i * days // self.count)
 
+    def ids(self, lo: date | None, hi: date | None, sort: str | None) -> _SyntheticIds:
+        """The PMIDs entered in [lo, hi], in ``sort`` order (a lazy sequence)."""
+        return _SyntheticIds(self, self.indexes(lo, hi), sort)
+
     def indexes(self, lo: date | None, hi: date | None) -> range:
         """The indexes of ids entered in [lo, hi] (entry dates rise with the index)."""
         dates = _LazyDates(self)
         start = bisect_left(dates, lo) if lo else 0
         stop = bisect_right(dates, hi) if hi else self.count
         return range(start, stop)
+
+
+class _SyntheticIds(Sequence):
+    """A synthetic term's ids in one order, computed on access (a million cost nothing).
+
+    Default order: newest entry first. ``pub_date`` and ``relevance``: fixed permutations
+    (position k holds index ``(k * step) % n``, ``step`` coprime with n), standing in for
+    PubMed's publication-date and Best Match orders.
+    """
+
+    STEPS = {"pub_date": 7919, "relevance": 104_729}
+
+    def __init__(self, synthetic: Synthetic, indexes: range, sort: str | None) -> None:
+        self.s, self.idx, self.sort = synthetic, indexes, sort
+        n = len(indexes)
+        step = self.STEPS.get(sort or "", 0)
+        while step and n and math.gcd(step, n) != 1:
+            step += 2
+        self.step = step
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        n = len(self.idx)
+        if not -n <= i < n:
+            raise IndexError(i)
+        k = i % n
+        pos = (k * self.step) % n if self.step else n - 1 - k
+        return self.s.pmid(self.idx[pos])
 
 
 class _LazyDates:
@@ -200,6 +263,8 @@ def _pool_record(el: etree._Element) -> PoolRecord | None:
     if el.tag not in pmid_path:
         return None
     el.tail = None
+    entry = _entry_date(el)
+    revised = el.find(".//DateRevised")
     text = " ".join(
         "".join(e.itertext())
         for e in el.iter("ArticleTitle", "BookTitle", "AbstractText", "DescriptorName")
@@ -207,9 +272,31 @@ def _pool_record(el: etree._Element) -> PoolRecord | None:
     return PoolRecord(
         pmid=el.findtext(pmid_path[el.tag]).strip(),
         xml=etree.tostring(el, encoding="UTF-8").split(b"?>", 1)[-1].strip(),
-        entry_date=_entry_date(el),
+        entry_date=entry,
         text=" ".join(text.lower().split()),
+        pub_date=_pub_date(el) or entry,
+        modified=_ymd(revised) if revised is not None else entry,
     )
+
+
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+
+
+def _pub_date(el: etree._Element) -> date | None:
+    """The issue's PubDate (Year, Month as a number or name, Day), or MedlineDate's year."""
+    pub = el.find(".//JournalIssue/PubDate")
+    if pub is None:
+        pub = el.find(".//Book/PubDate")
+    if pub is None:
+        return None
+    year = (pub.findtext("Year") or "").strip()
+    if not year.isdigit():
+        found = re.search(r"\d{4}", pub.findtext("MedlineDate") or "")
+        return date(int(found.group()), 1, 1) if found else None
+    month_text = (pub.findtext("Month") or "1").strip().lower()
+    month = int(month_text) if month_text.isdigit() else _MONTHS.get(month_text[:3], 1)
+    day_text = (pub.findtext("Day") or "1").strip()
+    return date(int(year), month, int(day_text) if day_text.isdigit() else 1)
 
 
 def _entry_date(el: etree._Element) -> date:
@@ -288,7 +375,11 @@ class EUtilsServer:
         self.by_pmid = {r.pmid: r for r in self.pool}
         self.synthetic: dict[str, Synthetic] = {}
         self.add_synthetic(LARGE_QUERY, LARGE_COUNT, date(2015, 1, 1), date(2019, 12, 31))
+        self.add_synthetic(BROAD_QUERY, BROAD_COUNT, date(1990, 1, 1), date(2024, 12, 31))
+        self.revised: dict[str, PoolRecord] = {}  # PMID -> the record as PubMed now has it
+        self.deleted: set[str] = set()  # PMIDs PubMed no longer has
         self._lock = threading.Lock()
+        self._arrivals = threading.Condition(self._lock)
         self._requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self.history = _History()
@@ -344,11 +435,35 @@ class EUtilsServer:
             self._faults.append(_Fault(endpoint, fault, times, dict(options)))
 
     def reset(self) -> None:
-        """Forget requests, pending faults and history (the pool and synthetic terms stay)."""
+        """Forget requests, faults, history, revisions and deletions (pool and terms stay)."""
         with self._lock:
             self._requests.clear()
             self._faults.clear()
             self.history = _History()
+            self.revised.clear()
+            self.deleted.clear()
+
+    def revise(self, pmid: str, xml: bytes, modified: date | None = None) -> None:
+        """From now on serve ``xml`` (a ``PubmedArticle``) for ``pmid``, modified on
+        ``modified`` (default today): PubMed revised the record."""
+        el = etree.fromstring(xml)
+        record = _pool_record(el)
+        if record is None or record.pmid != pmid:
+            raise ValueError(f"not a PubmedArticle for PMID {pmid}")
+        with self._lock:
+            self.revised[pmid] = PoolRecord(
+                pmid, record.xml, record.entry_date, record.text, record.pub_date,
+                modified or date.today(),
+            )
+
+    def delete(self, pmid: str) -> None:
+        """PubMed deleted ``pmid``: efetch sends nothing for it and no search finds it."""
+        with self._lock:
+            self.deleted.add(pmid)
+
+    def records(self) -> list[PoolRecord]:
+        """The pool as PubMed has it now: revisions applied, deleted records left out."""
+        return [self.revised.get(r.pmid, r) for r in self.pool if r.pmid not in self.deleted]
 
     def expire_history(self) -> None:
         """Forget every WebEnv, as NCBI does after a while."""
@@ -363,14 +478,25 @@ class EUtilsServer:
 
     def record_xml(self, pmid: str) -> bytes:
         """The ``PubmedArticle`` element efetch sends for ``pmid`` (synthetic ones rewritten)."""
+        if pmid in self.revised:
+            return self.revised[pmid].xml
         if pmid in self.by_pmid:
             return self.by_pmid[pmid].xml
         donor = self.pool[int(pmid) % len(self.pool)]
         return _rewrite_pmid(donor.xml, donor.pmid, pmid)
 
-    def search_ids(self, term: str, lo: date | None = None, hi: date | None = None) -> list[str]:
-        """What esearch finds for ``term`` between ``lo`` and ``hi``, newest first (no cap)."""
-        return self._search(term, lo, hi)[0]
+    def search_ids(
+        self,
+        term: str,
+        lo: date | None = None,
+        hi: date | None = None,
+        *,
+        datetype: str = "edat",
+        sort: str | None = None,
+    ) -> list[str]:
+        """What esearch finds for ``term`` between ``lo`` and ``hi`` in ``sort`` order
+        (default: newest entry first), uncapped."""
+        return list(self._search(term, lo, hi, datetype, sort)[0])
 
     # -- request plumbing (called by the handler thread) --
 
@@ -384,9 +510,17 @@ class EUtilsServer:
                     return fault
         return None
 
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
+    def _record(self, request: RecordedRequest) -> int:
+        """Keep ``request``; return how many requests have arrived, this one included."""
+        with self._arrivals:
             self._requests.append(request)
+            self._arrivals.notify_all()
+            return len(self._requests)
+
+    def _hold(self, seen: int, delay: float) -> None:
+        """Wait until more than ``seen`` requests have arrived, or ``delay`` seconds."""
+        with self._arrivals:
+            self._arrivals.wait_for(lambda: len(self._requests) > seen, timeout=delay)
 
     def answer(self, endpoint: str, params: dict[str, str]) -> tuple[int, bytes]:
         """The normal (fault-free) reply: HTTP status and body."""
@@ -400,35 +534,84 @@ class EUtilsServer:
     # -- esearch --
 
     def _search(
-        self, term: str, lo: date | None, hi: date | None
-    ) -> tuple[list[str], list[str], str]:
-        """(ids newest first, phrases not found, query translation)."""
-        synthetic = self.synthetic.get(term.strip().lower())
+        self,
+        term: str,
+        lo: date | None,
+        hi: date | None,
+        datetype: str = "edat",
+        sort: str | None = None,
+        webenv: str | None = None,
+    ) -> tuple[Sequence[str], list[str], str]:
+        """(ids in ``sort`` order, phrases not found, query translation).
+
+        Dates filter on the entry date, or with ``datetype=mdat`` on the modification
+        date. ``#N`` searches the history set N of ``webenv``; ``N[uid] OR ...`` finds
+        the PMIDs that exist.
+        """
+        term = term.strip()
+        synthetic = self.synthetic.get(term.lower())
         if synthetic:
-            idx = synthetic.indexes(lo, hi)
-            return [synthetic.pmid(i) for i in reversed(idx)], [], term
-        words = [] if term.strip().lower() in ("", "all[sb]") else _words(term)
-        known = [w for w in words if any(w.lower() in r.text for r in self.pool)]
+            return synthetic.ids(lo, hi, sort), [], term
+        if _HISTORY_TERM.match(term) or _UID_TERM.match(term):
+            return self._id_search(term, lo, hi, datetype, webenv), [], term
+        words = [] if term.lower() in ("", "all[sb]") else _words(term)
+        records = self.records()
+        known = [w for w in words if any(w.lower() in r.text for r in records)]
         missing = [w for w in words if w not in known]
         if words and not known:
             return [], missing, " AND ".join(f"{w}[All Fields]" for w in words)
+        day = (lambda r: r.modified) if datetype == "mdat" else (lambda r: r.entry_date)
         hits = [
             r
-            for r in self.pool
+            for r in records
             if all(w.lower() in r.text for w in known)
-            and (lo is None or r.entry_date >= lo)
-            and (hi is None or r.entry_date <= hi)
+            and (lo is None or day(r) >= lo)
+            and (hi is None or day(r) <= hi)
         ]
-        hits.sort(key=lambda r: (r.entry_date, int(r.pmid)), reverse=True)
+        hits.sort(key=_ORDERS[sort](known), reverse=True)
         translation = " AND ".join(f"{w}[All Fields]" for w in known) or "all[sb]"
         return [r.pmid for r in hits], missing, translation
+
+    def _id_search(
+        self, term: str, lo: date | None, hi: date | None, datetype: str, webenv: str | None
+    ) -> list[str]:
+        """A history set (``#N``) or an id list (``N[uid] OR ...``): the ids that exist and
+        whose date is in range, highest PMID first."""
+        history = _HISTORY_TERM.match(term)
+        if history:
+            with self._lock:
+                ids = list(self.history.get(webenv or "", history.group(1)) or [])
+        else:
+            ids = re.findall(r"(\d+)\[uid\]", term)
+        found = []
+        for pmid in dict.fromkeys(ids):
+            day = self._date_of(pmid, datetype)
+            if day and (lo is None or day >= lo) and (hi is None or day <= hi):
+                found.append(pmid)
+        return sorted(found, key=int, reverse=True)
+
+    def _date_of(self, pmid: str, datetype: str) -> date | None:
+        """A PMID's entry (or with ``mdat`` modification) date; None if PubMed lacks it."""
+        if not self._exists(pmid):
+            return None
+        record = self.revised.get(pmid) or self.by_pmid.get(pmid)
+        if record:
+            return record.modified if datetype == "mdat" else record.entry_date
+        for s in self.synthetic.values():
+            if s.base <= int(pmid) < s.base + s.count:
+                return s.entry_date(int(pmid) - s.base)
+        return None
 
     def _esearch(self, params: dict[str, str]) -> tuple[int, bytes]:
         term = params.get("term", "")
         lo, hi = _parse_date(params.get("mindate")), _parse_date(params.get("maxdate"), end=True)
-        ids, missing, translation = self._search(term, lo, hi)
+        datetype, sort = params.get("datetype", "edat"), params.get("sort") or None
+        if sort not in SORTS:
+            return 200, self._error_doc("esearch", f"Unknown sort order: {sort}")
+        ids, missing, translation = self._search(term, lo, hi, datetype, sort, params.get("WebEnv"))
         if lo or hi:
-            translation += f" AND {params.get('mindate')}:{params.get('maxdate')}[Date - Entry]"
+            field = "Date - Modification" if datetype == "mdat" else "Date - Entry"
+            translation += f" AND {params.get('mindate')}:{params.get('maxdate')}[{field}]"
         retstart, retmax = int(params.get("retstart", 0)), int(params.get("retmax", 20))
         if retstart > ESEARCH_CAP - 1:
             return 200, self._error_doc("esearch", _RETSTART_REFUSAL)
@@ -521,6 +704,8 @@ class EUtilsServer:
         )
 
     def _exists(self, pmid: str) -> bool:
+        if pmid in self.deleted:
+            return False
         if pmid in self.by_pmid:
             return True
         return pmid.isdigit() and any(
@@ -580,7 +765,7 @@ class _Handler(BaseHTTPRequestHandler):
         form_params = parse_qs(form.decode("utf-8", "replace"), keep_blank_values=True)
         params.update({k: v[-1] for k, v in form_params.items()})
         fault = self.eutils._take_fault(name) if name in ENDPOINTS else None
-        self.eutils._record(
+        self._seen = self.eutils._record(
             RecordedRequest(name, self.command, parts.path, params, arrived, fault and fault.kind)
         )
         try:
@@ -608,6 +793,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind in ("html", "error_xml"):
             ctype = "text/html; charset=UTF-8" if kind == "html" else "text/xml; charset=UTF-8"
             self._send(200, self.eutils.fault_body(name, fault), ctype)
+        elif kind == "echo":
+            self._send(400, _echo_page(self.path, params), "text/html; charset=UTF-8")
+        elif kind == "omit" and name == "efetch":
+            status, body = self.eutils.answer(name, params)
+            self._send(status, _without_records(body, opts.get("pmids")))
         else:
             self._altered(name, params, fault)
 
@@ -615,8 +805,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Faults that change the normal reply: expire, slow, truncate, truncate_xml."""
         if fault.kind == "expire":
             self.eutils.expire_history()
-        if fault.kind == "slow":
-            time.sleep(float(fault.options.get("delay", 2.0)))
+        if fault.kind == "slow":  # until the client gave up and asked again, or ``delay``
+            self.eutils._hold(self._seen, float(fault.options.get("delay", 30.0)))
         status, body = self.eutils.answer(name, params)
         cut = int(len(body) * float(fault.options.get("fraction", 0.5)))
         if fault.kind == "truncate":
@@ -666,6 +856,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 # --- helpers ----------------------------------------------------------------------------------
 
+_HISTORY_TERM = re.compile(r"^#(\d+)$")
+_UID_TERM = re.compile(r"^\d+\[uid\](\s+OR\s+\d+\[uid\])*$", re.I)
+
+
+def _relevance(words: list[str]):
+    """Best Match stand-in: how often the query's words occur, then the newest PMID."""
+    return lambda r: (sum(r.text.count(w.lower()) for w in words), int(r.pmid))
+
+
+#: Sort keys (applied in reverse: largest first) for each esearch ``sort`` value.
+_ORDERS = {
+    None: lambda words: lambda r: (r.entry_date, int(r.pmid)),
+    "pub_date": lambda words: lambda r: (r.pub_date, int(r.pmid)),
+    "relevance": _relevance,
+}
+
 
 def _words(term: str) -> list[str]:
     """Search words of a term: field tags and the boolean AND dropped."""
@@ -705,3 +911,23 @@ def _rewrite_pmid(xml: bytes, old: str, new: str) -> bytes:
     )
     pubmed_id = rb'(<ArticleId IdType="pubmed">)' + old.encode() + rb"(</ArticleId>)"
     return re.sub(pubmed_id, rb"\g<1>" + new.encode() + rb"\2", xml, count=1)
+
+
+def _echo_page(path: str, params: dict[str, str]) -> bytes:
+    """A 400 page that repeats the request, every parameter included (as some servers do)."""
+    url = html.escape(f"{urlsplit(path).path}?{urlencode(params)}")
+    return (
+        f"<html><head><title>400 Bad Request</title></head><body><h1>Bad Request</h1>"
+        f"<p>The request {url} could not be processed.</p></body></html>"
+    ).encode()
+
+
+def _without_records(body: bytes, pmids: Iterable[str] | None) -> bytes:
+    """An efetch reply with the records of ``pmids`` (default: the first record) left out."""
+    root = etree.fromstring(body)
+    children = list(root)
+    drop = set(pmids) if pmids else {children[0].findtext(".//PMID")} if children else set()
+    for child in children:
+        if child.findtext(".//PMID") in drop:
+            root.remove(child)
+    return _EFETCH_PROLOG + etree.tostring(root)

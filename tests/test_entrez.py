@@ -1,9 +1,10 @@
 """The E-utilities client against a local server replaying real NCBI responses.
 
-Biopython's real request building and urllib's real HTTP path run against
-``tests/eutils_server.py`` on 127.0.0.1; nothing here reaches the internet (an
-autouse guard refuses any other address). Backoff is shortened so that faults
-cost milliseconds, except where a test measures the rate limit or Retry-After.
+urllib3's real HTTP path and Biopython's parsing run against ``tests/eutils_server.py``
+on 127.0.0.1; nothing here reaches the internet (an autouse guard refuses any other
+address). Waits are not measured on the clock: the client's sleep is injected and
+recorded (backoff, Retry-After), the rate limiter runs on a fake clock, and a "slow"
+reply is held until the client has given up on it and asked again.
 """
 
 from __future__ import annotations
@@ -12,20 +13,27 @@ import socket
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email.utils import formatdate
 
 import pytest
 from Bio import Entrez
-from eutils_server import LARGE_COUNT, LARGE_QUERY, EUtilsServer, shared_data_dir
+from eutils_server import (
+    BROAD_COUNT,
+    BROAD_QUERY,
+    LARGE_COUNT,
+    LARGE_QUERY,
+    EUtilsServer,
+    shared_data_dir,
+)
 from lxml import etree
 
 from ingest.entrez import (
     EntrezClient,
     EntrezConfig,
     FetchedBatch,
+    RateLimiter,
     _read_search,
-    retry_after_seconds,
 )
 from ingest.errors import ConfigError, EntrezError, EntrezHTTPError
 
@@ -61,21 +69,30 @@ def eutils(server: EUtilsServer) -> Iterable[EUtilsServer]:
     server.reset()
 
 
-def client_for(server: EUtilsServer, **overrides: object) -> EntrezClient:
+class Sleeps(list):
+    """An injected sleep: records each wait instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def client_for(
+    server: EUtilsServer, *, sleep: Sleeps | None = None, **overrides: object
+) -> EntrezClient:
     settings: dict = dict(
         email="tests@example.org",
         api_key=KEY,
         base_url=server.url,
-        timeout=1.0,
+        timeout=5.0,
         max_tries=3,
-        backoff_base=0.01,
-        backoff_cap=0.05,
-        retry_after_cap=5.0,
+        backoff_factor=0.01,
+        backoff_max=0.05,
+        retry_after_max=5.0,
         efetch_batch_size=7,
         epost_chunk_size=20,
     )
     settings.update(overrides)
-    return EntrezClient(EntrezConfig(**settings))
+    return EntrezClient(EntrezConfig(**settings), sleep=sleep if sleep is not None else Sleeps())
 
 
 def records_in(xml: bytes) -> dict[str, bytes]:
@@ -111,12 +128,8 @@ def round_trip(server: EUtilsServer, client: EntrezClient, n: int = 10) -> list[
     return batches
 
 
-def max_per_window(times: list[float], window: float = 0.95) -> int:
-    """Most requests that arrived within any ``window`` seconds.
-
-    The window is a little under a second: the client spaces requests 1.05/rate
-    apart when it sends them, and a busy machine can delay an arrival by a few ms.
-    """
+def max_per_window(times: list[float], window: float = 1.0) -> int:
+    """Most events within any ``window`` seconds (half-open: [t, t + window))."""
     times = sorted(times)
     return max(sum(1 for u in times[i:] if u - t < window) for i, t in enumerate(times))
 
@@ -201,16 +214,17 @@ def test_since_until_filter_on_entrez_date(eutils: EUtilsServer) -> None:
 
 RETRIED = [
     *[("efetch", f) for f in ("429", "500", "502", "503", "truncate", "truncate_xml")],
-    *[("efetch", f) for f in ("slow", "drop", "reset")],
+    *[("efetch", f) for f in ("slow", "drop", "reset", "html")],
     *[("esearch", f) for f in ("429", "503", "truncate", "truncate_xml", "slow", "drop", "reset")],
+    *[("esearch", "html"), ("epost", "html")],
     *[("epost", f) for f in ("429", "500", "truncate", "truncate_xml", "slow", "drop", "reset")],
 ]
 
 
 @pytest.mark.parametrize(("endpoint", "fault"), RETRIED)
 def test_fault_is_retried_then_succeeds(eutils: EUtilsServer, endpoint: str, fault: str) -> None:
-    eutils.inject(endpoint, fault, times=2, retry_after=0, delay=0.8)
-    client = client_for(eutils, timeout=0.4)
+    eutils.inject(endpoint, fault, times=2, retry_after=0)
+    client = client_for(eutils, timeout=0.5 if fault == "slow" else 5.0)
 
     round_trip(eutils, client)
 
@@ -230,26 +244,39 @@ def test_transient_error_text_in_a_400_is_retried(eutils: EUtilsServer) -> None:
     assert len(eutils.requests_to("efetch")) == 3
 
 
-def test_retry_after_seconds_is_honoured(eutils: EUtilsServer) -> None:
-    eutils.inject("esearch", "429", retry_after="1")
-    client_for(eutils).search("cancer")
+def test_retry_after_seconds_is_the_wait(eutils: EUtilsServer) -> None:
+    eutils.inject("esearch", "429", retry_after="3")
+    sleeps = Sleeps()
+    client_for(eutils, sleep=sleeps).search("cancer")
     first, second = eutils.requests_to("esearch")
-    assert first.fault == "429" and second.time - first.time >= 0.98
+    assert first.fault == "429" and second.fault is None and sleeps == [3]
 
 
-def test_retry_after_http_date_is_honoured(eutils: EUtilsServer) -> None:
-    eutils.inject("esearch", "503", retry_after=formatdate(time.time() + 2, usegmt=True))
-    client_for(eutils).search("cancer")
-    first, second = eutils.requests_to("esearch")
-    assert second.time - first.time >= 0.9  # HTTP-dates have whole seconds: 1 to 2 s
+def test_retry_after_http_date_is_the_wait(eutils: EUtilsServer) -> None:
+    eutils.inject("esearch", "503", retry_after=formatdate(time.time() + 4, usegmt=True))
+    sleeps = Sleeps()
+    client_for(eutils, sleep=sleeps).search("cancer")
+    assert len(eutils.requests_to("esearch")) == 2 and len(sleeps) == 1
+    assert 2 <= sleeps[0] <= 4  # HTTP-dates have whole seconds
 
 
-def test_retry_after_parsing() -> None:
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds("Wed, 01 Jan 2025 12:00:30 GMT", now=now) == 30.0
-    assert retry_after_seconds("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+def test_a_long_retry_after_is_capped(eutils: EUtilsServer) -> None:
+    eutils.inject("efetch", "429", retry_after="86400")
+    sleeps = Sleeps()
+    round_trip(eutils, client_for(eutils, sleep=sleeps, retry_after_max=7))
+    assert sleeps == [7]
+
+
+def test_backoff_grows_between_tries_and_stays_under_the_cap(eutils: EUtilsServer) -> None:
+    eutils.inject("esearch", "500", times=5)
+    sleeps = Sleeps()
+    client = client_for(eutils, sleep=sleeps, max_tries=6, backoff_factor=1.0, backoff_max=5.0)
+    client.search("cancer")
+    assert len(eutils.requests_to("esearch")) == 6
+    # urllib3's schedule: none before the first retry, then factor * 2**(n-1) plus
+    # jitter (up to factor/2), never above backoff_max
+    assert len(sleeps) == 4 and 2 <= sleeps[0] <= 2.5 and 4 <= sleeps[1] <= 4.5
+    assert sleeps[2] == sleeps[3] == 5.0
 
 
 def test_expired_webenv_mid_fetch_is_reposted(eutils: EUtilsServer) -> None:
@@ -314,12 +341,20 @@ def test_a_refused_request_is_not_retried(eutils: EUtilsServer) -> None:
 
 
 @pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
-def test_html_page_is_an_entrez_error(eutils: EUtilsServer, endpoint: str) -> None:
-    eutils.inject(endpoint, "html")
+def test_html_page_after_every_try_is_a_clear_error(eutils: EUtilsServer, endpoint: str) -> None:
+    eutils.inject(endpoint, "html", times=10)
     with pytest.raises(EntrezError, match="HTML page \\('PmFetch response'\\)") as caught:
         round_trip(eutils, client_for(eutils))
     assert not isinstance(caught.value, EntrezHTTPError)
-    assert len(eutils.requests_to(endpoint)) == 1 and "maintenance" in caught.value.hint
+    assert len(eutils.requests_to(endpoint)) == 3 and "maintenance" in caught.value.hint
+
+
+def test_html_then_a_503_then_xml_share_one_budget(eutils: EUtilsServer) -> None:
+    eutils.inject("esearch", "html")
+    eutils.inject("esearch", "503", retry_after=None)
+    found = client_for(eutils).search("cancer")
+    assert found.count > 0
+    assert [r.fault for r in eutils.requests_to("esearch")] == ["html", "503", None]
 
 
 ERROR_DOCS = [
@@ -368,21 +403,62 @@ def test_an_old_esearch_reply_with_an_http_dtd_reads(server: EUtilsServer) -> No
 # --- rate limit -------------------------------------------------------------------------------
 
 
-def test_rate_without_key_is_at_most_3_per_second(eutils: EUtilsServer) -> None:
-    client = client_for(eutils, api_key=None)
-    for _ in range(7):
-        client.search("cancer")
-    times = [r.time for r in eutils.requests]
-    assert max_per_window(times) <= 3 and times[-1] - times[0] >= 6 / 3 * 0.95
+class FakeClock:
+    """A clock that only moves when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
-def test_rate_with_key_is_at_most_10_per_second_across_threads(eutils: EUtilsServer) -> None:
-    client = client_for(eutils)
+def test_rate_limiter_allows_3_calls_in_any_second() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(3, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(10):
+        limiter.wait()
+        starts.append(clock.now)
+    assert max_per_window(starts) == 3 and starts[0] == 100.0
+
+
+def test_rate_limiter_gives_threads_distinct_slots() -> None:
+    waits = Sleeps()
+    limiter = RateLimiter(10, clock=lambda: 0.0, sleep=waits)  # time stands still
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda _: client.search("cancer"), range(22)))
-    times = [r.time for r in eutils.requests]
-    assert len(times) == 22 and max_per_window(times) <= 10
-    assert times[-1] - times[0] >= 21 / 10 * 0.95
+        list(pool.map(lambda _: limiter.wait(), range(22)))
+    # each call got its own slot 0.105 s after the previous one (the first needs no wait)
+    assert sorted(waits) == pytest.approx([k * 1.05 / 10 for k in range(1, 22)])
+
+
+class CountingLimiter(RateLimiter):
+    def __init__(self) -> None:
+        super().__init__(10, clock=lambda: 0.0, sleep=lambda s: None)
+        self.calls = 0
+
+    def wait(self) -> float:
+        self.calls += 1
+        return 0.0
+
+
+def test_every_request_and_every_retry_passes_the_rate_limiter(eutils: EUtilsServer) -> None:
+    eutils.inject("efetch", "503", retry_after=None)
+    eutils.inject("esearch", "drop")
+    eutils.inject("epost", "html")
+    limiter = CountingLimiter()
+    config = EntrezConfig(email="a@example.org", base_url=eutils.url, backoff_factor=0)
+    round_trip(eutils, EntrezClient(config, limiter=limiter, sleep=Sleeps()))
+    assert limiter.calls == len(eutils.requests) == 3 + 3  # one of each, three retried
+
+
+@pytest.mark.parametrize(("key", "rate"), [(None, 3.0), (KEY, 10.0)])
+def test_the_default_rate_is_ncbis(key: str | None, rate: float) -> None:
+    client = EntrezClient(EntrezConfig(email="a@example.org", api_key=key))
+    assert client.limiter.interval == pytest.approx(1.05 / rate)
 
 
 # --- more than 9,999 hits ---------------------------------------------------------------------
@@ -417,7 +493,7 @@ def test_one_day_over_the_cap_is_a_clear_error(eutils: EUtilsServer) -> None:
     day = date(2021, 6, 1)
     if "one busy day" not in eutils.synthetic:
         eutils.add_synthetic("one busy day", 12_000, day, day)
-    with pytest.raises(EntrezError, match="12,000 PubMed records entered on 2021-06-01") as caught:
+    with pytest.raises(EntrezError, match="12,000 PubMed records dated 2021-06-01") as caught:
         client_for(eutils).search("one busy day", since=day - timedelta(days=3), until=day)
     assert "narrow the query" in caught.value.hint
 
