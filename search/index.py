@@ -251,10 +251,14 @@ class IndexManager:
         """The vectors to reuse: the current snapshot's, else those of the older index layout."""
         previous = self._previous_manifest()
         if previous is not None:
+            folder, manifest = previous
+            intact = not verify_parts(folder, [p for p in manifest["parts"] if p["path"].startswith("dense/")],
+                                      full=True)
             try:
-                return DenseIndex.load(previous[0] / "dense", fingerprint=None, embedder=embedder, mmap=True)
-            except SearchIndexError:
-                pass  # another model, or no dense part: embed everything
+                if intact:
+                    return DenseIndex.load(folder / "dense", fingerprint=None, embedder=embedder, mmap=True)
+            except (SearchIndexError, OSError, ValueError, EOFError):
+                pass  # another model, no dense part, or damaged: embed everything
         legacy = _legacy_dense(self.index_dir / "dense", self.store, embedder)
         return legacy if legacy is not None else DenseIndex.empty(embedder)
 

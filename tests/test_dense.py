@@ -171,7 +171,7 @@ def test_a_wrong_mask_or_query_is_refused():
         index.search(np.ones(10, dtype=np.float32), 5)
 
 
-def test_update_embeds_only_new_and_changed_records_and_drops_deleted_ones():
+def test_update_embeds_only_texts_not_embedded_before_and_drops_deleted_records():
     emb = FakeEmbedder()
     index = DenseIndex.build(_docs(6), emb, fingerprint="v1")
     assert len(emb.embedded) == 6
@@ -186,7 +186,7 @@ def test_update_embeds_only_new_and_changed_records_and_drops_deleted_ones():
     assert result.embedded == 2
     assert emb.embedded == ["a new record", "a revised abstract"]
     assert index.doc_ids == [d for d, _, _ in docs]
-    assert index.record_hashes == [h for _, _, h in docs]
+    assert index.text_hashes == [h for _, _, h in docs]
     assert index.fingerprint == "v2"
     for i, (doc_id, text, _) in enumerate(docs):
         expected = before[doc_id] if doc_id in before and doc_id != "doc00002" else emb.vector(text)
@@ -194,6 +194,17 @@ def test_update_embeds_only_new_and_changed_records_and_drops_deleted_ones():
     emb.embedded.clear()
     assert index.update(docs, fingerprint="v2") == DenseUpdate(kept=6)
     assert emb.embedded == []
+
+
+def test_a_record_with_the_same_text_hash_keeps_its_vector_under_any_doc_id():
+    emb = FakeEmbedder()
+    index = DenseIndex.build(_docs(3), emb, fingerprint="v1")
+    kept = index.vectors[1].copy()
+    emb.embedded.clear()
+    doc_id, text, digest = _docs(3)[1]
+    result = index.update([("another-id", "ignored: the hash says it was embedded", digest)], fingerprint="v2")
+    assert result == DenseUpdate(kept=1, removed=3) and emb.embedded == []
+    np.testing.assert_array_equal(index.vectors[0], kept)
 
 
 def test_update_in_chunks_keeps_every_row_in_place(monkeypatch):
@@ -226,7 +237,7 @@ def test_save_and_load_round_trip_memory_mapped(tmp_path):
     }
     loaded = DenseIndex.load(tmp_path / "dense", fingerprint="fp-1", embedder=emb)
     assert isinstance(loaded.vectors, np.memmap)
-    assert loaded.doc_ids == index.doc_ids and loaded.record_hashes == index.record_hashes
+    assert loaded.doc_ids == index.doc_ids and loaded.text_hashes == index.text_hashes
     q = emb.vector("text of doc 3")
     assert loaded.search(q, 5) == index.search(q, 5)
     # an update of a loaded index saves over its own memory-mapped files safely
