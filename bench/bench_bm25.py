@@ -54,7 +54,7 @@ def ndcg10(index: LexicalIndex, name: str, split: str, tok: Callable[[str], list
     qids = [q for q in qrels if q in queries]
     run = {}
     for qid in qids:
-        run[qid] = dict(index.search_tokens(tok(queries[qid]), 100, positive_only=True))
+        run[qid] = dict(index.search_tokens(tok(queries[qid]), 100))
     return ndcg_at_k(qrels, run, 10)
 
 

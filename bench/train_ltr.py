@@ -38,9 +38,10 @@ def _held_out(qid: str) -> bool:
 
 def _groups(name: str, split: str, keep) -> list[tuple[str, list[str], np.ndarray, np.ndarray, dict]]:
     store = eval_store(BEIR / name, Path("data/eval"), progress=False)
-    index = IndexManager(store).load()
+    manager = IndexManager(store)
+    manager.build_or_update(progress=False)
+    index = manager.load()
     tok = Tokenizer(index.lexical.tokenizer_config)
-    rows_of = {d: i for i, d in enumerate(index.doc_ids)}
     qrels = load_qrels(BEIR / name, split)
     queries = load_queries(BEIR / name)
     out = []
@@ -49,9 +50,9 @@ def _groups(name: str, split: str, keep) -> list[tuple[str, list[str], np.ndarra
             continue
         text = queries[qid]
         qvec = index.dense.query_vector(text)
-        bm25 = index.lexical.search(text, DEPTH, positive_only=True)
+        bm25 = index.lexical.search(text, DEPTH)
         dense = index.dense.search(qvec, DEPTH)
-        ids, x = candidate_features(index, store, tok, text, qvec, bm25, dense, rows_of)
+        ids, x = candidate_features(index, tok, text, qvec, bm25, dense)
         y = np.array([judged.get(d, 0) for d in ids], dtype=np.int32)
         out.append((qid, ids, x, y, judged))
     store.close()

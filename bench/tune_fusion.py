@@ -32,7 +32,7 @@ DEPTH = 1000
 def _lists(index, queries: dict[str, str]) -> dict[str, tuple[list, list, np.ndarray]]:
     out = {}
     for qid, text in queries.items():
-        bm25 = index.lexical.search(text, DEPTH, positive_only=True)
+        bm25 = index.lexical.search(text, DEPTH)
         qvec = index.dense.query_vector(text)
         dense = index.dense.search(qvec, DEPTH)
         out[qid] = (bm25, dense, qvec)
@@ -89,6 +89,7 @@ def main() -> int:
     for name, split in specs:
         store = eval_store(BEIR / name, Path("data/eval"), progress=False)
         manager = IndexManager(store)
+        manager.build_or_update(progress=False)
         index = manager.load()
         qrels = load_qrels(BEIR / name, split)
         queries = {q: t for q, t in load_queries(BEIR / name).items() if q in qrels}

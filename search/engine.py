@@ -335,7 +335,7 @@ class Engine:
         warnings = [*([] if status.fresh else [status.message]), *ranked.warnings]
         timings = {**ranked.timings_ms, "hydrate": _ms(t)}
         return SearchResults(query, mode or self.config.mode, filters, hits, ranked.candidates,
-                             timings, tuple(warnings))
+                             timings, tuple(warnings), snap.name, len(snap.doc_ids))
 
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records of the current snapshot (ids it does not hold are left out)."""

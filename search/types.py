@@ -121,11 +121,15 @@ class SearchResults:
     candidates: int  # documents passing the filters
     timings_ms: dict[str, float]
     warnings: tuple[str, ...] = ()
+    snapshot: str = ""  # the index snapshot that answered, e.g. "v000007"
+    documents: int = 0  # documents in that snapshot
 
     def to_json(self) -> dict:
         return {
             "query": self.query,
             "mode": self.mode,
+            "snapshot": self.snapshot,
+            "documents": self.documents,
             "filters": asdict(self.filters),
             "candidates": self.candidates,
             "timings_ms": self.timings_ms,
