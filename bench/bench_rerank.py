@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.train_reranker import DEFAULT_BEIR, base_model_path, load_set  # noqa: E402
 from search.rerank import CrossEncoderReranker, OnnxReranker, Reranker  # noqa: E402
-from search.train_reranker import DEFAULT_BEIR, base_model_path, load_set  # noqa: E402
 
 TARGET_S = 1.5
 
@@ -63,12 +63,12 @@ def ltr_held_out(qid: str) -> bool:
 
 def hybrid_quality(onnx_dir: str, k: int, split: str = "dev") -> None:
     """nDCG@10 of the engine's hybrid top-``k`` reranked with ``combine(alpha)``, per alpha."""
+    from bench.train_reranker import ALPHAS, dev_qrels, ndcg_by_alpha
     from ingest.beir import load_qrels, load_queries
     from ingest.store import Store
     from search.engine import Engine, EngineConfig
     from search.index import IndexManager
     from search.rerank import passage
-    from search.train_reranker import ALPHAS, dev_qrels, ndcg_by_alpha
 
     reranker = OnnxReranker(onnx_dir)
     print(f"| set (queries) | {' | '.join(f'a={a}' for a in ALPHAS)} |\n|---|" + "---|" * len(ALPHAS))
