@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "ingest_cmds",
     "corpus_cmds",
     "search_cmds",
+    "library_cmds",
 )
 
 

@@ -1,0 +1,106 @@
+"""Saved-query alerts: run a saved query again, see what is new, and the nightly digest.
+
+As in PubMed's saved-search alerts, a result is *new* when no earlier run of the same
+saved query returned it (a paper that left the top k and came back is not new again).
+Each run is kept with its date and what it returned (:mod:`search.library.queries`).
+The search itself runs outside any library transaction, so it never holds the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ingest.errors import MedsearchError
+from search.library.lists import CitationLists
+from search.library.queries import SavedQueries
+from search.library.types import AlertHit, Retraction, RunOutcome, SavedQuery
+from search.library.views import Records
+from search.types import Filters, SearchResults
+
+
+class Searcher(Records, Protocol):
+    """What the library needs of the engine (``search.engine.Engine`` satisfies it)."""
+
+    def search(self, query: str, *, k: int = 10, filters: Filters = ..., mode: str | None = None) -> SearchResults:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFailure:
+    """A saved query that could not run (or pull) in ``run-all``; the others went on."""
+
+    name: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What ``saved run-all`` reports: new papers per query, failures, newly retracted papers."""
+
+    outcomes: tuple[RunOutcome, ...]
+    failures: tuple[QueryFailure, ...]
+    retractions: tuple[Retraction, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "queries": [
+                {"name": o.saved.name, "new": o.run.n_new, "results": o.run.n_results, "pulled": o.run.pulled,
+                 "ran_at": o.run.ran_at.isoformat(timespec="seconds"),
+                 "new_hits": [h.to_json() for h in o.new_hits]}
+                for o in self.outcomes
+            ],
+            "failures": [{"name": f.name, "message": f.message} for f in self.failures],
+            "newly_retracted": [{"pmid": r.pmid, "title": r.title, "lists": list(r.lists)} for r in self.retractions],
+        }
+
+
+def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, pulled: int | None = None) -> RunOutcome:
+    """Search with the saved query's text, filters, mode and k; record the run."""
+    results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
+    run, new = queries.record_run(saved, results.mode, results.candidates, results.hits, pulled,
+                                  results.snapshot or None)
+    hits = tuple(AlertHit(h, h.doc_id in new) for h in results.hits)
+    return RunOutcome(saved, run, hits, tuple(results.warnings))
+
+
+def known_new(saved: SavedQuery, current_snapshot: str | None) -> int | None:
+    """New results since the last run when known without searching: 0 when the index
+    snapshot is the one that run searched; None (unknown) otherwise."""
+    last = saved.last_run
+    if last is not None and last.snapshot is not None and last.snapshot == current_snapshot:
+        return 0
+    return None
+
+
+def count_new(queries: SavedQueries, saved: SavedQuery, searcher: Searcher) -> int:
+    """How many of today's results no run returned yet; runs the search, records nothing."""
+    results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
+    seen = queries.seen(saved.id)
+    return sum(1 for h in results.hits if h.doc_id not in seen)
+
+
+def run_all(queries: SavedQueries, lists: CitationLists, searcher: Searcher,
+            pulled: dict[str, int | None] | None = None, failures: Sequence[QueryFailure] = ()) -> Digest:
+    """Run every saved query (a failing one is reported, the others go on), then look for
+    listed papers that became retracted. ``pulled``: records --pull stored, by query name."""
+    pulled = pulled or {}
+    outcomes, failed = [], list(failures)
+    for saved in queries.all():
+        try:
+            outcomes.append(run_query(queries, saved, searcher, pulled=pulled.get(saved.name)))
+        except MedsearchError as exc:
+            failed.append(QueryFailure(saved.name, exc.message))
+    return Digest(tuple(outcomes), tuple(failed), newly_retracted(lists, searcher))
+
+
+def newly_retracted(lists: CitationLists, records: Records) -> tuple[Retraction, ...]:
+    """Listed papers that the index shows retracted and no earlier digest reported."""
+    listed = lists.listed()
+    if not listed:
+        return ()
+    found = records.articles(sorted(listed))
+    retracted = [p for p, a in found.items() if a.is_retracted]
+    fresh = lists.notice_retractions(retracted)
+    return tuple(Retraction(p, found[p].title, listed[p]) for p in sorted(fresh, key=int))

@@ -1,0 +1,38 @@
+"""What the corpus says about listed papers: present, retracted, or missing from the index.
+
+The records come from the engine's index snapshot (:class:`Records`, which
+``search.engine.Engine`` satisfies), never from the corpus store, so a list shows while an
+ingest runs. A PMID whose record is absent stays in the list and is shown as missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ingest.records import Article
+from search.library.lists import CitationLists
+from search.library.types import EntryView, ListView
+
+
+class Records(Protocol):
+    def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
+        """Full records of the given ids; ids the index does not hold are absent."""
+        ...
+
+
+def list_view(lists: CitationLists, name: str, records: Records) -> ListView:
+    lst, entries = lists.entries(name)
+    found = records.articles([e.pmid for e in entries]) if entries else {}
+    views = []
+    for e in entries:
+        article = found.get(e.pmid)
+        status = "missing" if article is None else "retracted" if article.is_retracted else "ok"
+        views.append(EntryView(e, status, article))
+    return ListView(lst, tuple(views))
+
+
+def ordered_articles(pmids: Sequence[str], records: Records) -> tuple[list[Article], list[str]]:
+    """The records of ``pmids`` in that order, and the PMIDs the index does not hold."""
+    found = records.articles(list(pmids)) if pmids else {}
+    return [found[p] for p in pmids if p in found], [p for p in pmids if p not in found]
