@@ -1,0 +1,69 @@
+"""Language models for summaries, behind one small protocol (:class:`ChatModel`).
+
+:func:`open_model` turns the settings into a model:
+
+- ``MEDSEARCH_LLM_URL`` set: an OpenAI-compatible endpoint (:mod:`search.llm.endpoint`);
+- else ``MEDSEARCH_LLM=packaged`` (default): the packaged Qwen2.5-Coder-1.5B-Instruct GGUF,
+  run on this machine (:mod:`search.llm.packaged`, :mod:`search.llm.local`);
+- ``MEDSEARCH_LLM=/path/model.gguf``: that file, run on this machine;
+- ``MEDSEARCH_LLM=none``: no model (summaries are extractive).
+
+Nothing is loaded here: a local model loads on its first request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ingest.errors import ConfigError
+from search.config import PROJECT_ROOT, Settings
+from search.llm.base import (
+    ChatModel,
+    GenerationOptions,
+    GenerationStats,
+    LLMError,
+    Message,
+    ModelUnavailable,
+    TimedStream,
+)
+
+__all__ = [
+    "ChatModel", "GenerationOptions", "GenerationStats", "LLMError", "Message", "ModelUnavailable",
+    "TimedStream", "open_model", "MODEL_DIR",
+]
+
+#: Where the packaged model's parts are joined (git-ignored, like the rest of data/).
+MODEL_DIR = PROJECT_ROOT / "data" / "models"
+
+
+def open_model(settings: Settings, *, environ: dict[str, str] | None = None) -> ChatModel:
+    """The configured model; :class:`ModelUnavailable` when there is none to use."""
+    env = os.environ if environ is None else environ
+    if settings.llm_url:
+        from search.llm.endpoint import EndpointModel
+
+        if not settings.llm_model_name:
+            raise ConfigError(
+                "MEDSEARCH_LLM_URL is set but MEDSEARCH_LLM_MODEL_NAME is not.",
+                hint="Set MEDSEARCH_LLM_MODEL_NAME to a model the endpoint serves, e.g. llama3.1:8b.",
+            )
+        return EndpointModel(settings.llm_url, settings.llm_model_name,
+                             api_key=env.get(settings.llm_api_key_env), key_env=settings.llm_api_key_env)
+    choice = settings.llm.strip()
+    if choice.lower() == "none":
+        raise ModelUnavailable("No summary model is configured (MEDSEARCH_LLM=none).",
+                               hint="Unset MEDSEARCH_LLM to use the packaged model.")
+    from search.llm.local import LocalModel
+
+    if choice.lower() == "packaged":
+        from search.llm import packaged
+
+        path = packaged.packaged_model_path(MODEL_DIR)
+        return LocalModel(path, name=packaged.NAME, identity=f"gguf-sha256:{packaged.SHA256}",
+                          threads=settings.llm_threads)
+    path = Path(choice).expanduser()
+    if not path.is_file():
+        raise ModelUnavailable(f"MEDSEARCH_LLM names {path}, which is not a file.",
+                               hint="Give the path of a .gguf model, 'packaged' or 'none'.")
+    return LocalModel(path, threads=settings.llm_threads)

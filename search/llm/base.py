@@ -1,0 +1,121 @@
+"""The small protocol every chat model of the project speaks, its errors, and stream timing.
+
+A model takes chat messages and yields its answer as text chunks while it is generated
+(one chunk is about one token). Three implementations: :mod:`search.llm.local` (a GGUF
+file run on this machine by llama.cpp), :mod:`search.llm.endpoint` (any OpenAI-compatible
+chat-completions server) and :mod:`search.llm.scripted` (fixed answers, for tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from ingest.errors import MedsearchError
+
+log = logging.getLogger("medsearch.llm")
+
+
+class LLMError(MedsearchError):
+    """A language model failed while generating (endpoint error, runtime crash)."""
+
+
+class ModelUnavailable(LLMError):
+    """No language model can be used: none configured, not installed, or it failed to load."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    """Sampling settings: greedy decoding by default, so the same request gives the same text."""
+
+    max_tokens: int = 160
+    temperature: float = 0.0
+    repeat_penalty: float = 1.1  # llama.cpp only; endpoints do not all accept it
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model. ``name`` is shown on every summary; ``identity`` goes into cache keys (it
+    names the exact weights, never a credential); ``destination`` is the host text is sent to,
+    ``None`` when generation stays on this machine."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def destination(self) -> str | None: ...
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationStats:
+    """One generation: seconds to the first chunk, chunks (about one token each), chunks/s."""
+
+    first_token_s: float | None
+    total_s: float
+    tokens: int
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Generation speed after the first token (prompt reading excluded)."""
+        if self.first_token_s is None or self.tokens < 2 or self.total_s <= self.first_token_s:
+            return None
+        return (self.tokens - 1) / (self.total_s - self.first_token_s)
+
+    def to_json(self) -> dict[str, float | int | None]:
+        tps = self.tokens_per_s
+        return {"first_token_s": _round(self.first_token_s), "total_s": _round(self.total_s),
+                "tokens": self.tokens, "tokens_per_s": _round(tps)}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+class TimedStream:
+    """Iterate a model's stream, measuring time to first token and tokens/s, logged at the end.
+
+    ``stats`` is set once the stream is exhausted or closed.
+    """
+
+    def __init__(self, model: ChatModel, messages: Sequence[Message], options: GenerationOptions) -> None:
+        self.model = model
+        self.messages = messages
+        self.options = options
+        self.stats: GenerationStats | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        start = time.perf_counter()
+        first: float | None = None
+        count = 0
+        try:
+            for chunk in self.model.stream(self.messages, self.options):
+                if not chunk:
+                    continue
+                if first is None:
+                    first = time.perf_counter() - start
+                count += 1
+                yield chunk
+        finally:
+            self.stats = GenerationStats(first, time.perf_counter() - start, count)
+            tps = self.stats.tokens_per_s
+            log.info(
+                "%s: first token after %s s, %d tokens, %s tokens/s", self.model.name,
+                "-" if first is None else f"{first:.2f}", count, "-" if tps is None else f"{tps:.1f}",
+            )

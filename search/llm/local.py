@@ -1,0 +1,150 @@
+"""A GGUF model run on this machine's CPU by llama.cpp, through the prebuilt ``xllamacpp`` wheel.
+
+Why xllamacpp and not llama-cpp-python: both wrap llama.cpp, but llama-cpp-python ships no
+wheel and compiles for about 7 minutes at install, which a fresh-clone ``make test`` cannot
+afford; xllamacpp installs in seconds. It embeds llama.cpp's server: requests go straight
+to it in-process (no HTTP), and it also opens a listener on a random loopback port, which
+we close to other local programs with a random API key and no web UI or slot endpoint.
+
+The model loads on the first request, not when the object is made, so a summary served
+from the cache never pays for loading 1.1 GB.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from search.llm.base import GenerationOptions, LLMError, Message, ModelUnavailable
+
+#: Context window: a long abstract (~1,000 tokens) plus instructions and the answer fit.
+N_CTX = 4096
+_DONE = object()
+
+
+def default_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class LocalModel:
+    """A GGUF file run by llama.cpp on the CPU, loaded lazily; thread-safe."""
+
+    def __init__(self, path: Path, *, name: str | None = None, identity: str | None = None,
+                 threads: int | None = None) -> None:
+        self.path = Path(path)
+        self._name = name or self.path.name
+        self._identity = identity or _file_identity(self.path)
+        self.threads = threads or default_threads()
+        self._server = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def destination(self) -> str | None:
+        return None
+
+    def load(self):
+        """The llama.cpp server with the model loaded (loads it on the first call)."""
+        with self._lock:
+            if self._server is None:
+                self._server = _start_server(self.path, self.threads)
+            return self._server
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        server = self.load()
+        request = {
+            "messages": [m.to_json() for m in messages], "stream": True,
+            "max_tokens": options.max_tokens, "temperature": options.temperature,
+            "repeat_penalty": options.repeat_penalty, "seed": 0,
+        }
+        # llama.cpp calls back once per token from inside a blocking call; a worker thread
+        # makes that a generator, and a closed generator stops generation at the next token.
+        chunks: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def on_chunk(data: dict) -> bool:
+            chunks.put(data)
+            return stop.is_set()
+
+        def work() -> None:
+            try:
+                server.handle_chat_completions(request, on_chunk)
+            except Exception as exc:  # surfaced to the consumer below
+                chunks.put(exc)
+            finally:
+                chunks.put(_DONE)
+
+        threading.Thread(target=work, name="llama.cpp generation", daemon=True).start()
+        try:
+            while (item := chunks.get()) is not _DONE:
+                if isinstance(item, Exception):
+                    raise LLMError(f"llama.cpp failed while generating: {item}",
+                                   hint="Try again; if it keeps failing, set MEDSEARCH_LLM=none.")
+                text = _delta_text(item)
+                if text:
+                    yield text
+        finally:
+            stop.set()
+
+
+def _delta_text(chunk: dict) -> str:
+    if "error" in chunk or "code" in chunk:
+        error = chunk.get("error", chunk)
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise LLMError(f"llama.cpp refused the request: {message}",
+                       hint="The prompt may be longer than the model's context; try fewer papers.")
+    choices = chunk.get("choices") or [{}]
+    return (choices[0].get("delta") or {}).get("content") or ""
+
+
+def _start_server(path: Path, threads: int):
+    try:
+        import xllamacpp
+    except ImportError:
+        raise ModelUnavailable(
+            "The llama.cpp runtime (xllamacpp) is not installed.",
+            hint="Install the summaries extra: .venv/bin/pip install -e '.[summaries]'.",
+        ) from None
+    if not path.is_file():
+        raise ModelUnavailable(f"The summary model file {path} does not exist.",
+                               hint="Set MEDSEARCH_LLM to the path of a .gguf file, or to 'packaged'.")
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = N_CTX
+    params.n_parallel = 1
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.warmup = False
+    params.verbosity = -1  # llama.cpp logs every request otherwise
+    params.webui = False
+    params.endpoint_slots = False  # the slots endpoint would show other requests' prompts
+    params.api_keys = [secrets.token_hex(16)]  # nobody else on the machine can use the listener
+    try:
+        return xllamacpp.Server(params)
+    except Exception as exc:
+        raise ModelUnavailable(f"llama.cpp could not load {path.name}: {exc}",
+                               hint="Check that the file is a GGUF model, or set MEDSEARCH_LLM=none.") from exc
+
+
+def _file_identity(path: Path) -> str:
+    """Names a model file for cache keys: its name, size and modification time."""
+    try:
+        st = path.stat()
+        return f"gguf:{path.name}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        return f"gguf:{path.name}"

@@ -1,0 +1,196 @@
+"""Typed values of summaries: what goes in (papers), what comes out (findings, summaries), and
+the events a streaming caller receives."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from search.llm.base import GenerationStats
+
+#: The fixed line every summary carries.
+CHECK_LINE = "Machine-written: it can be wrong. Check every statement against the cited abstracts."
+EXTRACTIVE_LINE = (
+    "Extractive summary, no language model: the conclusion sentences of each abstract, quoted "
+    "with their PMIDs."
+)
+
+FlagKind = Literal[
+    "invented_citation",  # a PMID the model was not given: removed
+    "ungrounded_number",  # a number not found in the abstract(s) the sentence cites
+    "uncited",  # a sentence of the overview that cites no paper
+    "retracted",  # the paper was retracted
+    "no_abstract",  # nothing to summarise
+    "off_topic",  # the paper does not share the question's terms
+    "no_answer",  # no given paper addresses the question: no summary was written
+    "trimmed",  # the model wrote more than asked; the rest was dropped
+    "model_error",  # the model failed; an extractive text stands in
+    "fallback",  # no model: extractive summary
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    kind: FlagKind
+    detail: str
+    pmid: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "detail": self.detail, "pmid": self.pmid}
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """What the summariser reads of one paper."""
+
+    pmid: str
+    title: str
+    abstract: str
+    year: int | None = None
+    is_retracted: bool = False
+
+    @property
+    def version(self) -> str:
+        """Changes whenever anything the model reads, or the retraction status, changes."""
+        text = "\x1f".join((self.pmid, self.title, self.abstract, str(self.is_retracted)))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    @classmethod
+    def from_article(cls, article) -> Paper:
+        """From an :class:`ingest.records.Article`."""
+        return cls(pmid=article.pmid or article.doc_id, title=article.title,
+                   abstract=article.abstract_text, year=article.pub_year,
+                   is_retracted=article.is_retracted)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One checked sentence: the text as shown (canonical citations, no markers), the PMIDs it
+    cites, and what the checks found."""
+
+    text: str
+    cited: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
+
+    @property
+    def shown(self) -> str:
+        """The sentence with a visible marker for each problem the checks found."""
+        marks = [f"[check: {f.detail}]" for f in self.flags if f.kind in ("ungrounded_number", "uncited")]
+        return " ".join([self.text, *marks])
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One or two sentences on one paper (also its TL;DR), cited to it by construction."""
+
+    pmid: str
+    sentences: tuple[Sentence, ...]
+    source: Literal["model", "extractive", "none"]
+    flags: tuple[Flag, ...] = ()  # about the paper or the generation; sentence flags are inside
+    cached: bool = False
+
+    @property
+    def retracted(self) -> bool:
+        return any(f.kind == "retracted" for f in self.flags)
+
+    @property
+    def text(self) -> str:
+        prefix = "RETRACTED - " if self.retracted else ""
+        return prefix + " ".join(s.shown for s in self.sentences)
+
+    @property
+    def all_flags(self) -> tuple[Flag, ...]:
+        return self.flags + tuple(f for s in self.sentences for f in s.flags)
+
+    def to_json(self) -> dict:
+        return {"pmid": self.pmid, "text": self.text, "source": self.source, "cached": self.cached,
+                "flags": [f.to_json() for f in self.all_flags]}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """An overview of a result set (``kind="overview"``) or one paper's TL;DR (``"tldr"``)."""
+
+    kind: Literal["overview", "tldr"]
+    query: str
+    sentences: tuple[Sentence, ...]
+    findings: tuple[Finding, ...]
+    given_pmids: tuple[str, ...]  # the papers the model was given
+    model: str  # who wrote it: a model's name, or "extractive"
+    created_at: datetime
+    flags: tuple[Flag, ...] = ()  # about the whole summary (no answer, fallback, left-out papers)
+    notes: tuple[str, ...] = ()  # fixed sentences the code adds (papers left out and why)
+    sent_to: str | None = None  # host the text was sent to, None when it stayed on this machine
+    cached: bool = False
+    stats: tuple[GenerationStats, ...] = ()  # one per model call: first token, tokens, tokens/s
+
+    @property
+    def fallback(self) -> bool:
+        return any(f.kind in ("fallback", "model_error") for f in self.all_flags)
+
+    @property
+    def text(self) -> str:
+        """The overview's sentences (or, without them, the findings), then the notes."""
+        if self.sentences:
+            body = " ".join(s.shown for s in self.sentences)
+        else:
+            body = " ".join(f.text for f in self.findings)
+        return " ".join(p for p in (body, *self.notes) if p)
+
+    @property
+    def cited_pmids(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for s in (*self.sentences, *(s for f in self.findings for s in f.sentences)):
+            seen.update(dict.fromkeys(s.cited))
+        return tuple(seen)
+
+    @property
+    def all_flags(self) -> tuple[Flag, ...]:
+        out = list(self.flags)
+        out += [f for s in self.sentences for f in s.flags]
+        out += [f for fd in self.findings for f in fd.all_flags]
+        return tuple(out)
+
+    @property
+    def label(self) -> str:
+        when = self.created_at.strftime("%Y-%m-%d %H:%M")
+        line = EXTRACTIVE_LINE if self.model == "extractive" else CHECK_LINE
+        return f"Written by {self.model} on {when}. {line}"
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind, "query": self.query, "text": self.text,
+            "given_pmids": list(self.given_pmids), "cited_pmids": list(self.cited_pmids),
+            "flags": [f.to_json() for f in self.all_flags], "model": self.model,
+            "created_at": self.created_at.isoformat(timespec="seconds"), "label": self.label,
+            "fallback": self.fallback, "cached": self.cached, "sent_to": self.sent_to,
+            "findings": [f.to_json() for f in self.findings], "stats": [s.to_json() for s in self.stats],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FindingReady:
+    """Streamed: one paper's finding is written and checked (``index`` counts from 1)."""
+
+    finding: Finding
+    index: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceReady:
+    """Streamed: one sentence of the overview is written and checked."""
+
+    sentence: Sentence
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryReady:
+    """Streamed last: the whole summary."""
+
+    summary: Summary
+
+
+Event = FindingReady | SentenceReady | SummaryReady
