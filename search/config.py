@@ -7,9 +7,11 @@ default. Nothing else in the project reads ``os.environ`` for these.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError
 
@@ -69,7 +71,39 @@ SETTINGS: dict[str, Setting] = {
     "eutils_url": Setting(
         "NCBI_EUTILS_URL", f"E-utilities base URL (default {NCBI_EUTILS_DEFAULT}): proxies, mirrors."
     ),
+    "llm": Setting(
+        "MEDSEARCH_LLM",
+        "Summary model run on this machine: 'packaged' (default: Qwen2.5-Coder-1.5B-Instruct GGUF from "
+        "the summaries extra), a path to a .gguf file, or 'none' (extractive summaries only).",
+    ),
+    "llm_url": Setting(
+        "MEDSEARCH_LLM_URL",
+        "Base URL of an OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server, a hosted "
+        "API), e.g. http://localhost:11434/v1; when set it replaces MEDSEARCH_LLM. Text sent to a "
+        "host other than this machine is announced by every command that sends it.",
+    ),
+    "llm_model_name": Setting(
+        "MEDSEARCH_LLM_MODEL_NAME", "Model name to request from MEDSEARCH_LLM_URL (required with it)."
+    ),
+    "llm_api_key_env": Setting(
+        "MEDSEARCH_LLM_API_KEY_ENV",
+        "Name of the environment variable that holds the endpoint's API key (default "
+        "MEDSEARCH_LLM_API_KEY); the key is never logged, stored or part of a cache key.",
+    ),
+    "llm_threads": Setting(
+        "MEDSEARCH_LLM_THREADS", "CPU threads for the local summary model (default: every core)."
+    ),
+    "summary_papers": Setting(
+        "MEDSEARCH_SUMMARY_PAPERS", "How many top results an overview summarises (default 5)."
+    ),
 }
+
+
+def _whole_number(env: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{env} must be a whole number, got {raw!r}.", hint=f"Unset {env} to use the default.") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +120,12 @@ class Settings:
     reranker: str = "packaged"
     search_mode: str | None = None
     allow_download: str = "0"
+    llm: str = "packaged"
+    llm_url: str | None = None
+    llm_model_name: str | None = None
+    llm_api_key_env: str = "MEDSEARCH_LLM_API_KEY"
+    llm_threads: int | None = None
+    summary_papers: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -96,6 +136,8 @@ class Settings:
             raw = env.get(SETTINGS[f.name].env)
             if raw not in (None, ""):
                 values[f.name] = Path(raw) if f.type in ("Path", "Path | None") else raw
+                if f.type in ("int", "int | None"):
+                    values[f.name] = _whole_number(SETTINGS[f.name].env, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.validate()
@@ -107,22 +149,87 @@ class Settings:
         return self.library_db or self.db.with_name("library.duckdb")
 
     def validate(self) -> None:
-        if not self.eutils_url.startswith(("http://", "https://")):
+        """Every setting checked at start-up, before any work; all problems reported at once."""
+        problems = [p for p in self._problems() if p]
+        if len(problems) == 1:
+            raise ConfigError(problems[0][0], hint=problems[0][1])
+        if problems:
             raise ConfigError(
-                f"NCBI_EUTILS_URL must be an http(s) URL, got {self.eutils_url!r}.",
-                hint=f"Unset it to use NCBI's own server ({NCBI_EUTILS_DEFAULT}).",
+                f"{len(problems)} settings are wrong:\n" + "\n".join(f"  - {m} ({h})" for m, h in problems),
+                hint="Fix or unset them; `medsearch --help` lists every setting.",
             )
-        if self.embedding_backend not in ("onnx", "torch"):
-            raise ConfigError(
-                f"MEDSEARCH_EMBEDDING_BACKEND must be onnx or torch, got {self.embedding_backend!r}.",
-                hint="Unset it to use the default (onnx).",
-            )
-        if self.search_mode not in (None, "bm25", "dense", "hybrid", "rerank"):
-            raise ConfigError(
-                f"MEDSEARCH_SEARCH_MODE must be bm25, dense, hybrid or rerank, got {self.search_mode!r}.",
-                hint="Unset it to use the default.",
-            )
-        if self.db.exists() and self.db.is_dir():
-            raise ConfigError(
-                f"--db {self.db} is a folder.", hint="Give the path of a .duckdb file."
-            )
+
+    def _problems(self) -> list[tuple[str, str] | None]:
+        unset = "Unset it to use the default."
+        return [
+            url_problem("NCBI_EUTILS_URL", self.eutils_url, f"Unset it to use NCBI's own server ({NCBI_EUTILS_DEFAULT})."),
+            url_problem("MEDSEARCH_LLM_URL", self.llm_url,
+                        "Give the endpoint's base URL, e.g. http://localhost:11434/v1, or unset it."),
+            choice_problem("MEDSEARCH_EMBEDDING_BACKEND", self.embedding_backend, ("onnx", "torch"), unset),
+            choice_problem("MEDSEARCH_SEARCH_MODE", self.search_mode, (None, "bm25", "dense", "hybrid", "rerank"), unset),
+            choice_problem("MEDSEARCH_ALLOW_DOWNLOAD", self.allow_download, ("0", "1"), unset),
+            None if self.summary_papers >= 1 else ("MEDSEARCH_SUMMARY_PAPERS must be at least 1.", unset),
+            None if self.llm_threads is None or self.llm_threads >= 1 else
+            ("MEDSEARCH_LLM_THREADS must be at least 1.", unset),
+            None if not self.ncbi_email or _EMAIL.fullmatch(self.ncbi_email) else
+            (f"NCBI_EMAIL {self.ncbi_email!r} is not an e-mail address.", "NCBI contacts it before blocking a client."),
+            None if not self.ncbi_api_key or _API_KEY.fullmatch(self.ncbi_api_key) else
+            ("NCBI_API_KEY is not an NCBI API key (letters and digits, no spaces).",
+             "Copy it from your NCBI account settings, or unset it."),
+            path_problem("MEDSEARCH_DB (--db)", self.db, file=True),
+            path_problem("MEDSEARCH_LIBRARY_DB", self.library_db, file=True),
+            path_problem("MEDSEARCH_INDEX_DIR", self.index_dir, file=False),
+            self._mode_problem(),
+        ]
+
+    def _mode_problem(self) -> tuple[str, str] | None:
+        no_dense = self.embedding_model.lower() == "none"
+        if no_dense and self.search_mode in ("dense", "hybrid", "rerank"):
+            return (f"MEDSEARCH_SEARCH_MODE={self.search_mode} needs embeddings, and "
+                    "MEDSEARCH_EMBEDDING_MODEL=none turns them off.", "Use bm25, or set an embedding model.")
+        return None
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_API_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def url_problem(env: str, value: str | None, hint: str) -> tuple[str, str] | None:
+    """Why ``value`` is not a usable http(s) base URL (None: it is, or it is unset)."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        return f"{env} is not a valid URL ({exc}): {value!r}.", hint
+    if parts.scheme not in ("http", "https"):
+        return f"{env} must be an http(s) URL, got {value!r}.", hint
+    if not parts.hostname:
+        return f"{env} has no host name: {value!r}.", hint
+    return None
+
+
+def choice_problem(env: str, value: object, choices: tuple, hint: str) -> tuple[str, str] | None:
+    if value in choices:
+        return None
+    shown = ", ".join(str(c) for c in choices if c is not None)
+    return f"{env} must be one of {shown}, got {value!r}.", hint
+
+
+def path_problem(env: str, path: Path | None, *, file: bool) -> tuple[str, str] | None:
+    """A path setting that cannot be what it names: a folder where a file is wanted or the reverse."""
+    if path is None:
+        return None
+    if str(path).startswith(":memory:"):
+        return f"{env} is an in-memory database, which keeps nothing.", "Give the path of a .duckdb file."
+    if "\x00" in str(path):
+        return f"{env} contains a NUL character.", "Give a plain file path."
+    try:
+        if file and path.is_dir():
+            return f"{env} {path} is a folder.", "Give the path of a .duckdb file."
+        if not file and path.exists() and not path.is_dir():
+            return f"{env} {path} exists and is not a folder.", "Give a folder (it is created if missing)."
+    except OSError as exc:
+        return f"{env} {path} cannot be checked: {exc.strerror or exc}.", "Give a path you can read."
+    return None

@@ -197,9 +197,12 @@ class Engine:
         """The documents that pass ``filters`` (None: no filter, every document)."""
         if not filters.active:
             return None
+        types = expand_types(filters.publication_types)
+        if types:
+            _check_types(types, snap)
         rows = snap.records.filter_rows(
             year_from=filters.year_from, year_to=filters.year_to,
-            publication_types=expand_types(filters.publication_types), journals=filters.journals,
+            publication_types=types, journals=filters.journals,
             languages=filters.languages, mesh_terms=filters.mesh_terms,
             has_abstract=filters.has_abstract,
         )
@@ -340,6 +343,22 @@ class Engine:
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records of the current snapshot (ids it does not hold are left out)."""
         return self.snapshot.records.articles(doc_ids)
+
+
+def _check_types(types: Sequence[str], snap: Snapshot) -> None:
+    """A publication type that no record of the index has is a typo more often than not."""
+    known = snap.records.publication_types()
+    lower = {t.lower() for t in known}
+    unknown = [t for t in types if t.lower() not in lower]
+    aliases = {t.lower() for names in TYPE_ALIASES.values() for t in names}
+    unknown = [t for t in unknown if t.lower() not in aliases]  # a real type that no record has yet
+    if unknown:
+        common = ", ".join(list(known)[:8])
+        raise ConfigError(
+            f"Unknown publication type {unknown[0]!r}: no record in the index has it.",
+            hint=f"Use a PubMed publication type ({common}, ...) or a short name: "
+            f"{', '.join(TYPE_ALIASES)}.",
+        )
 
 
 def _ms(start: float) -> float:

@@ -52,6 +52,12 @@ class RecordsView:
     def count(self) -> int:
         return self._query("SELECT count(*) FROM articles").fetchall()[0][0]
 
+    def publication_types(self) -> dict[str, int]:
+        """Every publication type in the snapshot with its number of records, most frequent first."""
+        return dict(self._query(
+            "SELECT name, count(DISTINCT ix) FROM publication_types GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall())
+
     # -- filters ------------------------------------------------------------------------
     def filter_rows(
         self,

@@ -16,9 +16,12 @@ from search.rerank import Reranker, holds_onnx, load_reranker
 #: The cross-encoder this project trains and ships (see its MODEL_CARD.md), if present.
 PACKAGED_RERANKER = Path(__file__).resolve().parent / "models" / "reranker"
 
-def default_mode(reranker: Reranker | None) -> str:
+def default_mode(reranker: Reranker | None, dense: bool = True) -> str:
     """The mode `medsearch search` uses when MEDSEARCH_SEARCH_MODE is unset: rerank when a
-    reranker is configured (the packaged one raised nDCG@10 on the dev splits), else hybrid."""
+    reranker is configured (the packaged one raised nDCG@10 on the dev splits), else hybrid;
+    bm25 when embeddings are off (MEDSEARCH_EMBEDDING_MODEL=none)."""
+    if not dense:
+        return "bm25"
     return "rerank" if reranker is not None else "hybrid"
 
 
@@ -44,7 +47,8 @@ def reranker_from(settings: Settings) -> Reranker | None:
 def engine_config(settings: Settings, reranker: Reranker | None) -> EngineConfig:
     from search.rerank import read_meta
 
-    mode = settings.search_mode or default_mode(reranker)
+    dense = settings.embedding_model.lower() != "none"
+    mode = settings.search_mode or default_mode(reranker, dense)
     alpha = EngineConfig.rerank_alpha
     if settings.reranker == "packaged" and reranker is not None:
         alpha = float(read_meta(PACKAGED_RERANKER).get("alpha", alpha))

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
+#: The range of publication years a filter accepts.
+MIN_YEAR, MAX_YEAR = 1000, 2100
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     """Restrictions applied *before* top-k: a filter that leaves 3 records returns those 3.
@@ -24,6 +28,22 @@ class Filters:
     languages: tuple[str, ...] = ()  # ISO 639-2, e.g. ("eng",)
     mesh_terms: tuple[str, ...] = ()  # MeSH descriptor names
     has_abstract: bool | None = None
+
+    def __post_init__(self) -> None:
+        from ingest.errors import ConfigError
+
+        for name in ("year_from", "year_to"):
+            year = getattr(self, name)
+            if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+                raise ConfigError(f"{name.replace('_', ' ')} {year} is not a publication year.",
+                                  hint=f"Use a year between {MIN_YEAR} and {MAX_YEAR}.")
+        if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
+            raise ConfigError(f"The year range {self.year_from}-{self.year_to} is empty: it starts after it ends.",
+                              hint="Swap the two years.")
+        for name in ("publication_types", "journals", "languages", "mesh_terms"):
+            if any(not str(v).strip() for v in getattr(self, name)):
+                raise ConfigError(f"An empty value was given in {name.replace('_', ' ')}.",
+                                  hint="Leave the filter out, or give a value.")
 
     @property
     def active(self) -> bool:

@@ -71,11 +71,12 @@ def filters_from(args: argparse.Namespace):
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from search.service import open_engine
 
+    filters = filters_from(args)  # validated before any work
     engine = open_engine(settings)
     mode = args.mode
     if args.no_rerank and (mode or engine.config.mode) == "rerank":
         mode = "hybrid"
-    results = engine.search(args.query, k=args.k, filters=filters_from(args), mode=mode)
+    results = engine.search(args.query, k=args.k, filters=filters, mode=mode)
     if args.json:
         print_json(results.to_json())
         return 0

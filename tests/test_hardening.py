@@ -1,0 +1,192 @@
+"""What a hostile probe of the command line broke, one test per class of bug: damaged indexes,
+filesystem errors on our paths, foreign databases, settings and arguments validated before any
+work, open failures named for their cause, control characters in record text."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import string
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest.errors import ConfigError
+from search.config import SETTINGS, Settings
+from tests.conftest import PUBMED_DATA, needs_data, run_cli
+
+BM25_ONLY = {"MEDSEARCH_EMBEDDING_MODEL": "none", "MEDSEARCH_RERANKER": "none"}
+
+
+def _ok_error(result, *needles):
+    """Exit status 2, every needle in stderr, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "Error:" not in result.stderr.replace("error:", "")
+    for n in needles:
+        assert n in result.stderr, (n, result.stderr)
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    if not PUBMED_DATA.is_dir():
+        pytest.skip("real data not found")
+    db = tmp_path_factory.mktemp("hard") / "m.duckdb"
+    assert run_cli("--db", str(db), "ingest", "files", str(PUBMED_DATA / "biopython"), env=BM25_ONLY).returncode == 0
+    assert run_cli("--db", str(db), "index", env=BM25_ONLY).returncode == 0
+    return db
+
+
+# -- row 2: index integrity -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("part", ["bm25/vocab.index.json", "bm25/data.csc.index.npy", "corpus.duckdb"])
+def test_a_damaged_index_is_reported_and_index_repairs_it(indexed, tmp_path, part):
+    import shutil
+
+    db = tmp_path / "m.duckdb"
+    shutil.copy(indexed, db)
+    shutil.copytree(indexed.with_name("m.index"), tmp_path / "m.index")
+    with open(tmp_path / "m.index" / "v000001" / part, "r+b") as f:
+        f.truncate(100)
+    _ok_error(run_cli("--db", str(db), "search", "protein", env=BM25_ONLY), "damaged", part, "medsearch index")
+    repaired = run_cli("--db", str(db), "index", env=BM25_ONLY)
+    assert repaired.returncode == 0 and "damaged" in repaired.stdout, repaired.stdout + repaired.stderr
+    assert run_cli("--db", str(db), "search", "protein", env=BM25_ONLY).returncode == 0
+
+
+# -- row 3: filesystem errors on our paths ------------------------------------------------------------
+
+
+def test_a_file_shaped_index_dir_is_an_error_with_a_hint(indexed, tmp_path):
+    file = tmp_path / "some-file"
+    file.write_text("x")
+    env = {**BM25_ONLY, "MEDSEARCH_INDEX_DIR": str(file)}
+    _ok_error(run_cli("--db", str(indexed), "index", env=env), "MEDSEARCH_INDEX_DIR", "is not a folder")
+    _ok_error(run_cli("--db", str(indexed), "search", "x", env=env), "MEDSEARCH_INDEX_DIR")
+
+
+def test_an_index_dir_below_a_file_is_an_error_with_a_hint(indexed, tmp_path):
+    file = tmp_path / "some-file"
+    file.write_text("x")
+    env = {**BM25_ONLY, "MEDSEARCH_INDEX_DIR": str(file / "below")}
+    _ok_error(run_cli("--db", str(indexed), "index", env=env), "Cannot create the index folder")
+
+
+# -- row 4: a DuckDB file of another program -----------------------------------------------------------
+
+
+@needs_data
+@pytest.mark.parametrize("command", [["ingest", "files", "PUBMED"], ["index"], ["stats"]])
+def test_a_foreign_duckdb_file_is_refused_and_left_unchanged(tmp_path, command):
+    db = tmp_path / "foreign.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE articles (id INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO articles VALUES (1, 'theirs')")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    args = [str(PUBMED_DATA / "biopython" / "pubmed1.xml") if a == "PUBMED" else a for a in command]
+    _ok_error(run_cli("--db", str(db), *args), "another program", "articles")
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    con = duckdb.connect(str(db), read_only=True)
+    assert {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()} == {"articles"}
+    con.close()
+
+
+# -- row 11: open failures named for their cause ---------------------------------------------------------
+
+
+def test_open_failures_name_their_real_cause(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("just some text, not a database at all\n" * 100)
+    _ok_error(run_cli("--db", "/dev/null", "stats"), "not a regular file")
+    _ok_error(run_cli("--db", str(text), "stats"), "is not a DuckDB database")
+    _ok_error(run_cli("--db", str(tmp_path), "stats"), "is a folder")
+    for result in (run_cli("--db", "/dev/null", "stats"), run_cli("--db", str(text), "stats")):
+        assert "Another medsearch process" not in result.stderr
+
+
+def test_index_of_a_missing_database_creates_nothing(tmp_path):
+    missing = tmp_path / "missing.duckdb"
+    _ok_error(run_cli("--db", str(missing), "index", env=BM25_ONLY), "No database at")
+    assert not missing.exists()
+
+
+@needs_data
+def test_index_reads_a_read_only_database(indexed, tmp_path):
+    import shutil
+
+    db = tmp_path / "ro.duckdb"
+    shutil.copy(indexed, db)
+    os.chmod(db, 0o444)
+    try:
+        out = run_cli("--db", str(db), "index", env=BM25_ONLY)
+        assert out.returncode == 0, out.stderr
+        assert run_cli("--db", str(db), "search", "protein", env=BM25_ONLY).returncode == 0
+    finally:
+        os.chmod(db, 0o644)
+
+
+# -- rows 5 and 12: one validation layer, before any work ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env, args, needle",
+    [
+        ({"NCBI_EUTILS_URL": "http://[::1"}, ["stats"], "NCBI_EUTILS_URL is not a valid URL"),
+        ({"NCBI_EUTILS_URL": "http://"}, ["ingest", "pubmed", "x"], "NCBI_EUTILS_URL has no host"),
+        ({"NCBI_EUTILS_URL": "ftp://example.org/"}, ["stats"], "must be an http(s) URL"),
+        ({"MEDSEARCH_SEARCH_MODE": "fast"}, ["stats"], "MEDSEARCH_SEARCH_MODE must be one of"),
+        ({"MEDSEARCH_SEARCH_MODE": "hybrid", "MEDSEARCH_EMBEDDING_MODEL": "none"}, ["stats"], "needs embeddings"),
+        ({"MEDSEARCH_DB": ":memory:"}, ["stats"], "in-memory database"),
+        ({"MEDSEARCH_ALLOW_DOWNLOAD": "yes"}, ["stats"], "MEDSEARCH_ALLOW_DOWNLOAD must be one of 0, 1"),
+        ({}, ["--db", ":memory:", "stats"], "in-memory database"),
+        ({}, ["search", "x", "--year-from", "2030", "--year-to", "2000"], "starts after it ends"),
+        ({}, ["search", "x", "--year-from", "20300"], "is not a publication year"),
+    ],
+)
+def test_impossible_settings_and_arguments_exit_2_before_any_work(tmp_path, env, args, needle):
+    if "--db" not in args and "MEDSEARCH_DB" not in env:
+        args = ["--db", str(tmp_path / "none.duckdb"), *args]
+    _ok_error(run_cli(*args, env=env), needle)
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_two_wrong_settings_are_both_reported(tmp_path):
+    result = run_cli("--db", str(tmp_path / "x.duckdb"), "stats",
+                     env={"NCBI_EUTILS_URL": "http://[::1", "MEDSEARCH_EMBEDDING_BACKEND": "gpu"})
+    _ok_error(result, "2 settings are wrong", "NCBI_EUTILS_URL", "MEDSEARCH_EMBEDDING_BACKEND")
+
+
+@needs_data
+def test_an_unknown_publication_type_is_an_error(indexed):
+    _ok_error(run_cli("--db", str(indexed), "search", "protein", "--type", "Randmized Trial", env=BM25_ONLY),
+              "Unknown publication type 'Randmized Trial'", "rct")
+    ok = run_cli("--db", str(indexed), "search", "protein", "--type", "journal article", env=BM25_ONLY)
+    assert ok.returncode == 0, ok.stderr
+
+
+@needs_data
+def test_embeddings_off_and_no_reranker_search_with_bm25_by_default(indexed):
+    out = run_cli("--db", str(indexed), "search", "protein", "--json", env=BM25_ONLY)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["mode"] == "bm25"
+
+
+_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=string.ascii_letters + string.digits + ":/[]@.-_ %", max_size=40),
+    st.sampled_from(["http://[::1", "http://", "https://x:99999/", "none", "0", "1", "-3", ":memory:", "/dev/null"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from([s.env for s in SETTINGS.values()]), _VALUES, max_size=4))
+def test_any_settings_either_load_or_raise_the_projects_config_error(env):
+    env = {k: v.replace("\x00", "") for k, v in env.items()}
+    try:
+        Settings.from_env(env)
+    except ConfigError as exc:
+        assert exc.message and exc.hint
