@@ -4,8 +4,9 @@
   when PubMed's 9,999-id esearch cap is hit.
 * ``EntrezClient.search_top`` returns the first N in a sort order (most recent entry,
   relevance, publication date): requests in proportion to N, not to the hit count.
-* ``EntrezClient.modified_since`` tells which of some PMIDs PubMed revised since a day
-  (posted to the history server, then ``#key`` restricted by modification date).
+* ``EntrezClient.check_stored`` tells which of some PMIDs PubMed revised since a day
+  (posted to the history server, then ``#key`` restricted by modification date), and
+  which of them PubMed no longer lists.
 * ``EntrezClient.gone`` asks PubMed which PMIDs it no longer has (deleted records).
 * ``EntrezClient.fetch`` posts PMIDs to the history server and yields checked PubMed
   XML in batches.
@@ -99,6 +100,14 @@ class FetchedBatch:
     xml: bytes
     index: int
     missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheck:
+    """What PubMed says about PMIDs we hold: revised since a day, or no longer listed."""
+
+    modified: tuple[str, ...]
+    unlisted: tuple[str, ...]  # not found by a search of their own posted set: maybe deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +390,8 @@ class EntrezClient:
     def _esearch(
         self, window: _Window, *, usehistory: bool = False, retstart: int = 0, retmax: int | None = None
     ) -> _Page:
-        page = min(retmax or ESEARCH_CAP, self.config.esearch_page_size, ESEARCH_CAP - retstart)
+        page = min(ESEARCH_CAP if retmax is None else retmax, self.config.esearch_page_size,
+                   ESEARCH_CAP - retstart)
         params: dict[str, object] = {
             "db": "pubmed", "term": window.term, "retstart": retstart, "retmax": page,
             "sort": window.sort,
@@ -400,23 +410,31 @@ class EntrezClient:
 
     # -- what changed, what is gone --
 
-    def modified_since(self, ids: Sequence[str], since: date) -> list[str]:
-        """Those of ``ids`` whose PubMed record was modified (mdat) on or after ``since``.
+    def check_stored(self, ids: Sequence[str], since: date) -> StoredCheck:
+        """Which of ``ids`` PubMed modified (mdat) on or after ``since``, and which it no
+        longer lists.
 
-        Two requests per ``epost_chunk_size`` ids, however many changed: the chunk is
-        posted, then esearch ``#key`` on the history server, restricted by mdat.
+        Per ``epost_chunk_size`` ids, however many changed: the chunk is posted, esearch
+        ``#key`` restricted by mdat lists the modified ones, and a count of ``#key``
+        (``retmax=0``) says whether all are still there; only when some are missing is
+        the set listed to name them (a fourth request).
         """
         wanted = _clean_ids(ids)
-        changed: dict[str, None] = {}
+        modified: dict[str, None] = {}
+        unlisted: list[str] = []
         size = self.config.epost_chunk_size
         for start in range(0, len(wanted), size):
             chunk = wanted[start : start + size]
             history = self._epost(chunk)
-            window = _Window(f"#{history.query_key}", since, _tomorrow(), "mdat", history=history)
-            page = self._esearch(window)
+            dated = _Window(f"#{history.query_key}", since, _tomorrow(), "mdat", history=history)
             members = set(chunk)
-            changed.update(dict.fromkeys(i for i in self._all_pages(window, page) if i in members))
-        return list(changed)
+            found = self._all_pages(dated, self._esearch(dated))
+            modified.update(dict.fromkeys(i for i in found if i in members))
+            whole = _Window(f"#{history.query_key}", history=history)
+            if self._esearch(whole, retmax=0).count < len(chunk):
+                listed = set(self._all_pages(whole, self._esearch(whole, retmax=len(chunk))))
+                unlisted.extend(i for i in chunk if i not in listed)
+        return StoredCheck(tuple(modified), tuple(unlisted))
 
     def gone(self, ids: Sequence[str]) -> list[str]:
         """Those of ``ids`` that PubMed says it does not have (a ``[uid]`` search finds none).

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.errors import MedsearchError
-from ingest.records import Article, Item, Problem
+from ingest.records import Item, Problem
 from ingest.rows import PreparedBatch, prepare_batch
 from ingest.store import BatchResult, Store
 
@@ -147,39 +147,23 @@ def ingest_pubmed(
     query: str,
     *,
     max_records: int | None = None,
+    sort: str = "recent",
     since: date | None = None,
     until: date | None = None,
+    refresh: bool = False,
     progress: bool = True,
 ) -> RunReport:
-    """Search PubMed, then fetch and store only the matching records not yet stored."""
-    from ingest.pubmed_xml import parse_pubmed_xml_bytes
+    """Search PubMed, then fetch and store the matching records not yet stored.
 
-    params = {"max": max_records, "since": since, "until": until}
-    with _Run(store, "pubmed", query, params) as run:
-        found = client.search(query, since=since, until=until)
-        run.report.found = found.count
-        run.report.warnings.extend(found.warnings)
-        ids = found.ids[:max_records] if max_records else found.ids
-        missing = store.missing_ids(ids)
-        run.report.already_stored = len(ids) - len(missing)
-        bar = _progress(progress, total=len(missing), unit=" rec", desc="efetch")
-        try:
-            for batch in client.fetch(missing):
-                items = parse_pubmed_xml_bytes(batch.xml, location=f"efetch batch {batch.index}")
-                items.extend(_not_returned(batch.ids, items, batch.index))
-                run.apply(items)
-                bar.update(len(batch.ids))
-        finally:
-            bar.close()
+    ``max_records``: the first N in ``sort`` order ("recent", "relevance", "pub_date"),
+    in requests proportional to N. ``refresh``: also re-fetch this query's stored records
+    that PubMed modified since the query was last current (``ingest.pubmed_update``).
+    The query is remembered in the store for ``medsearch update``.
+    """
+    from ingest.pubmed_update import QuerySpec, pull
+
+    spec = QuerySpec(query, max_records, sort, since, until)  # checked before any request
+    params = {"max": max_records, "sort": sort, "since": since, "until": until, "refresh": refresh}
+    with _Run(store, "pubmed", spec.query, params) as run:
+        pull(store, client, run, spec, refresh=refresh, progress=progress)
     return run.report
-
-
-def _not_returned(requested: Sequence[str], items: Sequence[Item], index: int) -> list[Problem]:
-    """A Problem for every requested PMID that efetch did not send back."""
-    got = {i.doc_id for i in items if isinstance(i, Article)}
-    got |= {i.doc_id for i in items if not isinstance(i, (Article, Problem))}
-    return [
-        Problem(f"efetch batch {index}", f"PMID {pmid} was requested but not returned by efetch")
-        for pmid in requested
-        if pmid not in got
-    ]

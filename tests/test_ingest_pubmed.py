@@ -17,7 +17,7 @@ from ingest import pipeline
 from ingest.entrez import EntrezClient, EntrezConfig
 from ingest.store import Store
 from tests.conftest import PUBMED_DATA, run_cli
-from tests.eutils_server import LARGE_COUNT, LARGE_QUERY, EUtilsServer
+from tests.eutils_server import BROAD_COUNT, BROAD_QUERY, LARGE_COUNT, LARGE_QUERY, EUtilsServer
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +81,32 @@ def test_stored_record_equals_the_served_xml(server, tmp_path):
             assert store.get_article(pmid) == served[0]
 
 
-def test_html_instead_of_xml_is_a_clear_error_and_loses_nothing(server, tmp_path):
+def test_an_html_page_instead_of_xml_is_retried(server, tmp_path):
     db = tmp_path / "m.duckdb"
-    server.inject("esearch", "html")
-    out = run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", env=_env(server))
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "HTML" in out.stderr
-    with Store(db) as store:
-        assert store.runs(1)[0].status == "failed"
+    server.inject("esearch", "html")  # NCBI's "Service unavailable" page, with status 200
+    out = run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "5", env=_env(server))
+    assert out.returncode == 0, out.stderr
+    assert "5 stored" in out.stdout and "HTML page" in out.stderr  # the retry is logged
+    assert [r.fault for r in server.requests_to("esearch")] == ["html", None]
+
+
+def test_html_on_every_try_fails_the_run_with_a_clear_error(server, tmp_path):
+    from ingest.errors import EntrezError
+
+    server.inject("esearch", "html", times=10)
+    client = EntrezClient(EntrezConfig(email="x@example.org", base_url=server.url, max_tries=3,
+                                       backoff_factor=0.01), sleep=lambda s: None)
+    with Store(tmp_path / "m.duckdb") as store:
+        with pytest.raises(EntrezError, match="sent an HTML page .*where XML was expected"):
+            pipeline.ingest_pubmed(store, client, "all[sb]", progress=False)
+        run = store.runs(1)[0]
+        assert run.status == "failed" and "HTML page" in run.message
+    assert len(server.requests_to("esearch")) == 3
 
 
 def test_transient_faults_are_retried_through_the_pipeline(server, tmp_path):
-    client = EntrezClient(EntrezConfig(email="x@example.org", base_url=server.url, backoff_base=0.01,
-                                       backoff_cap=0.05, efetch_batch_size=20, api_key="test-key"))
+    client = EntrezClient(EntrezConfig(email="x@example.org", base_url=server.url, backoff_factor=0.01,
+                                       efetch_batch_size=20, api_key="test-key"))
     server.inject("efetch", "503", times=1)
     server.inject("efetch", "truncate", times=1)
     with Store(tmp_path / "m.duckdb") as store:
@@ -102,7 +115,7 @@ def test_transient_faults_are_retried_through_the_pipeline(server, tmp_path):
 
 
 def test_interrupted_run_resumes_without_refetching(server, tmp_path):
-    client = EntrezClient(EntrezConfig(email="x@example.org", base_url=server.url, backoff_base=0.01,
+    client = EntrezClient(EntrezConfig(email="x@example.org", base_url=server.url, backoff_factor=0.01,
                                        efetch_batch_size=20, api_key="test-key"))
     real_fetch = client.fetch
 
@@ -166,3 +179,75 @@ def test_tens_of_thousands_of_records_with_a_kill_in_the_middle(server, tmp_path
     with Store(db) as store:
         assert store.count() == LARGE_COUNT
         assert [r.status for r in store.runs(2)] == ["completed", "interrupted"]
+
+
+# --- bounded pulls ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "efetches"), [(50, 1), (500, 3)])
+def test_max_n_on_a_million_hits_costs_requests_in_proportion_to_n(server, tmp_path, n, efetches):
+    db = tmp_path / "m.duckdb"
+    out = run_cli("--db", str(db), "ingest", "pubmed", BROAD_QUERY, "--max", str(n), env=_env(server))
+    assert out.returncode == 0, out.stderr
+    assert f"PubMed: {BROAD_COUNT} records match; 0 already stored." in out.stdout
+    (search,) = server.requests_to("esearch")  # one esearch, no listing of the million
+    assert search.params["retmax"] == str(n) and "sort" not in search.params
+    assert len(server.requests_to("epost")) == 1 and len(server.requests_to("efetch")) == efetches
+    newest = server.search_ids(BROAD_QUERY)[:n]  # PubMed's default order: newest entry first
+    with Store(db) as store:
+        stored = [r[0] for r in store.con.execute("SELECT doc_id FROM articles").fetchall()]
+    assert sorted(stored) == sorted(newest)
+
+
+@pytest.mark.parametrize("sort", ["pub_date", "relevance"])
+def test_max_keeps_the_first_n_in_the_sort_asked_for(server, tmp_path, sort):
+    db = tmp_path / "m.duckdb"
+    out = run_cli("--db", str(db), "ingest", "pubmed", "cancer", "--max", "7", "--sort", sort,
+                  env=_env(server))
+    assert out.returncode == 0, out.stderr
+    assert server.requests_to("esearch")[0].params["sort"] == sort
+    expected = server.search_ids("cancer", sort=sort)[:7]
+    assert expected != server.search_ids("cancer")[:7]  # the sort makes a difference here
+    with Store(db) as store:
+        assert store.stored_ids(server.search_ids("cancer")) == [
+            i for i in server.search_ids("cancer") if i in set(expected)
+        ]
+
+
+def test_pub_date_order_keeps_the_most_recently_published(server, tmp_path):
+    """Oracle: publication years as our own parser stores them, not the server's ordering."""
+    db = tmp_path / "m.duckdb"
+    assert run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "40", env=_env(server)).returncode == 0
+    with Store(db) as store:
+        years = dict(store.con.execute("SELECT doc_id, pub_year FROM articles").fetchall())
+    server.reset()
+    db2 = tmp_path / "top.duckdb"
+    out = run_cli("--db", str(db2), "ingest", "pubmed", "all[sb]", "--max", "5", "--sort", "pub_date",
+                  env=_env(server))
+    assert out.returncode == 0, out.stderr
+    with Store(db2) as store:
+        top = [r[0] for r in store.con.execute("SELECT pub_year FROM articles").fetchall()]
+    others = [y for y in years.values() if y is not None]
+    assert len(top) == 5 and min(top) >= sorted(others, reverse=True)[4]
+
+
+def test_more_than_9999_in_relevance_order_is_refused_before_fetching(server, tmp_path):
+    out = run_cli("--db", str(tmp_path / "m.duckdb"), "ingest", "pubmed", BROAD_QUERY, "--max", "20000",
+                  "--sort", "relevance", env=_env(server))
+    assert out.returncode == 2 and "at most 9,999" in out.stderr and "--sort recent" in out.stderr
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_an_empty_query_is_an_error_before_any_request(server, tmp_path, query):
+    out = run_cli("--db", str(tmp_path / "m.duckdb"), "ingest", "pubmed", query, env=_env(server))
+    assert out.returncode == 2 and "query is empty" in out.stderr and "Traceback" not in out.stderr
+    assert server.requests == []
+
+
+def test_without_an_email_no_email_parameter_is_sent(server, tmp_path):
+    env = {"NCBI_EUTILS_URL": server.url}
+    out = run_cli("--db", str(tmp_path / "m.duckdb"), "ingest", "pubmed", "cancer", "--max", "3", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "no e-mail" in out.stderr
+    assert server.requests and all("email" not in r.params for r in server.requests)

@@ -22,6 +22,7 @@ from search.config import SETTINGS, Settings
 #: The modules of this package that add commands, in the order of ``medsearch --help``.
 COMMAND_MODULES = (
     "ingest_cmds",
+    "update_cmd",
     "corpus_cmds",
     "search_cmds",
     "library_cmds",

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ingest.entrez import SORTS
 from ingest.errors import ConfigError
-from search.cli.common import date_arg, open_store, positive, safe, safe_line
+from search.cli.common import date_arg, open_store, positive, safe_line
 from search.config import Settings
 
 
@@ -20,14 +21,27 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="search PubMed and store the matching records (E-utilities)",
         description="Search PubMed through NCBI E-utilities and store the matching records. "
         "Records already stored are not fetched again, so re-running a query adds only what "
-        "is new and an interrupted run resumes where it stopped.",
+        "is new and an interrupted run resumes where it stopped. The query is remembered for "
+        "`medsearch update`.",
     )
     pubmed.add_argument("query", help='PubMed query, e.g. "metformin AND cancer[MeSH]"')
-    pubmed.add_argument("--max", type=positive, dest="max_records", help="store at most N records")
+    pubmed.add_argument(
+        "--max", type=positive, dest="max_records",
+        help="take only the first N records in --sort order (costs requests in proportion to N)",
+    )
+    pubmed.add_argument(
+        "--sort", choices=tuple(SORTS), default="recent",
+        help="order that --max takes the first N in: recent (newest entry date, default), "
+        "relevance (PubMed's Best Match) or pub_date (newest publication date)",
+    )
     pubmed.add_argument("--since", type=date_arg, help="only records entered on or after YYYY-MM-DD")
     pubmed.add_argument("--until", type=date_arg, help="only records entered on or before YYYY-MM-DD")
-    pubmed.add_argument("--email", help="your e-mail, sent to NCBI (env NCBI_EMAIL)")
-    pubmed.add_argument("--api-key", help="NCBI API key: 10 instead of 3 requests/s (env NCBI_API_KEY)")
+    pubmed.add_argument(
+        "--refresh", action="store_true",
+        help="also re-fetch this query's stored records that PubMed modified since its last run "
+        "(retractions, errata, MeSH indexing, corrections)",
+    )
+    add_ncbi_arguments(pubmed)
     pubmed.set_defaults(handler=cmd_ingest_pubmed)
 
     files = sources.add_parser(
@@ -49,6 +63,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--if-empty", action="store_true", help="do nothing if the store already has records")
     demo.set_defaults(handler=cmd_ingest_demo)
+
+
+def add_ncbi_arguments(parser: argparse.ArgumentParser) -> None:
+    """--email and --api-key, for every command that talks to NCBI."""
+    parser.add_argument("--email", help="your e-mail, sent to NCBI (env NCBI_EMAIL)")
+    parser.add_argument(
+        "--api-key",
+        help="NCBI API key: 10 instead of 3 requests/s (env NCBI_API_KEY, which keeps it out of "
+        "the process list)",
+    )
+
+
+def entrez_client(args: argparse.Namespace, settings: Settings):
+    """The E-utilities client of the settings, with --email/--api-key applied."""
+    from ingest.entrez import EntrezClient, EntrezConfig
+
+    settings = Settings.from_env(ncbi_email=args.email, ncbi_api_key=args.api_key, db=settings.db)
+    if not settings.ncbi_email:
+        print("warning: no e-mail given (--email or NCBI_EMAIL); NCBI asks for one.", file=sys.stderr)
+    return EntrezClient(
+        EntrezConfig(email=settings.ncbi_email, api_key=settings.ncbi_api_key, base_url=settings.eutils_url)
+    )
 
 
 def print_report(report, out=sys.stdout) -> None:
@@ -110,20 +146,16 @@ def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest_pubmed(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.entrez import EntrezClient, EntrezConfig
     from ingest.pipeline import ingest_pubmed
+    from ingest.pubmed_update import QuerySpec
 
-    settings = Settings.from_env(ncbi_email=args.email, ncbi_api_key=args.api_key, db=settings.db)
-    if args.since and args.until and args.since > args.until:
-        raise ConfigError(f"--since {args.since} is after --until {args.until}.", hint="Swap them.")
-    if not settings.ncbi_email:
-        print("warning: no e-mail given (--email or NCBI_EMAIL); NCBI asks for one.", file=sys.stderr)
-    client = EntrezClient(
-        EntrezConfig(email=settings.ncbi_email, api_key=settings.ncbi_api_key, base_url=settings.eutils_url)
-    )
+    # the query and dates are checked before anything opens or goes out
+    spec = QuerySpec(args.query, args.max_records, args.sort, args.since, args.until)
+    client = entrez_client(args, settings)
     with open_store(settings) as store:
         report = ingest_pubmed(
-            store, client, args.query, max_records=args.max_records, since=args.since, until=args.until
+            store, client, spec.query, max_records=spec.max_records, sort=spec.sort,
+            since=spec.since, until=spec.until, refresh=args.refresh,
         )
         print_report(report)
     return 0
