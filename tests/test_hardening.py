@@ -190,3 +190,47 @@ def test_any_settings_either_load_or_raise_the_projects_config_error(env):
         Settings.from_env(env)
     except ConfigError as exc:
         assert exc.message and exc.hint
+
+
+# -- row 8: record text is untrusted ----------------------------------------------------------------------
+
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07Aspirin\x9b31m trial\rhidden\x08 \x00end"
+
+
+def test_control_characters_in_record_text_never_reach_the_terminal(tmp_path):
+    corpus = tmp_path / "beir" / "corpus.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_text(json.dumps({"_id": "d1", "title": HOSTILE, "text": "aspirin " + HOSTILE}) + "\n"
+                      + json.dumps({"_id": "d2", "title": "Other", "text": "unrelated words"}) + "\n")
+    db = tmp_path / "m.duckdb"
+    assert run_cli("--db", str(db), "ingest", "files", str(corpus), env=BM25_ONLY).returncode == 0
+    assert run_cli("--db", str(db), "index", env=BM25_ONLY).returncode == 0
+    human = run_cli("--db", str(db), "search", "aspirin", env=BM25_ONLY)
+    assert human.returncode == 0 and "Aspirin" in human.stdout
+    for ch in ("\x1b", "\x07", "\x9b", "\r", "\x08", "\x00"):
+        assert ch not in human.stdout + human.stderr
+    raw = run_cli("--db", str(db), "search", "aspirin", "--json", env=BM25_ONLY)
+    assert "\x1b" not in raw.stdout and "\\u001b" in raw.stdout and "\\u009b" in raw.stdout
+    hit = json.loads(raw.stdout)["hits"][0]
+    assert hit["title"].startswith("\x1b[2J") and "\x9b" in hit["title"]  # the JSON keeps the text, escaped
+    stats = run_cli("--db", str(db), "stats", env=BM25_ONLY)
+    assert "\x1b" not in stats.stdout
+
+
+# -- rows 9 and 10: bounded work, and only records that matched ---------------------------------------
+
+
+@needs_data
+def test_a_huge_query_is_refused_quickly_with_the_limit(indexed):
+    import base64
+
+    query = base64.b64encode(os.urandom(75_000)).decode()
+    _ok_error(run_cli("--db", str(indexed), "search", query, env=BM25_ONLY), "limit is 2,000")
+
+
+@needs_data
+def test_a_query_that_matches_nothing_lists_nothing_and_says_why(indexed):
+    out = run_cli("--db", str(indexed), "search", "zzzzqqq", "--mode", "bm25", "-k", "5", env=BM25_ONLY)
+    assert out.returncode == 0 and "No results" in out.stdout and "No record matches" in out.stderr
+    punct = run_cli("--db", str(indexed), "search", "?!;", env=BM25_ONLY)
+    assert "No results" in punct.stdout and "no words to search for" in punct.stderr
