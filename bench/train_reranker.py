@@ -253,7 +253,7 @@ def dense_miner(base: str) -> Any:
     """The bi-encoder that mines negatives: the packaged all-MiniLM-L6-v2 (or ``--miner``)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(base, device="cpu")
+    return SentenceTransformer(base)
 
 
 # -- evaluation -------------------------------------------------------------------------------
@@ -366,7 +366,7 @@ def make_model(base: str, max_length: int, freeze_layers: int, seed: int) -> Any
     from sentence_transformers.cross_encoder import CrossEncoder
 
     torch.manual_seed(seed)
-    model = CrossEncoder(base, num_labels=1, max_length=max_length, device="cpu")
+    model = CrossEncoder(base, num_labels=1, max_length=max_length)  # a GPU when there is one
     frozen = ("embeddings.word_embeddings",) + tuple(f"encoder.layer.{i}." for i in range(freeze_layers))
     for name, param in model.named_parameters():
         param.requires_grad = not any(f in name for f in frozen)
@@ -386,7 +386,7 @@ def training_args(args: argparse.Namespace) -> Any:
         eval_strategy="steps", eval_steps=args.eval_every, save_strategy="steps", save_steps=args.eval_every,
         save_only_model=True, save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="sequential_score", greater_is_better=True,
-        logging_steps=10, report_to="none", use_cpu=True, disable_tqdm=True,
+        logging_steps=10, report_to="none", disable_tqdm=True,
     )
 
 
