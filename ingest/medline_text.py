@@ -35,6 +35,7 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
+from ingest.pubmed_values import MONTHS, is_translated_title, orcid
 
 #: MEDLINE comment/correction tags -> PubMed XML ``CommentsCorrections/@RefType``.
 REF_TYPES: dict[str, str] = {
@@ -81,8 +82,6 @@ NLM_CATEGORIES: dict[str, str] = {
     "INTERPRETATION": "CONCLUSIONS",
 }
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _SEASONS = {"spring", "summer", "autumn", "fall", "winter"}
 _SUFFIXES = {"Jr", "Sr", "2nd", "3rd", "4th", "II", "III", "IV", "V"}
 
@@ -94,7 +93,6 @@ _DP_LEAD = re.compile(r"(\d{4})(?: ([A-Za-z]{3})\b)?")
 _REF_PMID = re.compile(r"\s*\.?\s*PMID:\s*(\d+)\s*\.?\s*$")
 _ID_TYPED = re.compile(r"(.*?)\s*\[([A-Za-z-]+)\]")
 _CHEMICAL = re.compile(r"(EC [0-9.n-]+|\S+) \((.*)\)")
-_ORCID = re.compile(r"(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dX])")
 
 
 @dataclass
@@ -254,19 +252,6 @@ def _title_fields(tags: dict[str, list[str]]) -> dict[str, object]:
     }
 
 
-def is_translated_title(title: str) -> bool:
-    """True for "[Title translated into English]." : one bracket pair around the whole title."""
-    body = title[:-1] if title.endswith(".") else title
-    if not (body.startswith("[") and body.endswith("]")):
-        return False
-    depth = 0
-    for i, char in enumerate(body):
-        depth += (char == "[") - (char == "]")
-        if depth == 0:
-            return i == len(body) - 1
-    return False
-
-
 def _abstract_fields(
     fields: list[tuple[str, str]], tags: dict[str, list[str]]
 ) -> dict[str, object]:
@@ -377,9 +362,8 @@ def _authors(fields: list[tuple[str, str]]) -> tuple[tuple[Author, ...], list[st
         elif tag in ("IR", "FIR"):  # investigators are not authors; keep their AD/AUID off
             current = None
         elif tag == "AUID" and current is not None:
-            found = _ORCID.search(value.upper())
-            if found and "ORCID" in value.upper() and current.orcid is None:
-                current.orcid = "-".join(found.groups())
+            if "ORCID" in value.upper() and current.orcid is None:
+                current.orcid = orcid(value)
         elif tag == "AD":
             (current.affiliations if current is not None else orphans).append(value)
     if drafts and orphans and not drafts[0].affiliations:
@@ -516,8 +500,8 @@ def parse_pub_date(dp: str) -> tuple[int | None, int | None, int | None, str | N
     """
     dp = dp.strip()
     plain = _DP_PLAIN.fullmatch(dp)
-    if plain and (plain[2] is None or plain[2].lower() in _MONTHS):
-        month = _MONTHS[plain[2].lower()] if plain[2] else None
+    if plain and (plain[2] is None or plain[2].lower() in MONTHS):
+        month = MONTHS[plain[2].lower()] if plain[2] else None
         day = int(plain[3]) if plain[3] and 1 <= int(plain[3]) <= 31 else None
         return int(plain[1]), month, day, None
     parts = dp.split()
@@ -525,7 +509,7 @@ def parse_pub_date(dp: str) -> tuple[int | None, int | None, int | None, str | N
         return int(parts[0]), None, None, None
     lead = _DP_LEAD.match(dp)
     if lead:
-        return int(lead[1]), _MONTHS.get((lead[2] or "").lower()), None, dp
+        return int(lead[1]), MONTHS.get((lead[2] or "").lower()), None, dp
     year = re.search(r"\b(\d{4})\b", dp)
     return (int(year[1]) if year else None), None, None, dp
 

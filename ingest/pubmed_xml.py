@@ -64,6 +64,7 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
+from ingest.pubmed_values import is_translated_title, month_number, orcid
 
 try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
     from isal import igzip as _gzip
@@ -108,12 +109,8 @@ _PROLOG = re.compile(
 _ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)""")
 _HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.S | re.I)
 _NCBI_ERROR = re.compile(rb"<ERROR>(.*?)</ERROR>", re.S)
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-_MONTHS.update({str(i): i for i in range(1, 13)})
-_MONTHS.update({f"{i:02d}": i for i in range(1, 10)})
 _MONTH_ABBR = ("", *"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
 _MEDLINE_DATE = re.compile(r"(\d{4})(?:\s+([A-Za-z]{3})[a-z]*\b)?")
-_ORCID = re.compile(r"(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dX])\s*$")
 _OTHER_ID_KIND = re.compile(r"(PMC|NIHMS)\d+")
 _MATH_TOKENS = frozenset(("mi", "mn", "mo", "mtext", "ms", "mglyph"))
 _MATH_ROOTS = frozenset(("{http://www.w3.org/1998/Math/MathML}math", "math"))
@@ -167,13 +164,6 @@ def _opt(s: str) -> str | None:
     return s or None
 
 
-def _month(value: str | None) -> int | None:
-    if not value:
-        return None
-    v = value.strip()
-    return _MONTHS.get(v) or _MONTHS.get(v[:3].lower())
-
-
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value else None
@@ -197,7 +187,7 @@ def _ymd(el: Any) -> date | None:
 
 def _date_of(y: str | None, m: str | None, d: str | None) -> date | None:
     """``Year``/``Month``/``Day`` texts as a date, or None when incomplete or invalid."""
-    year, month, day = _int(y), _month(m), _int(d)
+    year, month, day = _int(y), month_number(m), _int(d)
     if year is None or month is None or day is None:
         return None
     try:
@@ -206,30 +196,8 @@ def _date_of(y: str | None, m: str | None, d: str | None) -> date | None:
         return None
 
 
-def _orcid(value: str | None) -> str | None:
-    """ORCID in its bare ``0000-0002-1825-0097`` form, from any URL or spacing PubMed uses."""
-    if not value:
-        return None
-    m = _ORCID.search(value.strip().rstrip("/").upper())
-    return "-".join(m.groups()) if m else None
-
-
-def _translated(title: str) -> bool:
-    """True for a ``[Title translated into English].``: one bracket pair around it all."""
-    if not title.startswith("["):
-        return False
-    body = title[:-1] if title.endswith(".") else title
-    if not body.endswith("]"):
-        return False
-    depth = 0
-    for i, c in enumerate(body):
-        if c == "[":
-            depth += 1
-        elif c == "]":
-            depth -= 1
-            if depth == 0:
-                return i == len(body) - 1
-    return False
+#: The name the compiled reader binds the ORCID reader by (``_fastxml.bind``).
+_orcid = orcid
 
 
 # --------------------------------------------------------------------------- record parts
@@ -248,7 +216,7 @@ def _abstract_sections(el: Any, f: Fields | None) -> tuple[AbstractSection, ...]
 
 
 def _author(el: Any) -> Author:
-    last = fore = initials = suffix = collective = orcid = None
+    last = fore = initials = suffix = collective = orcid_value = None
     affiliations: list[str] = []
     for ch in el:
         tag = ch.tag
@@ -264,7 +232,7 @@ def _author(el: Any) -> Author:
                     affiliations.append(_text(a))
         elif tag == "Identifier":
             if ch.get("Source") == "ORCID":
-                orcid = _orcid(ch.text)
+                orcid_value = orcid(ch.text)
         elif tag == "Suffix":
             suffix = _text(ch)
         elif tag == "CollectiveName":
@@ -273,7 +241,7 @@ def _author(el: Any) -> Author:
             affiliations.append(_text(ch))
     return Author(
         last or None, fore or None, initials or None, suffix or None, collective or None,
-        orcid, tuple(a for a in affiliations if a), el.get("EqualContrib") == "Y",
+        orcid_value, tuple(a for a in affiliations if a), el.get("EqualContrib") == "Y",
     )  # fmt: skip
 
 
@@ -309,10 +277,10 @@ def _set_pub_date(
         m = _MEDLINE_DATE.search(medline)
         if m:
             f["pub_year"] = int(m.group(1))
-            f["pub_month"] = _month(m.group(2))
+            f["pub_month"] = month_number(m.group(2))
         return
     f["pub_year"] = _int(year)
-    f["pub_month"] = mon = _month(month)
+    f["pub_month"] = mon = month_number(month)
     f["pub_day"] = dnum = _int(day)
     parts = (year, _MONTH_ABBR[mon] if mon else month, str(dnum) if dnum else day, season)
     f["pub_date_text"] = " ".join(p for p in parts if p) or None
@@ -701,7 +669,7 @@ def _finish(f: Fields) -> Article:
     _resolve_ids(f)
     if f["record_type"] == "book" and not f.get("title"):
         f["title"] = f.get("book_title") or ""
-    f["title_translated"] = _translated(f.get("title") or "")
+    f["title_translated"] = is_translated_title(f.get("title") or "")
     f["extra"] = tuple(f.pop("_extra"))
     for key in _TUPLE_FIELDS:
         f[key] = tuple(f[key])

@@ -7,18 +7,49 @@ changed behind the store's back.
 
 A record and its parts are named tuples: a parser makes dozens per record, and
 a named tuple is built four times faster than a frozen dataclass, which sets
-each field through ``object.__setattr__``. ``Deletion`` and ``Problem``, rare,
-stay frozen dataclasses, so an item never equals a plain tuple of its values
-by accident where it matters most: telling what kind of item it is.
+each field through ``object.__setattr__``. Their equality and hash respect the
+kind (:func:`_by_kind`): ``Chemical("a")`` and ``CommentCorrection("a")`` are
+not equal, and no part equals a plain tuple of its values. ``Deletion`` and
+``Problem``, rare, are frozen dataclasses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
+
+_T = TypeVar("_T", bound=type)
 
 
+def _same_kind_eq(self: tuple, other: object) -> bool:
+    if type(other) is type(self):
+        return tuple.__eq__(self, other)
+    return False if isinstance(other, tuple) else NotImplemented
+
+
+def _same_kind_ne(self: tuple, other: object) -> bool:
+    equal = _same_kind_eq(self, other)
+    return equal if equal is NotImplemented else not equal
+
+
+def _kind_hash(self: tuple) -> int:
+    return hash((type(self), tuple.__hash__(self)))
+
+
+def _by_kind(cls: _T) -> _T:
+    """Make a named tuple class compare and hash as its kind and values, not its values alone.
+
+    Building one stays the plain tuple construction; only ``==``, ``!=`` and ``hash``
+    (rare on the hot path) go through these Python functions.
+    """
+    cls.__eq__ = _same_kind_eq  # type: ignore[assignment]
+    cls.__ne__ = _same_kind_ne  # type: ignore[assignment]
+    cls.__hash__ = _kind_hash  # type: ignore[assignment]
+    return cls
+
+
+@_by_kind
 class AbstractSection(NamedTuple):
     """One paragraph of an abstract; ``label``/``nlm_category`` are set for structured abstracts."""
 
@@ -27,6 +58,7 @@ class AbstractSection(NamedTuple):
     nlm_category: str | None = None  # BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS, UNASSIGNED
 
 
+@_by_kind
 class OtherAbstract(NamedTuple):
     """An ``OtherAbstract``: another abstract (other language, plain-language summary...)."""
 
@@ -35,6 +67,7 @@ class OtherAbstract(NamedTuple):
     language: str | None = None  # ISO 639-2 code, e.g. "spa"
 
 
+@_by_kind
 class Author(NamedTuple):
     """A personal author (``last_name`` set) or a group (``collective_name`` set)."""
 
@@ -55,12 +88,14 @@ class Author(NamedTuple):
         return " ".join(p for p in (self.last_name, self.initials or self.fore_name) if p)
 
 
+@_by_kind
 class MeshQualifier(NamedTuple):
     name: str
     ui: str | None = None
     major_topic: bool = False
 
 
+@_by_kind
 class MeshHeading(NamedTuple):
     descriptor: str
     descriptor_ui: str | None = None
@@ -73,23 +108,27 @@ class MeshHeading(NamedTuple):
         return self.major_topic or any(q.major_topic for q in self.qualifiers)
 
 
+@_by_kind
 class PublicationType(NamedTuple):
     name: str  # e.g. "Randomized Controlled Trial"
     ui: str | None = None  # e.g. "D016449"
 
 
+@_by_kind
 class Keyword(NamedTuple):
     text: str
     major_topic: bool = False
     owner: str | None = None  # NOTNLM, NLM, ...
 
 
+@_by_kind
 class Chemical(NamedTuple):
     name: str
     ui: str | None = None
     registry_number: str | None = None
 
 
+@_by_kind
 class CommentCorrection(NamedTuple):
     """A link to another record: ``ref_type`` as PubMed spells it (``RetractionIn``, ``ErratumIn``...)."""
 
@@ -98,6 +137,7 @@ class CommentCorrection(NamedTuple):
     pmid: str | None = None
 
 
+@_by_kind
 class Article(NamedTuple):
     """One bibliographic record, as every parser returns it.
 

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from ingest.errors import SourceError
 from ingest.medline_text import (
-    is_translated_title,
     iter_medline_text,
     parse_chemical,
     parse_mesh,
@@ -21,6 +20,7 @@ from ingest.medline_text import (
     parse_reference,
     split_abstract,
 )
+from ingest.pubmed_values import is_translated_title
 from ingest.records import (
     AbstractSection,
     Article,
