@@ -3,15 +3,18 @@
 Pure functions, no SQL: ``store`` registers these tables with DuckDB and
 inserts them in one statement each, which is what makes bulk ingest fast
 (row-by-row ``executemany`` is two orders of magnitude slower in DuckDB).
+
+Each record carries its hash (:func:`record_hash`), a digest of a canonical text of
+its values, by which the store recognises an unchanged record, and the earliest and
+latest year it gives (:func:`record_years`), by which year filters find it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import pickle
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,7 +55,8 @@ ARTICLE_SCHEMA = pa.schema(
         ("pmcid", _STR), ("pii", _STR), ("languages", _STR_LIST),
         ("publication_types", _STR_LIST), ("mesh_terms", _STR_LIST), ("keywords", _STR_LIST),
         ("book_title", _STR), ("publisher", _STR), ("extra", _STR),
-        ("is_retracted", pa.bool_()), ("record_hash", _STR),
+        ("is_retracted", pa.bool_()), ("earliest_year", pa.int32()), ("latest_year", pa.int32()),
+        ("record_hash", _STR), ("record_hash_version", pa.int32()),
     ]
 )  # ingest_run_id and ingested_at are set by the store when it writes the batch
 
@@ -138,7 +142,7 @@ def collapse(items: Iterable[Item]) -> tuple[dict[str, Article | Deletion], int,
 
 
 def _article_row(a: Article) -> tuple:
-    """One ``articles`` row in ``ARTICLE_SCHEMA`` order, without the trailing record_hash."""
+    """One ``articles`` row in ``ARTICLE_SCHEMA`` order, without the trailing record hash and version."""
     return (
         a.doc_id, a.source, a.pmid, a.pmid_version, a.status, a.record_type, a.title,
         a.title_translated, a.vernacular_title, a.abstract_text or None, a.has_abstract,
@@ -148,8 +152,27 @@ def _article_row(a: Article) -> tuple:
         [p.name for p in a.publication_types], [m.descriptor for m in a.mesh_headings],
         [k.text for k in a.keywords], a.book_title, a.publisher,
         json.dumps(dict(a.extra), ensure_ascii=False) if a.extra else None,
-        a.is_retracted,
+        a.is_retracted, *record_years(a),
     )
+
+
+#: Four digits standing alone: the years of a MedlineDate ("1998 Dec-1999 Jan"). ASCII word
+#: boundaries, as DuckDB's regular expressions have them (migration 0004 fills old rows so).
+_YEAR = re.compile(r"\b\d{4}\b", re.ASCII)
+
+
+def record_years(a: Article) -> tuple[int | None, int | None]:
+    """The earliest and the latest year the record gives: its PubDate year, its ArticleDate
+    (electronic publication) year, the years of its MedlineDate; (None, None) when none.
+
+    ``pub_year`` alone misses an epub-ahead-of-print record in the year it went online
+    (ArticleDate 2019, issue 2020) or when it has no PubDate year: a year range matches a
+    record when it overlaps ``earliest_year``..``latest_year``.
+    """
+    years = [y for y in (a.pub_year, a.article_date.year if a.article_date else None) if y is not None]
+    if a.medline_date:
+        years.extend(int(y) for y in _YEAR.findall(a.medline_date))
+    return (min(years), max(years)) if years else (None, None)
 
 
 def _child_rows(a: Article) -> tuple[list[tuple], ...]:
@@ -200,34 +223,67 @@ def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
     )
 
 
-class _Digest:
-    """A digest of a value made of builtin types: SHA-256 of its pickle, taken without a memo.
+#: The record hash written with new rows (``articles.record_hash_version``). Version 1, in
+#: stores written before migration 0004, was SHA-256 of a pickle of the rows; the store
+#: compares such a record by recomputing its version-2 hash from its rows.
+HASH_VERSION = 2
 
-    Without the memo (the pickler's ``fast`` mode) the bytes depend on the values
-    alone, not on which of them happen to be the same object; the values here
-    (tuples, lists, str, int, bool, None, date) hold no cycles.
+_FIELDS = Article._fields
+_DEFAULTS = tuple(Article._field_defaults.get(name, object()) for name in _FIELDS)
+
+
+def _parts(parts: tuple) -> list:
+    return [(type(p).__name__, *p) for p in parts]
+
+
+def _other_abstracts(others: tuple[OtherAbstract, ...]) -> list:
+    return [("OtherAbstract", _parts(o.sections), o.type, o.language) for o in others]
+
+
+def _mesh_headings(headings: tuple[MeshHeading, ...]) -> list:
+    return [("MeshHeading", m.descriptor, m.descriptor_ui, m.major_topic, _parts(m.qualifiers))
+            for m in headings]
+
+
+#: How a field whose value is not plain JSON is written; every other field is written as it is.
+_CANONICAL: dict[str, Callable[[object], object]] = {
+    "abstract": _parts, "other_abstracts": _other_abstracts, "authors": _parts,
+    "publication_types": _parts, "mesh_headings": _mesh_headings, "keywords": _parts,
+    "chemicals": _parts, "comments_corrections": _parts,
+    "article_date": date.isoformat, "date_revised": date.isoformat,
+}
+_ENCODER = json.JSONEncoder(ensure_ascii=True, sort_keys=True, separators=(",", ":"), check_circular=False)
+
+
+def canonical_text(a: Article) -> str:
+    """The record's values as one canonical JSON text, what :func:`record_hash` digests.
+
+    A JSON object: ``"@": "Article"`` and every field whose value differs from the field's
+    default (so a new field with a default leaves existing hashes as they are), keys
+    sorted, no spaces, non-ASCII characters escaped (``\\u00e9``). A record part is an
+    array of its kind and its values in the order ``ingest.records`` declares them
+    (``["Author","Smith","John","J",null,null,null,["Univ"],false]``), parts within parts
+    likewise; a date is ``"YYYY-MM-DD"``; other tuples are arrays. Nothing depends on how
+    Python lays out objects in memory or pickles them.
     """
+    value = {name: v for name, v, default in zip(_FIELDS, a, _DEFAULTS) if v != default}
+    value["@"] = "Article"
+    for name in _CANONICAL.keys() & value.keys():
+        value[name] = _CANONICAL[name](value[name])
+    return _ENCODER.encode(value)
 
-    def __init__(self) -> None:
-        self._buf = io.BytesIO()
-        self._pickler = pickle.Pickler(self._buf, protocol=5)
-        self._pickler.fast = True
 
-    def __call__(self, value: object) -> str:
-        buf = self._buf
-        buf.seek(0)
-        buf.truncate()
-        self._pickler.dump(value)
-        return hashlib.sha256(buf.getbuffer()).hexdigest()[:32]  # SHA-256 has CPU instructions
+def record_hash(a: Article) -> str:
+    """The first 128 bits of SHA-256 of :func:`canonical_text`, as 32 hex digits."""
+    return hashlib.sha256(canonical_text(a).encode("ascii")).hexdigest()[:32]
 
 
 def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
     """Collapse ``items`` and lay the surviving records out as Arrow tables, with their hashes.
 
-    The record hash is a digest of every stored value, so an unchanged record is
-    recognised without a field-by-field compare.
+    The record hash (:func:`record_hash`) is a digest of every value of the record, so
+    an unchanged record is recognised without a field-by-field compare.
     """
-    digest_of = _Digest()
     final, seen, problems = collapse(items)
     names = list(CHILD_SCHEMAS)
     main: list[tuple] = []
@@ -239,8 +295,8 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
             deletions.append(doc_id)
             continue
         row, rows = _article_row(item), _child_rows(item)
-        digest = digest_of((row, rows))  # of the values, before the sections are cut down
-        main.append((*row, digest))
+        digest = record_hash(item)
+        main.append((*row, digest, HASH_VERSION))
         keys.append((doc_id, item.pmid_version, item.date_revised, digest))
         for name, bucket, child in zip(names, children, rows, strict=True):
             bucket.extend(_stored_sections(child) if name == "abstract_sections" else child)
@@ -285,7 +341,11 @@ def _sections(rows: list[dict]) -> tuple[AbstractSection, ...]:
 
 
 def article_from_rows(row: dict, children: dict[str, list[dict]]) -> Article:
-    """The inverse of ``build_tables`` for one record: ``articles`` row + child rows -> Article."""
+    """The inverse of :func:`prepare_batch` for one record: ``articles`` row + child rows -> Article.
+
+    ``children`` maps each child table to the record's rows as dicts (``abstract_sections``
+    with their text, as the view ``abstract_section_texts`` gives it), in stored order.
+    """
     secs = sorted(children["abstract_sections"], key=lambda r: (r["abstract_index"], r["position"]))
     others: dict[int, list[dict]] = {}
     for r in secs:

@@ -27,9 +27,12 @@ import pyarrow.compute as pc
 
 from ingest import opening
 from ingest.errors import StoreError
+from ingest.interrupts import HeldInterrupts
 from ingest.lock import Holder, WriterLock
 from ingest.records import Article, Item, Problem
-from ingest.rows import CHILD_SCHEMAS, PreparedBatch, article_from_rows, prepare_batch, version_key
+from ingest.rows import (
+    CHILD_SCHEMAS, HASH_VERSION, PreparedBatch, article_from_rows, prepare_batch, record_hash, version_key,
+)
 
 CHILD_TABLES = tuple(CHILD_SCHEMAS)
 
@@ -259,8 +262,13 @@ class Store:
         self.con.register(name, table)
         try:
             yield
-        finally:
-            self.con.unregister(name)
+        except BaseException:
+            try:  # in a transaction the failed statement aborted, DuckDB refuses this too:
+                self.con.unregister(name)  # the failure itself is the error to report
+            except duckdb.Error:
+                pass
+            raise
+        self.con.unregister(name)
 
     # -- ingest runs --------------------------------------------------------------------
     def start_run(self, kind: str, target: str, params: dict | None = None) -> int:
@@ -351,18 +359,7 @@ class Store:
     def _apply(self, batch: PreparedBatch, run_id: int | None) -> BatchResult:
         now = datetime.now()
         stored = self._stored_versions([k[0] for k in batch.keys] + batch.deletions)
-        write_mask: list[bool] = []
-        unchanged = older = 0
-        for doc_id, version, revised, digest in batch.keys:
-            old = stored.get(doc_id)
-            if old is not None and old[2] == digest:
-                unchanged += 1
-                write_mask.append(False)
-            elif old is not None and version_key(version, revised) < version_key(old[0], old[1]):
-                older += 1
-                write_mask.append(False)
-            else:
-                write_mask.append(True)
+        write_mask, unchanged, older = self._decide(batch, stored)
         writes = [k[0] for k, w in zip(batch.keys, write_mask, strict=True) if w]
         self._remove([d for d in writes if d in stored] + [d for d in batch.deletions if d in stored])
         if batch.deletions:
@@ -412,15 +409,75 @@ class Store:
             else:
                 self._insert_table(name, table)
 
-    def _stored_versions(self, doc_ids: list[str]) -> dict[str, tuple[int, date | None, str]]:
+    def _decide(self, batch: PreparedBatch, stored: dict[str, _StoredVersion]) -> tuple[list[bool], int, int]:
+        """Which records of the batch to write, and how many are unchanged and older.
+
+        A record whose stored row carries an older hash version is compared by the
+        canonical hash recomputed from its stored rows (see ``_current_hashes``).
+        """
+        recheck = [
+            doc_id for doc_id, version, revised, digest in batch.keys
+            if (old := stored.get(doc_id)) is not None and old.hash_version < HASH_VERSION
+            and old.record_hash != digest and version_key(version, revised) >= old.key
+        ]
+        current = self._current_hashes(recheck)
+        write_mask: list[bool] = []
+        unchanged = older = 0
+        for doc_id, version, revised, digest in batch.keys:
+            old = stored.get(doc_id)
+            if old is not None and (old.record_hash == digest or current.get(doc_id) == digest):
+                unchanged += 1
+                write_mask.append(False)
+            elif old is not None and version_key(version, revised) < old.key:
+                older += 1
+                write_mask.append(False)
+            else:
+                write_mask.append(True)
+        return write_mask, unchanged, older
+
+    def _stored_versions(self, doc_ids: list[str]) -> dict[str, _StoredVersion]:
         if not doc_ids:
             return {}
         with self._registered("_batch_ids", doc_ids):
             rows = self.con.execute(
-                "SELECT a.doc_id, a.pmid_version, a.date_revised, a.record_hash "
+                "SELECT a.doc_id, a.pmid_version, a.date_revised, a.record_hash, a.record_hash_version "
                 "FROM articles a JOIN _batch_ids b USING (doc_id)"
             ).fetchall()
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        return {r[0]: _StoredVersion(version_key(r[1], r[2]), r[3], r[4]) for r in rows}
+
+    def _current_hashes(self, doc_ids: list[str]) -> dict[str, str]:
+        """The canonical hash (``rows.record_hash``) of stored records, recomputed from their rows.
+
+        For rows stored with an older hash version. Such a row keeps its hash when the
+        record is unchanged: the search index knows records by their stored hash, and a new
+        one would make it embed them again.
+        """
+        if not doc_ids:
+            return {}
+        with self._registered("_recheck", doc_ids):
+            found = "doc_id IN (SELECT doc_id FROM _recheck)"
+            articles = self._dict_rows(f"SELECT * FROM articles WHERE {found}")
+            children = {
+                table: self._rows_by_doc(f"SELECT * FROM {source} WHERE {found} ORDER BY doc_id, {order}")
+                for table, (source, order) in _CHILD_READS.items()
+            }
+        return {
+            row["doc_id"]: record_hash(article_from_rows(
+                row, {table: rows.get(row["doc_id"], []) for table, rows in children.items()}
+            ))
+            for row in articles
+        }
+
+    def _dict_rows(self, sql: str) -> list[dict]:
+        cur = self.con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def _rows_by_doc(self, sql: str) -> dict[str, list[dict]]:
+        by_doc: dict[str, list[dict]] = {}
+        for row in self._dict_rows(sql):
+            by_doc.setdefault(row["doc_id"], []).append(row)
+        return by_doc
 
     def _remove(self, doc_ids: list[str]) -> None:
         """Delete stored records and all their parts."""
@@ -599,7 +656,6 @@ class Store:
                 "WHERE a.record_hash IS DISTINCT FROM i.record_hash"
             ).fetchall()[0][0]
 
-
     # -- PubMed queries: refresh and update (migration 0003) -----------------------------
     def remember_pubmed_query(
         self, query: str, *, max_records: int | None, sort: str, since: date | None,
@@ -679,20 +735,70 @@ class Store:
         ).fetchall()
         return [(d, s) for d, s in rows]
 
+
+@dataclass(frozen=True, slots=True)
+class _StoredVersion:
+    """What the replacement rule needs of a stored record."""
+
+    key: tuple[int, date]  # rows.version_key of its (pmid_version, date_revised)
+    record_hash: str
+    hash_version: int
+
+
+#: Where and in which order each child table's rows of a record are read back: the
+#: abstract's sections with their text (through the view), the rest in stored order.
+_CHILD_READS: dict[str, tuple[str, str]] = {
+    table: (
+        ("abstract_section_texts", "abstract_index, position") if table == "abstract_sections"
+        else (table, "position" if "position" in schema.names else "rowid")
+    )
+    for table, schema in CHILD_SCHEMAS.items()
+}
+
+
 class _Transaction:
-    """BEGIN/COMMIT around a block; ROLLBACK on any exception (KeyboardInterrupt too)."""
+    """BEGIN/COMMIT around a block; ROLLBACK when it raises or the COMMIT fails.
+
+    Ctrl-C waits for the end of the block (``ingest.interrupts``): DuckDB would otherwise
+    cut the statement it lands in, and the program would stop with DuckDB's error instead
+    of a ``KeyboardInterrupt``. It is raised once the transaction is committed or rolled back.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self._held = HeldInterrupts()
 
     def __enter__(self) -> None:
-        self.con.execute("BEGIN TRANSACTION")
+        self._held.__enter__()
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+        except BaseException as exc:
+            self._held.__exit__(type(exc), exc, exc.__traceback__)
+            raise
 
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        if exc_type is None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._commit()
+            else:
+                self._rollback()
+        except BaseException as err:
+            self._held.__exit__(type(err), err, err.__traceback__)
+            raise
+        self._held.__exit__(exc_type, exc, None)
+
+    def _commit(self) -> None:
+        try:
             self.con.execute("COMMIT")
-        else:
+        except BaseException:
+            self._rollback()  # a failed COMMIT leaves the transaction open, aborted
+            raise
+
+    def _rollback(self) -> None:
+        try:
             self.con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # no transaction left to roll back: the failed statement ended it
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+import io
+import pickle
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +29,9 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
+from ingest.rows import CHILD_SCHEMAS, _article_row, _child_rows, _to_table, collapse, prepare_batch, record_years
 from ingest.store import Store
+from tests.conftest import PUBMED_DATA, needs_data
 
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
 opt = st.none() | text
@@ -88,29 +96,61 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
         assert names[0][0] == "0001_initial.sql"
 
 
+def _old_hash(article: Article) -> str:
+    """The record hash as the code before migration 0004 computed it: the first 128 bits of
+    SHA-256 of the memo-free pickle of the row values (the ``articles`` row up to
+    ``is_retracted``, then the child rows). Here only to build stores as that code wrote them."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=5)
+    pickler.fast = True
+    pickler.dump((_article_row(article)[:-2], _child_rows(article)))
+    return hashlib.sha256(buf.getvalue()).hexdigest()[:32]
+
+
+def _write_old_store(path: Path, monkeypatch, records: list[Article], *, schema_below: int) -> None:
+    """A store as the code of schema ``schema_below - 1`` wrote it: its migrations only,
+    old-style record hashes, and (before 0002) every section's text repeated."""
+    import ingest.store as store_module
+
+    subset = [m for m in store_module._migrations() if m[0] < schema_below]
+    monkeypatch.setattr(store_module, "_migrations", lambda: subset)
+    tables = dict(prepare_batch(records).tables)
+    old = tables["articles"].drop_columns(["earliest_year", "latest_year", "record_hash_version"])
+    old = old.set_column(old.schema.get_field_index("record_hash"), "record_hash",
+                         pa.array([_old_hash(a) for a in records], pa.string()))
+    tables["articles"] = old.append_column(
+        "ingested_at", pa.array([datetime(2024, 1, 1)] * len(records), pa.timestamp("us")))
+    if schema_below <= 2:
+        sections = CHILD_SCHEMAS["abstract_sections"]
+        sections = sections.remove(sections.get_field_index("text_start"))
+        sections = sections.remove(sections.get_field_index("text_length"))
+        tables["abstract_sections"] = _to_table([r for a in records for r in _child_rows(a)[0]], sections)
+    with Store(path) as s:
+        assert s.schema_version() == subset[-1][0]
+        for name, table in tables.items():
+            s.con.register("_old", table)
+            columns = ", ".join(table.column_names)
+            s.con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM _old")
+            s.con.unregister("_old")
+    monkeypatch.undo()
+
+
+def _hashes(store: Store) -> list[tuple]:
+    return store.con.execute(
+        "SELECT doc_id, record_hash, record_hash_version, ingested_at FROM articles ORDER BY doc_id"
+    ).fetchall()
+
+
 def test_a_store_from_before_the_abstract_was_stored_once_reads_the_same(tmp_path, monkeypatch):
     """Rows written under migration 0001 (section texts repeated) read back whole after 0002,
-    and their records are recognised as unchanged: the record hash did not change."""
-    import ingest.store as store_module
-    from ingest.rows import CHILD_SCHEMAS, _child_rows, _to_table, prepare_batch
-
+    and their records are recognised as unchanged."""
     article = _article(abstract=(AbstractSection("Why.", "BACKGROUND", "BACKGROUND"),
                                  AbstractSection(""), AbstractSection("Done é😀.")),
                        other_abstracts=(OtherAbstract((AbstractSection("Otra."),), "Publisher", "spa"),))
     path = tmp_path / "old.duckdb"
-    first = store_module._migrations()[:1]
-    monkeypatch.setattr(store_module, "_migrations", lambda: first)
-    batch = prepare_batch([article])
-    old_sections = CHILD_SCHEMAS["abstract_sections"]
-    old_sections = old_sections.remove(old_sections.get_field_index("text_start"))
-    old_sections = old_sections.remove(old_sections.get_field_index("text_length"))
-    batch.tables["abstract_sections"] = _to_table(_child_rows(article)[0], old_sections)
+    _write_old_store(path, monkeypatch, [article], schema_below=2)
     with Store(path) as s:
-        assert s.schema_version() == 1
-        s.apply_prepared(batch)
-    monkeypatch.undo()
-    with Store(path) as s:
-        assert s.schema_version() >= 2
+        assert s.schema_version() >= 4
         assert s.get_article("1") == article
         assert s.apply_batch([article]).unchanged == 1
         s.apply_batch([article._replace(title="New")])  # rewritten: the text is stored once now
@@ -118,6 +158,77 @@ def test_a_store_from_before_the_abstract_was_stored_once_reads_the_same(tmp_pat
         assert s.con.execute(
             "SELECT count(*) FROM abstract_sections WHERE abstract_index = 0 AND text IS NULL"
         ).fetchall()[0][0] == 2
+
+
+def _real_articles() -> list[Article]:
+    """Every real record of the shared data, one per PMID (the one ingest keeps)."""
+    from ingest.sources import iter_paths
+
+    final, _, _ = collapse(iter_paths([PUBMED_DATA]))
+    return [a for a in final.values() if isinstance(a, Article)]
+
+
+@needs_data
+def test_real_records_stored_with_the_old_hash_are_left_untouched_by_the_same_ingest(tmp_path, monkeypatch):
+    """A store written before the canonical hash: migrating it keeps every row's hash; the
+    same records ingested again are all unchanged and nothing is rewritten."""
+    records = _real_articles()
+    assert len(records) > 2_000
+    path = tmp_path / "old.duckdb"
+    _write_old_store(path, monkeypatch, records, schema_below=4)
+    with Store(path) as s:
+        before = _hashes(s)
+        assert {row[2] for row in before} == {1}
+        assert dict((row[0], row[1]) for row in before) == {a.doc_id: _old_hash(a) for a in records}
+        result = s.apply_batch(records)
+        assert (result.unchanged, result.stored, result.older_skipped) == (len(records), 0, 0)
+        assert _hashes(s) == before
+
+
+def test_an_old_hash_row_is_replaced_by_a_newer_record_and_kept_against_an_older_one(tmp_path, monkeypatch):
+    path = tmp_path / "old.duckdb"
+    first = _article("1", title="As stored", date_revised=date(2020, 1, 1))
+    _write_old_store(path, monkeypatch, [first, _article("2")], schema_below=4)
+    with Store(path) as s:
+        older = s.apply_batch([first._replace(title="Older", date_revised=date(2019, 1, 1))])
+        assert (older.older_skipped, older.stored) == (1, 0)
+        newer = first._replace(title="Revised", date_revised=date(2021, 1, 1))
+        assert s.apply_batch([newer]).stored == 1
+        assert s.get_article("1") == newer
+        rows = _hashes(s)
+        assert [(r[0], r[2]) for r in rows] == [("1", 2), ("2", 1)]
+        assert rows[0][1] != _old_hash(newer) and rows[1][1] == _old_hash(_article("2"))
+        again = s.apply_batch([newer, _article("2")])
+        assert (again.unchanged, again.stored) == (2, 0)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(articles, min_size=1, max_size=4, unique_by=lambda a: a.doc_id))
+def test_any_record_stored_with_the_old_hash_is_recognised_unchanged(batch, monkeypatch):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "old.duckdb"
+        _write_old_store(path, monkeypatch, batch, schema_below=4)
+        with Store(path) as s:
+            assert s.apply_batch(batch).unchanged == len(batch)
+
+
+@needs_data
+def test_the_migration_gives_old_rows_the_years_new_rows_get(tmp_path, monkeypatch):
+    """Migration 0004 fills earliest_year/latest_year in SQL as rows.record_years does in Python."""
+    records = _real_articles() + [
+        _article("m1", pub_year=1998, medline_date="1998 Dec-1999 Jan"),
+        _article("m2", pub_year=None, article_date=date(2021, 3, 1)),
+        _article("m3", pub_year=2001, article_date=date(2002, 1, 1), medline_date="2001 Winter"),
+        _article("m4"),
+    ]
+    path = tmp_path / "old.duckdb"
+    _write_old_store(path, monkeypatch, records, schema_below=4)
+    with Store(path) as s:
+        got = dict((d, (lo, hi)) for d, lo, hi in s.con.execute(
+            "SELECT doc_id, earliest_year, latest_year FROM articles").fetchall())
+    assert got == {a.doc_id: record_years(a) for a in records}
+    assert [got[d] for d in ("m1", "m2", "m3", "m4")] == [(1998, 1999), (2021, 2021), (2001, 2002), (None, None)]
+    assert got["28731372"] == (2017, 2018)  # PubDate 2018 Sep, ArticleDate 2017-07-21 (metapub)
 
 
 def test_read_only_open_of_a_missing_file_says_what_to_do(tmp_path):
@@ -215,33 +326,3 @@ def test_stale_running_runs_become_interrupted(store):
     first = store.start_run("pubmed", "q")
     store.start_run("pubmed", "q")
     assert store.run(first).status == "interrupted"
-
-
-@given(article=articles)
-@settings(max_examples=60, deadline=None)
-def test_the_record_hash_depends_on_the_values_only(article):
-    """Equal records hash alike however their values are shared in memory; a change shows."""
-    from ingest.rows import prepare_batch
-
-    def copy(value):  # the same values, every string a distinct object
-        if isinstance(value, str):
-            return "".join(list(value)) if value else ""
-        if isinstance(value, tuple):
-            return type(value)(*map(copy, value)) if hasattr(value, "_fields") else tuple(map(copy, value))
-        return value
-
-    twin = copy(article)
-    assert twin == article
-    digest = lambda a: prepare_batch([a]).keys[0][3]  # noqa: E731
-    assert digest(twin) == digest(article)
-    assert digest(article._replace(title=article.title + "x")) != digest(article)
-
-
-def test_the_record_hash_ignores_which_values_are_the_same_object():
-    from ingest.rows import prepare_batch
-
-    title = "A title long enough not to be interned " * 3
-    shared = Article("1", title=title, vernacular_title=title)
-    distinct = Article("1", title=title, vernacular_title="".join(list(title)))
-    assert shared.vernacular_title is shared.title and distinct.vernacular_title is not distinct.title
-    assert prepare_batch([shared]).keys[0][3] == prepare_batch([distinct]).keys[0][3]
