@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 
 import duckdb
@@ -230,22 +231,35 @@ _odd_names = st.one_of(
 )
 
 
+@pytest.fixture(scope="module")
+def engine(corpus):
+    with open_searcher(corpus) as e:
+        yield e
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=_odd_names)
-def test_odd_names_go_through_create_rename_and_backup_or_are_refused_cleanly(tmp_path_factory, name):
+def test_odd_names_go_through_create_rename_export_and_backup_or_are_refused_cleanly(tmp_path_factory, engine, name):
+    from search.library.exporting import export_papers
+
     folder = tmp_path_factory.mktemp("odd")
     lib = Library(folder / "lib.duckdb")
     try:
         created = lib.lists.create(name)
     except LibraryError as exc:
         assert exc.hint and lib.lists.all() == []
-        assert name.strip() == "" or len(name.strip()) > MAX_NAME or re.search(r"[\x00-\x1f\x7f-\x9f]", name)
+        typed = unicodedata.normalize("NFC", name).strip()
+        assert typed == "" or len(typed) > MAX_NAME or re.search("[\x00-\x1f\x7f-\x9f\u2028\u2029]", typed)
         return
-    lib.lists.add(created.name, ["1", "2"])
+    lib.lists.add(created.name, [LISTED, "99999999"], note=created.name)
     lib.saved.add(created.name, "cancer")
     assert lib.lists.get(name).name == created.name  # found again by the name as typed
     renamed = lib.lists.rename(created.name, created.name[:150] + " v2")
-    assert lib.lists.get(renamed.name).size == 2
+    entries = lib.lists.entries(renamed.name)[1]
+    result = export_papers([e.pmid for e in entries], engine, "csljson", folder / "out.json",
+                           notes={e.pmid: e.note for e in entries})
+    assert result.missing == ("99999999",)
+    assert [str(x["PMID"]) for x in json.loads((folder / "out.json").read_text(encoding="utf-8"))] == [LISTED]
     backup(lib.data, folder / "b.jsonl")
     other = Library(folder / "other.duckdb")
     restore(other.data, folder / "b.jsonl")

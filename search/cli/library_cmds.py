@@ -13,7 +13,7 @@ from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
 
 MODES = ["bm25", "dense", "hybrid", "rerank"]
-EXPORT_FORMATS = "ris, bibtex, medline, csljson, csv, vancouver, ama"
+EXPORT_FORMATS = "ris, bibtex, medline, csljson, csv, vancouver, ama (and vancouver-html, ama-html)"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -329,10 +329,11 @@ def _register_lists(commands: argparse._SubParsersAction) -> None:
     move.add_argument("position", type=positive, metavar="POSITION", help="its new position, from 1")
     move.set_defaults(handler=cmd_lists_move)
 
-    imp = sub.add_parser("import", help="add the PMIDs of a RIS, MEDLINE/.nbib, CSL-JSON or PMID-list file",
-                         description="Read a citation file (RIS, MEDLINE/.nbib, CSL-JSON, or PMIDs one per line "
-                         "or separated by spaces/commas; the format is recognised by content) and append its "
-                         "PMIDs to the list, creating the list if needed. Entries without a PMID are listed.")
+    imp = sub.add_parser("import", help="add the PMIDs of a RIS, MEDLINE/.nbib, CSL-JSON, BibTeX or PMID-list file",
+                         description="Read a citation file (RIS, MEDLINE/.nbib, CSL-JSON, BibTeX, or PMIDs one per "
+                         "line or separated by spaces/commas; the format is recognised by content) and append its "
+                         "PMIDs to the list, creating the list if needed. Entries without a PMID are listed. An "
+                         "unreadable file or an unknown format changes nothing.")
     imp.add_argument("name", help="the list's name")
     imp.add_argument("file", type=Path, metavar="FILE", help="the file to read")
     imp.set_defaults(handler=cmd_lists_import)
@@ -438,12 +439,14 @@ def cmd_lists_move(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_lists_import(args: argparse.Namespace, settings: Settings) -> int:
     from search.library.importing import import_file
 
-    report, without = import_file(_library(settings).lists, args.name, args.file)
-    _print_added(args.name, report, noted=False)
+    outcome = import_file(_library(settings).lists, args.name, args.file)
+    print(f"Read {safe(args.file)} as {outcome.format}.")
+    _print_added(args.name, outcome.report, noted=False)
+    without = outcome.without_pmid
     if without:
         print(f"{len(without)} entries of the file have no PMID and were not added:")
-        for text in without[:20]:
-            print(f"  {safe_line(text)[:120]}")
+        for label in without[:20]:
+            print(f"  {safe_line(label)[:120]}")
         if len(without) > 20:
             print(f"  ... and {len(without) - 20} more")
     return 0
@@ -474,32 +477,27 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     if (args.name is None) == (args.pmids is None):
         raise ConfigError("Give either a list name or --pmids.", hint='e.g. medsearch export "my list" --format ris')
-    check_format(args.fmt)  # every check before the engine loads
+    fmt = check_format(args.fmt)  # every check before the engine loads
     if args.output is not None:
         check_writable(args.output)
+    notes: dict[str, str] = {}
     if args.pmids is not None:
         pmids = parse_pmids(args.pmids)
     else:
-        pmids = [e.pmid for e in _library(settings).lists.entries(args.name)[1]]
+        entries = _library(settings).lists.entries(args.name)[1]
+        pmids = [e.pmid for e in entries]
+        notes = {e.pmid: e.note for e in entries if e.note}
     with open_searcher(settings) as engine:
-        result = export_papers(pmids, engine, args.fmt, args.output)
+        result = export_papers(pmids, engine, fmt, args.output, notes)
     if result.missing:
         shown = ", ".join(result.missing[:20]) + (" ..." if len(result.missing) > 20 else "")
         warn(f"{len(result.missing)} papers are not in the index and were not exported: {shown}")
     if args.output is None:
-        _write_stdout(result.data)
+        # Record text is untrusted: a terminal gets it without control characters; a pipe as is.
+        sys.stdout.write(safe(result.text) if sys.stdout.isatty() else result.text)
     else:
-        print(f"Wrote {result.exported} papers as {args.fmt} to {safe(args.output)}.", file=sys.stderr)
+        print(f"Wrote {result.exported} papers as {fmt} to {safe(args.output)}.", file=sys.stderr)
     return 0
-
-
-def _write_stdout(data: str | bytes) -> None:
-    if isinstance(data, bytes):
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        return
-    # Record text is untrusted: a terminal gets it without control characters; a pipe gets it as is.
-    sys.stdout.write(safe(data) if sys.stdout.isatty() else data)
 
 
 # -- backup / restore ---------------------------------------------------------------------
