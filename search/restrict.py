@@ -18,9 +18,11 @@ Words are what the SQL expression :data:`TOKENS_SQL` extracts: runs of Unicode l
 and digits, lower-cased, accents removed, no stemming; the same expression tokenises the
 query's terms, so the two sides cannot drift apart.
 
-:func:`evaluate` compiles the tree into one SQL statement of ``INTERSECT`` / ``UNION`` /
-``EXCEPT`` over those tables. The statement's shape comes from the tree and from constants
-of this module; every value from the query is a ``?`` parameter.
+:func:`evaluate` compiles the tree into leaves (one lookup each), fetches all leaves in one
+``UNION ALL`` statement and combines them as boolean masks over the records. The SQL's shape
+comes from the tree and from constants of this module; every value from the query is a
+``?`` parameter. Named filters (:mod:`search.clinical`) are evaluated once per snapshot into
+``qx_filters``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
+import duckdb
 import numpy as np
 
 from ingest.errors import SearchIndexError
@@ -230,10 +234,11 @@ def _store_filters(con) -> None:
 
     con.execute("CREATE TABLE qx_filters (name VARCHAR, ix INTEGER)")
     for f in FILTERS.values():
-        ixs = _run(con, f.node, precomputed=False)
-        con.execute("INSERT INTO qx_filters SELECT ?, unnest(?::INTEGER[])", [f.name, ixs.tolist()])
+        ixs = np.flatnonzero(_run(con, f.node, precomputed=False)).tolist()
+        con.execute("INSERT INTO qx_filters SELECT ?, unnest(?::INTEGER[])", [f.name, ixs])
 
 
+@lru_cache(maxsize=1)
 def _precomputed_filters() -> dict[Node, str]:
     from search.clinical import FILTERS
 
@@ -243,34 +248,14 @@ def _precomputed_filters() -> dict[Node, str]:
 # ---------------------------------------------------------------------------- evaluate
 
 
-def evaluate(con, node: Node) -> np.ndarray:
-    """The ``ix`` of the records matching ``node``, sorted, as an int32 array.
+def check_snapshot(con) -> None:
+    """Raise :class:`SearchIndexError` unless ``con``'s snapshot was prepared by this version.
 
-    ``con`` is a (read-only) connection or cursor on a snapshot prepared by
-    :func:`prepare_snapshot`.
+    The engine calls it once when it opens a snapshot; :func:`evaluate` does not repeat it.
     """
-    _check_prepared(con)
-    return _run(con, node, precomputed=True)
-
-
-def _run(con, node: Node, *, precomputed: bool) -> np.ndarray:
-    compiler = _Compiler(con, precomputed=precomputed)
-    sql = compiler.prepare(node)
-    result = con.execute(f"SELECT DISTINCT ix FROM ({sql}) ORDER BY ix", compiler.params)
-    return np.asarray(result.fetchnumpy()["ix"], dtype=np.int32)
-
-
-def evaluate_mask(con, node: Node, n: int) -> np.ndarray:
-    """:func:`evaluate` as a boolean mask over the ``n`` records of the index."""
-    mask = np.zeros(n, dtype=bool)
-    mask[evaluate(con, node)] = True
-    return mask
-
-
-def _check_prepared(con) -> None:
     try:
         version = con.execute("SELECT max(version) FROM qx_meta").fetchone()[0]
-    except Exception:  # duckdb.CatalogException: the table is missing
+    except duckdb.CatalogException:
         version = None
     if version != QX_VERSION:
         raise SearchIndexError(
@@ -278,6 +263,69 @@ def _check_prepared(con) -> None:
             f"(found version {version}, need {QX_VERSION}).",
             hint="Run `medsearch index` again to rebuild the snapshot.",
         )
+
+
+def evaluate(con, node: Node) -> np.ndarray:
+    """The ``ix`` of the records matching ``node``, sorted, as an int32 array.
+
+    ``con`` is a (read-only) connection or cursor on a snapshot prepared by
+    :func:`prepare_snapshot`.
+    """
+    return np.flatnonzero(_run(con, node, precomputed=True)).astype(np.int32)
+
+
+def evaluate_mask(con, node: Node, n: int | None = None) -> np.ndarray:
+    """:func:`evaluate` as a boolean mask over the records of the index (``n`` of them)."""
+    mask = _run(con, node, precomputed=True)
+    if n is not None and n != len(mask):
+        raise SearchIndexError(
+            f"The snapshot holds {len(mask)} records, the index {n}.",
+            hint="Run `medsearch index` again to rebuild the snapshot.",
+        )
+    return mask
+
+
+def _run(con, node: Node, *, precomputed: bool) -> np.ndarray:
+    """Compile, fetch every leaf's rows in one statement, combine the leaves as masks.
+
+    Set operations on boolean masks of the n records cost microseconds in numpy; done
+    as SQL ``INTERSECT`` / ``EXCEPT`` they cost a hash table each, and a query that keeps
+    most of the corpus (``NOT …``) would carry every row through them.
+    """
+    compiler = _Compiler(con, precomputed=precomputed)
+    try:
+        plan = compiler.prepare(node)
+        parts = ["SELECT -1 AS leaf, count(*)::INTEGER AS ix FROM articles"]
+        params: list[object] = []
+        for k, (sql, leaf_params) in enumerate(compiler.leaves):
+            parts.append(f"SELECT {k} AS leaf, ix FROM ({sql})")
+            params += leaf_params
+        got = con.execute(" UNION ALL ".join(parts), params).fetchnumpy()
+    except duckdb.CatalogException:
+        check_snapshot(con)  # says which snapshot is missing its query tables
+        raise
+    leaf, ix = np.asarray(got["leaf"]), np.asarray(got["ix"])
+    n = int(ix[leaf == -1][0])
+    masks = []
+    for k in range(len(compiler.leaves)):
+        mask = np.zeros(n, dtype=bool)
+        mask[ix[leaf == k]] = True
+        masks.append(mask)
+    return _combine(plan, masks, n)
+
+
+def _combine(plan, masks: list[np.ndarray], n: int) -> np.ndarray:
+    if isinstance(plan, int):
+        return masks[plan]
+    op, items = plan
+    if op == "all":
+        return np.ones(n, dtype=bool)
+    if op == "not":
+        return ~_combine(items, masks, n)
+    parts = [_combine(it, masks, n) for it in items]
+    if not parts:  # ("or", ()) matches nothing
+        return np.full(n, op == "and", dtype=bool)
+    return np.logical_and.reduce(parts) if op == "and" else np.logical_or.reduce(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,61 +336,55 @@ class _Piece:
     prefix: bool
 
 
-_NOTHING = "SELECT NULL::INTEGER AS ix WHERE false"
-_ALL = "SELECT ix FROM articles"
+#: A plan is a leaf number (a SQL query of ``ix``) or ``(op, items)`` with op in
+#: and / or / not / all.
+_ALL = ("all", ())
+_NOTHING = ("or", ())
 
 
 class _Compiler:
-    """Turns a tree into SQL text (structure only) plus its ``?`` parameters, in order."""
+    """Turns a tree into a plan over leaves, each leaf SQL text (structure only) and its
+    ``?`` parameters."""
 
     def __init__(self, con, *, precomputed: bool) -> None:
         self.con = con
-        self.params: list[object] = []
+        self.leaves: list[tuple[str, list[object]]] = []
         self.filters = _precomputed_filters() if precomputed else {}
         self.wid_cache: dict[_Piece, tuple[int, int] | None] = {}
         self.pass_ = "final"
 
-    def prepare(self, node: Node) -> str:
+    def prepare(self, node: Node):
         """Compile in two passes so that the vocabulary lookups go to DuckDB as one query.
 
-        Pass 1 collects the words to find in the vocabulary; pass 2 writes the SQL.
+        Pass 1 collects the words to find in the vocabulary; pass 2 makes the leaves.
         """
-        for pass_ in ("words", "final"):
-            self.pass_, self.params = pass_, []
-            sql = self.compile(node)
-            if pass_ == "words":
-                self._resolve_batch()
-        return sql
+        self.pass_ = "words"
+        self.compile(node)
+        self._resolve_batch()
+        self.pass_, self.leaves = "final", []
+        return self.compile(node)
 
-    def compile(self, node: Node) -> str:
+    def leaf(self, sql: str, params: list[object]) -> int:
+        self.leaves.append((sql, params))
+        return len(self.leaves) - 1
+
+    def compile(self, node: Node):
         name = self.filters.get(node)
         if name is not None:
-            self.params.append(name)
-            return "SELECT ix FROM qx_filters WHERE name = ?"
+            return self.leaf("SELECT ix FROM qx_filters WHERE name = ?", [name])
         if isinstance(node, Term):
             return self.term(node)
         if isinstance(node, DateRange):
-            self.params += [node.start, node.end]
-            return "SELECT ix FROM qx_dates WHERE d BETWEEN ? AND ?"
+            return self.leaf("SELECT ix FROM qx_dates WHERE d BETWEEN ? AND ?", [node.start, node.end])
         if isinstance(node, Not):
-            return _setop(_ALL, "EXCEPT", self.compile(node.item))
+            return ("not", self.compile(node.item))
         if isinstance(node, Or):
-            sql = self.compile(node.items[0])
-            for it in node.items[1:]:
-                sql = _setop(sql, "UNION", self.compile(it))
-            return sql
-        pos = [it for it in node.items if not isinstance(it, Not)]
-        neg = [it.item for it in node.items if isinstance(it, Not)]
-        sql = self.compile(pos[0]) if pos else _ALL
-        for it in pos[1:]:
-            sql = _setop(sql, "INTERSECT", self.compile(it))
-        for it in neg:
-            sql = _setop(sql, "EXCEPT", self.compile(it))
-        return sql
+            return ("or", [self.compile(it) for it in node.items])
+        return ("and", [self.compile(it) for it in node.items])
 
     # -- leaves
 
-    def term(self, t: Term) -> str:
+    def term(self, t: Term):
         code = t.field or "all"
         if code in WORD_FIELDS:
             return self.words(t, WORD_FIELDS[code])
@@ -358,23 +400,23 @@ class _Compiler:
             return self.lookup("la", LANGUAGES.get(value, value), prefix=t.text.endswith("*"))
         return self.name(t, code)
 
-    def lookup(self, kind: str, value: str, *, prefix: bool) -> str:
+    def lookup(self, kind: str, value: str, *, prefix: bool) -> int:
         if prefix:
-            self.params += [kind, value, value]
-            return "SELECT ix FROM qx_terms WHERE k = ? AND term >= ? AND starts_with(term, ?)"
-        self.params += [kind, value]
-        return "SELECT ix FROM qx_terms WHERE k = ? AND term = ?"
+            return self.leaf(
+                "SELECT ix FROM qx_terms WHERE k = ? AND term >= ? AND starts_with(term, ?)",
+                [kind, value, value],
+            )
+        return self.leaf("SELECT ix FROM qx_terms WHERE k = ? AND term = ?", [kind, value])
 
-    def name(self, t: Term, code: str) -> str:
+    def name(self, t: Term, code: str):
         """MeSH, qualifier, publication type, journal, author: a whole name, or its start."""
         if code in ("mh", "majr") and "/" in t.text:
             desc, qual = t.text.split("/", 1)
-            value = f"{self.normalise(desc)}/{self.normalise(qual.rstrip('*'))}"
+            value = f"{normalise(desc)}/{normalise(qual.rstrip('*'))}"
             return self.lookup(code + "sh", value, prefix=qual.endswith("*"))
         words = t.text.split()
-        lone_star = words[-1] == "*"
-        value = self.normalise(" ".join(w.rstrip("*") for w in words))
-        if lone_star:
+        value = normalise(" ".join(w.rstrip("*") for w in words))
+        if words[-1] == "*":  # "diagnostic *": a name of more than one word starting so
             return self.lookup(code, value + " ", prefix=True)
         if t.text.endswith("*"):
             return self.lookup(code, value, prefix=True)
@@ -382,11 +424,11 @@ class _Compiler:
             # "smith j" matches Smith J, Smith JA, Smith John; "smith" every Smith.
             if " " in value:
                 return self.lookup(code, value, prefix=True)
-            return _setop(self.lookup(code, value, prefix=False), "UNION",
-                          self.lookup(code, value + " ", prefix=True))
+            return ("or", [self.lookup(code, value, prefix=False),
+                           self.lookup(code, value + " ", prefix=True)])
         return self.lookup(code, value, prefix=False)
 
-    def subset(self, name: str) -> str:
+    def subset(self, name: str):
         if name == "all":
             return _ALL
         if name == "systematic":
@@ -395,54 +437,32 @@ class _Compiler:
             return self.compile(SYSTEMATIC_REVIEW.node)  # precomputed in qx_filters
         return self.lookup("sb", "medline" if name == "medline" else "pmc", prefix=False)
 
-    def words(self, t: Term, fields: tuple[int, ...]) -> str:
+    def words(self, t: Term, fields: tuple[int, ...]):
         """Word, phrase or truncation in the word index; untagged and unquoted: each word."""
         units = [t.text] if (t.field is not None or t.quoted) else t.text.split()
-        parts = [self.phrase(self.pieces(u), fields) for u in units]
+        parts = [self.phrase(pieces(u), fields) for u in units]
         parts = [p for p in parts if p is not None]
         if not parts:
             return _NOTHING
-        sql = parts[0]
-        for p in parts[1:]:
-            sql = _setop(sql, "INTERSECT", p)
-        return sql
+        return parts[0] if len(parts) == 1 else ("and", parts)
 
-    def phrase(self, pieces: list[_Piece], fields: tuple[int, ...]) -> str | None:
-        if not pieces:
+    def phrase(self, pcs: list[_Piece], fields: tuple[int, ...]):
+        if not pcs:
             return None
-        ranges = [self.wid_range(p) for p in pieces]
+        ranges = [self.wid_range(p) for p in pcs]
         if any(r is None for r in ranges):
             return _NOTHING
         flist = ", ".join(str(f) for f in fields)  # module constants, not query text
-        joins, where = [], []
+        joins, where, params = [], [], []
         for k, (lo, hi) in enumerate(ranges):
             if k:
                 joins.append(f"JOIN qx_words p{k} ON p{k}.ix = p0.ix AND p{k}.f = p0.f "
                              f"AND p{k}.pos = p0.pos + {k}")
             where.append(f"p{k}.wid BETWEEN ? AND ?")
-            self.params += [lo, hi]
-        return (f"SELECT p0.ix FROM qx_words p0 {' '.join(joins)} "
-                f"WHERE p0.f IN ({flist}) AND {' AND '.join(where)}")
-
-    # -- query-side tokenising, by the same SQL expression as the index
-
-    def tokens(self, text: str) -> list[str]:
-        return tokens(text)
-
-    def normalise(self, text: str) -> str:
-        return " ".join(self.tokens(text))
-
-    def pieces(self, text: str) -> list[_Piece]:
-        out: list[_Piece] = []
-        for w in text.split():
-            if w == "*":
-                out.append(_Piece("", True))
-                continue
-            toks = self.tokens(w.rstrip("*"))
-            out += [_Piece(tok, False) for tok in toks]
-            if toks and w.endswith("*"):
-                out[-1] = _Piece(toks[-1], True)
-        return out
+            params += [lo, hi]
+        sql = (f"SELECT p0.ix FROM qx_words p0 {' '.join(joins)} "
+               f"WHERE p0.f IN ({flist}) AND {' AND '.join(where)}")
+        return self.leaf(sql, params)
 
     def wid_range(self, p: _Piece) -> tuple[int, int] | None:
         if self.pass_ == "words":
@@ -453,6 +473,8 @@ class _Compiler:
     def _resolve_batch(self) -> None:
         exact = [p.text for p in self.wid_cache if not p.prefix]
         prefixes = [p.text for p in self.wid_cache if p.prefix]
+        if not exact and not prefixes:
+            return
         rows = self.con.execute(
             "SELECT word, wid, wid, false FROM qx_vocab WHERE word IN (SELECT unnest(?::VARCHAR[])) "
             "UNION ALL SELECT p, min(wid), max(wid), true FROM (SELECT unnest(?::VARCHAR[]) AS p) "
@@ -463,5 +485,20 @@ class _Compiler:
             self.wid_cache[_Piece(text, prefix)] = (lo, hi)
 
 
-def _setop(a: str, op: str, b: str) -> str:
-    return f"SELECT ix FROM ({a}) {op} SELECT ix FROM ({b})"
+def normalise(text: str) -> str:
+    """A name as its words joined by single spaces, as :func:`NORM_SQL` stores names."""
+    return " ".join(tokens(text))
+
+
+def pieces(text: str) -> list[_Piece]:
+    """The words of a term's text; a word ending in ``*`` is a prefix, a lone ``*`` any word."""
+    out: list[_Piece] = []
+    for w in text.split():
+        if w == "*":
+            out.append(_Piece("", True))
+            continue
+        toks = tokens(w.rstrip("*"))
+        out += [_Piece(tok, False) for tok in toks]
+        if toks and w.endswith("*"):
+            out[-1] = _Piece(toks[-1], True)
+    return out
