@@ -106,8 +106,8 @@ def read_ris(text: str) -> list[View]:
     views = []
     for e in rispy.loads(text):
         names = e.get("authors", []) + e.get("secondary_authors", [])
-        persons = tuple((n.split(", ")[0], n.split(", ")[1]) for n in names if ", " in n)
-        groups = tuple(n for n in names if ", " not in n)
+        persons = tuple((n.split(",")[0], (n.split(",")[1:] or [""])[0].strip()) for n in names if "," in n)
+        groups = tuple(n for n in names if "," not in n)
         views.append(View(persons, groups, e.get("title", ""), e.get("secondary_title", ""), e.get("year", ""),
                           e.get("volume", ""), (e.get("start_page", ""), e.get("end_page", "")),
                           e.get("doi", ""), e.get("accession_number", ""), " ".join(e.get("notes", []))))
@@ -142,10 +142,10 @@ def read_bibtex(text: str) -> list[View]:
         persons, groups = [], []
         for n in names:
             last = decode(" ".join(n.von + n.last))
-            if n.first:
-                persons.append((last, decode(" ".join(n.first))))
+            if not n.first and len(n.last) == 1 and n.last[0][:1] + n.last[0][-1:] == "{}":
+                groups.append(last)  # a group is one braced name
             else:
-                groups.append(last)
+                persons.append((last, decode(" ".join(n.first))))
         first, _, last = fd.get("pages", "").partition("\u2013")  # "--" decodes to an en dash
         journal = fd.get("journal", fd.get("booktitle", ""))
         views.append(View(tuple(persons), tuple(groups), fd.get("title", ""), journal, fd.get("year", ""),
@@ -220,6 +220,13 @@ def expected(a: Article, fmt: str, note: str = "") -> View:
         given = [" ".join(p for p in (g, norm(x.suffix)) if p) for g, x in zip(given, people, strict=True)]
     persons = tuple((norm(x.last_name), g) for x, g in zip(people, given, strict=True))
     groups = tuple(norm(x.collective_name) for x in a.authors if x.collective_name)
+    if fmt == "ris" and any("," in g for g in groups):
+        # RIS cannot escape a comma: a group named "A, B" reads as the person "A, B" (in place)
+        given_of = dict(zip(map(id, people), given, strict=True))
+        persons = tuple((norm(x.last_name), given_of[id(x)]) if not x.collective_name else
+                        tuple(p.strip() for p in norm(x.collective_name).split(",")[:2])
+                        for x in a.authors if x.last_name or "," in (x.collective_name or ""))
+        groups = tuple(g for g in groups if "," not in g)
     if fmt == "csv":
         short = [" ".join(p for p in (norm(x.last_name), x.initials, norm(x.suffix)) if p) if not x.collective_name
                  else norm(x.collective_name) for x in a.authors if x.collective_name or x.last_name]

@@ -86,9 +86,10 @@ def abbreviated_pages(pages: str | None) -> str:
 
 
 def initials(author: Author) -> str:
-    """"SD" for Scott D, from the record's initials or else the fore name's words."""
+    """"SD" for Scott D: the record's initials as PubMed gives them (rarely with a space,
+    "do Y"), or else the first letters of the fore name's words."""
     if author.initials:
-        return author.initials.replace(".", "").replace(" ", "")
+        return one_line(author.initials)
     words = re.split(r"[\s\-.]+", author.fore_name or "")
     return "".join(w[0].upper() for w in words if w)
 

@@ -27,7 +27,7 @@ import html
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from ingest.records import Article, Author
+from ingest.records import Article
 from search.export import fields as f
 
 #: ISO 639-2 codes -> English names, for Citing Medicine's closing language note.

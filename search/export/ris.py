@@ -35,11 +35,13 @@ def _type(article: Article) -> str:
 
 
 def _name(author: Author) -> str:
-    """"Last, Fore" or "Last, Fore, Suffix" (RIS's own order), a group by name."""
+    """"Last, Fore" or "Last, Fore, Suffix" (RIS's own order); "Last," for a person known
+    by one name, so that readers do not take it for a group; a group by its name."""
     if author.collective_name:
         return f.one_line(author.collective_name)
-    parts = (author.last_name, author.fore_name or f.initials(author), author.suffix)
-    return ", ".join(p for p in map(f.one_line, parts) if p)
+    last = f.one_line(author.last_name)
+    rest = [p for p in (f.one_line(author.fore_name) or f.initials(author), f.one_line(author.suffix)) if p]
+    return ", ".join([last, *rest]) if rest else f"{last},"
 
 
 def _names(article: Article) -> dict[str, list[str]]:
