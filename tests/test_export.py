@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
-from ingest.records import Article, Author
+from ingest.records import Article, Author, Keyword
 from search.export import FORMATS, export, export_bytes, get_format
 from search.export.fields import abbreviated_pages, page_range
 from search.export.references import format_reference
@@ -400,6 +400,11 @@ def test_bibtex_escapes_latex_specials_and_protects_acronyms():
     assert read_bibtex(text)[0].title == a.title
 
 
+def test_bibtex_keywords_with_a_comma_stay_one_keyword():
+    a = _article("1", "Smith", 2020)._replace(keywords=(Keyword("Microscopy, Electron"), Keyword("Male")))
+    assert "keywords = {{Microscopy, Electron}, Male}" in export([a], "bibtex")
+
+
 def test_bibtex_month_is_the_standard_macro_and_pages_use_an_en_dash():
     a = _article("1", "Halpern", 2002)._replace(pub_month=7, pages="284-7")
     text = export([a], "bibtex")
@@ -531,7 +536,7 @@ def test_reference_lists_are_numbered_and_html_is_escaped_with_italic_journals()
     assert export([a, a], "vancouver").splitlines()[1].startswith("2. Smith A. <script>")
     out = export([a], "ama-html")
     assert "<script>" not in out and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quotes&quot;." in out
-    assert "<i>J &lt;Test&gt;.</i>" in out and out.startswith('<ol class="references ama">')
+    assert "<i>J &lt;Test&gt;</i>. 2020;1:1-9." in out and out.startswith('<ol class="references ama">')
 
 
 @needs_data

@@ -98,7 +98,8 @@ def _title(text: str | None) -> str:
 
 
 def _inner_capital(word: str) -> bool:
-    return any(c.isupper() for c in word[1:])
+    """"HIV", "mRNA", "COVID-19": a capital after the word's first letter."""
+    return any(c.isupper() for c in word.lstrip("([{\"'")[1:])
 
 
 def _name_part(text: str | None) -> str:
@@ -163,6 +164,13 @@ def _letters(n: int) -> str:
     return out
 
 
+def _keyword(word: str) -> str:
+    """A keyword for the comma-separated list; one with a comma of its own ("Microscopy,
+    Electron") is braced, which keeps it whole for biblatex and JabRef."""
+    encoded = latex(word)
+    return "{" + encoded + "}" if "," in encoded else encoded
+
+
 def _entry_type(article: Article) -> str:
     if f.is_chapter(article):
         return "incollection"
@@ -203,7 +211,7 @@ def entry_fields(article: Article, note: str | None = None) -> list[tuple[str, s
         ("pmid", article.pmid or ""),
         ("pmcid", f.pmcid(article) or ""),
         ("abstract", latex(f.abstract(article))),
-        ("keywords", latex(", ".join(f.keywords(article)))),
+        ("keywords", ", ".join(_keyword(k) for k in f.keywords(article))),
         ("language", latex(", ".join(article.languages))),
         ("note", latex(note)),
     ]

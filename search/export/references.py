@@ -119,8 +119,7 @@ def ama(article: Article) -> list[Piece]:
         return pieces + _ama_book(article)
     pages = f.page_range(article.pages)
     where = f"{article.pub_year or ''}" + _volume_issue_pages(article, pages.expanded if pages else "")
-    pieces += [Piece(sentence(article.title) + " "),
-               Piece(sentence(f.journal_abbreviation(article)), italic=True),
+    pieces += [Piece(sentence(article.title) + " "), *_italic_sentence(f.journal_abbreviation(article)),
                Piece(" " + sentence(where))]
     return pieces + _ama_doi(article)
 
@@ -128,14 +127,22 @@ def ama(article: Article) -> list[Piece]:
 def _ama_book(article: Article) -> list[Piece]:
     """Book title in italics; a chapter's title first, then "In:" and its book."""
     if f.is_chapter(article):
-        pieces = [Piece(sentence(article.title) + " In: "), Piece(sentence(article.book_title), italic=True)]
+        pieces = [Piece(sentence(article.title) + " In: "), *_italic_sentence(article.book_title)]
     else:
-        pieces = [Piece(sentence(article.title), italic=True)]
+        pieces = _italic_sentence(article.title)
     pages = f.page_range(article.pages)
     imprint = "; ".join(p for p in (f.one_line(article.publisher), str(article.pub_year or "")) if p)
     if pages and f.is_chapter(article):
         imprint += f":{pages.expanded}"
     return pieces + [Piece(" " + sentence(imprint))] + _ama_doi(article)
+
+
+def _italic_sentence(text: str | None) -> list[Piece]:
+    """``text`` in italics, the period that closes it after the italics."""
+    closed = sentence(text or "")
+    if closed.endswith(".") and not f.one_line(text).endswith("."):
+        return [Piece(closed[:-1], italic=True), Piece(".")]
+    return [Piece(closed, italic=True)]
 
 
 def _ama_doi(article: Article) -> list[Piece]:
