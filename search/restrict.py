@@ -147,34 +147,47 @@ def _segments_sql() -> str:
     """
 
 
-_AU_NAMES = (
-    NORM_SQL("concat_ws(' ', w.last_name, w.initials)"),
-    NORM_SQL("concat_ws(' ', w.last_name, w.fore_name)"),
-    NORM_SQL("w.collective_name"),
-)
 _JOURNAL_NAMES = ("journal_title", "journal_iso", "json_extract_string(extra, '$.medline_ta')",
                   "issn", "issn_linking")
+
+#: The forms an author is found by: "smith ja", "smith john a", a collective name.
+_AU_FORMS = ("concat_ws(' ', w.last_name, w.initials)", "concat_ws(' ', w.last_name, w.fore_name)",
+             "w.collective_name")
+_MAJOR_QUALIFIER = "coalesce(list_bool_or(list_transform(m.qualifiers, lambda x: x.major_topic)), false)"
+
+#: Temporary tables of raw names by record; ``qx_t_norm`` then normalises each distinct
+#: name once (the regex is the build's main cost, and names repeat across records).
+_NAME_TEMPS = {
+    "qx_t_desc": "SELECT a.ix, m.descriptor AS raw, m.major_topic OR "
+    f"{_MAJOR_QUALIFIER} AS major FROM mesh_headings m JOIN articles a USING (doc_id)",
+    "qx_t_qual": "SELECT a.ix, m.descriptor AS raw, m.q.name AS raw_q, "
+    f"m.q.major_topic OR m.major_topic AS major FROM {_QUALS}",
+    "qx_t_au": f"SELECT a.ix, w.first, w.last, unnest([{', '.join(_AU_FORMS)}]) AS raw FROM {_AUTHORS}",
+    "qx_t_pt": "SELECT a.ix, p.name AS raw FROM publication_types p JOIN articles a USING (doc_id)",
+    "qx_t_ta": f"SELECT ix, unnest([{', '.join(_JOURNAL_NAMES)}]) AS raw FROM articles",
+    "qx_t_norm": "SELECT raw, " + NORM_SQL("raw") + " AS norm FROM (SELECT DISTINCT raw FROM ("
+    + " UNION ALL ".join(f"SELECT raw FROM {t}" for t in ("qx_t_desc", "qx_t_au", "qx_t_pt", "qx_t_ta"))
+    + " UNION ALL SELECT raw_q FROM qx_t_qual) WHERE raw IS NOT NULL)",
+}
 
 
 def _terms_sql() -> str:
     """(k, term, ix): whole names and ids, normalised as the query side normalises them."""
-    n = NORM_SQL
-    mesh = "mesh_headings m JOIN articles a USING (doc_id)"
-    combo = f"{n('m.descriptor')} || '/' || {n('m.q.name')}"
-    majr = "coalesce(list_bool_or(list_transform(m.qualifiers, lambda x: x.major_topic)), false)"
     ids = "article_ids i JOIN articles a USING (doc_id)"
+    norm = "JOIN qx_t_norm n USING (raw)"
+    qual = "qx_t_qual t JOIN qx_t_norm n USING (raw) JOIN qx_t_norm nq ON nq.raw = t.raw_q"
     parts = [
-        f"SELECT 'mh', {n('m.descriptor')}, a.ix FROM {mesh}",
-        f"SELECT 'majr', {n('m.descriptor')}, a.ix FROM {mesh} WHERE m.major_topic OR {majr}",
-        f"SELECT 'sh', {n('m.q.name')}, a.ix FROM {_QUALS}",
-        f"SELECT 'mhsh', {combo}, a.ix FROM {_QUALS}",
-        f"SELECT 'majrsh', {combo}, a.ix FROM {_QUALS} WHERE m.q.major_topic OR m.major_topic",
-        f"SELECT 'pt', {n('p.name')}, a.ix FROM publication_types p JOIN articles a USING (doc_id)",
+        f"SELECT 'mh', n.norm, t.ix FROM qx_t_desc t {norm}",
+        f"SELECT 'majr', n.norm, t.ix FROM qx_t_desc t {norm} WHERE t.major",
+        f"SELECT 'sh', nq.norm, t.ix FROM {qual}",
+        f"SELECT 'mhsh', n.norm || '/' || nq.norm, t.ix FROM {qual}",
+        f"SELECT 'majrsh', n.norm || '/' || nq.norm, t.ix FROM {qual} WHERE t.major",
+        f"SELECT 'pt', n.norm, t.ix FROM qx_t_pt t {norm}",
+        f"SELECT 'ta', n.norm, t.ix FROM qx_t_ta t {norm}",
+        f"SELECT 'au', n.norm, t.ix FROM qx_t_au t {norm}",
+        f"SELECT '1au', n.norm, t.ix FROM qx_t_au t {norm} WHERE t.first",
+        f"SELECT 'lastau', n.norm, t.ix FROM qx_t_au t {norm} WHERE t.last",
         "SELECT 'la', lower(unnest(languages)), ix FROM articles",
-        *(f"SELECT 'ta', {n(c)}, ix FROM articles" for c in _JOURNAL_NAMES),
-        *(f"SELECT 'au', {name}, a.ix FROM {_AUTHORS}" for name in _AU_NAMES),
-        *(f"SELECT '1au', {name}, a.ix FROM {_AUTHORS} WHERE w.first" for name in _AU_NAMES),
-        *(f"SELECT 'lastau', {name}, a.ix FROM {_AUTHORS} WHERE w.last" for name in _AU_NAMES),
         "SELECT 'pmid', trim(pmid), ix FROM articles WHERE pmid IS NOT NULL",
         "SELECT 'doi', lower(trim(doi)), ix FROM articles WHERE doi IS NOT NULL",
         f"SELECT 'doi', lower(trim(i.value)), a.ix FROM {ids} WHERE i.id_type = 'doi'",
@@ -206,10 +219,14 @@ def prepare_snapshot(con) -> PrepareReport:
         "FROM qx_tok t JOIN qx_vocab v USING (word) ORDER BY v.wid, t.ix, t.pos"
     )
     con.execute("DROP TABLE qx_tok")
+    for name, sql in _NAME_TEMPS.items():
+        con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
     con.execute(
         "CREATE TABLE qx_terms AS SELECT DISTINCT k::VARCHAR AS k, term::VARCHAR AS term, ix::INTEGER AS ix "
         f"FROM ({_terms_sql()}) t(k, term, ix) WHERE term IS NOT NULL AND term <> '' ORDER BY k, term, ix"
     )
+    for name in _NAME_TEMPS:
+        con.execute(f"DROP TABLE {name}")
     con.execute(
         "CREATE TABLE qx_dates AS SELECT DISTINCT ix::INTEGER AS ix, d FROM ("
         "SELECT ix, try(make_date(pub_year, coalesce(pub_month, 1), coalesce(pub_day, 1))) AS d "
