@@ -15,7 +15,10 @@ Three formats are supported:
 :func:`discover` expands folders (recursively, sorted by name, hidden files
 skipped) and reports unknown files found there as :class:`Problem` values;
 a path named explicitly that is missing or of unknown format raises
-:class:`SourceError`.
+:class:`SourceError`. Symbolic links are followed, but each real folder is walked
+once (known by device and inode), so a link that loops back ends the descent;
+only regular files are opened: a named pipe, socket or device in a folder is
+reported as skipped (opening a pipe would wait for a writer forever).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -70,19 +74,26 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[Proble
     found: list[SourceFile] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
+    walked: set[tuple[int, int]] = set()
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            _walk(path, found, problems)
-        elif path.is_file():
+        mode = _mode(path)
+        if mode is None:
+            raise SourceError(
+                f"{path}: no such file or folder",
+                hint=f"give files or folders holding {SUPPORTED}",
+            )
+        if stat.S_ISDIR(mode):
+            _walk(path, found, problems, walked)
+        elif stat.S_ISREG(mode):
             fmt, reason = sniff(path)
             if fmt is None:
                 raise SourceError(f"{path}: {reason}", hint=f"supported formats: {SUPPORTED}")
             found.append(SourceFile(path, fmt))
         else:
             raise SourceError(
-                f"{path}: no such file or folder",
-                hint=f"give files or folders holding {SUPPORTED}",
+                f"{path}: {_not_regular(mode)}",
+                hint="ingest reads regular files only: write the data to a file first",
             )
     unique = []
     for sf in found:
@@ -93,7 +104,16 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[Proble
     return unique, problems
 
 
-def _walk(folder: Path, found: list[SourceFile], problems: list[Problem]) -> None:
+def _walk(folder: Path, found: list[SourceFile], problems: list[Problem], walked: set[tuple[int, int]]) -> None:
+    """Add the files under ``folder``, sorted by name; a folder already walked is not walked again."""
+    try:
+        info = folder.stat()
+    except OSError as exc:
+        problems.append(Problem(str(folder), f"cannot read folder: {exc.strerror}; skipped"))
+        return
+    if (info.st_dev, info.st_ino) in walked:  # reached again through a symbolic link
+        return
+    walked.add((info.st_dev, info.st_ino))
     corpus = folder / "corpus.jsonl"
     if corpus.is_file():  # a BEIR dataset: the corpus only
         found.append(SourceFile(corpus, BEIR_CORPUS))
@@ -106,14 +126,32 @@ def _walk(folder: Path, found: list[SourceFile], problems: list[Problem]) -> Non
     for child in children:
         if child.name.startswith("."):
             continue
-        if child.is_dir():
-            _walk(child, found, problems)
-            continue
-        fmt, reason = sniff(child)
-        if fmt is None:
-            problems.append(Problem(str(child), f"{reason}; skipped (supported: {SUPPORTED})"))
+        mode = _mode(child)
+        if mode is not None and stat.S_ISDIR(mode):
+            _walk(child, found, problems, walked)
+        elif mode is not None and not stat.S_ISREG(mode):
+            problems.append(Problem(str(child), f"{_not_regular(mode)}; skipped, not opened"))
         else:
-            found.append(SourceFile(child, fmt))
+            fmt, reason = sniff(child)  # a broken link (mode None) says so as it fails to open
+            if fmt is None:
+                problems.append(Problem(str(child), f"{reason}; skipped (supported: {SUPPORTED})"))
+            else:
+                found.append(SourceFile(child, fmt))
+
+
+def _mode(path: Path) -> int | None:
+    """The file type and mode of ``path``, links followed; None where it cannot be read."""
+    try:
+        return path.stat().st_mode
+    except OSError:
+        return None
+
+
+def _not_regular(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"))
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"{kind}, not a regular file"
 
 
 def sniff(path: Path) -> tuple[str | None, str]:

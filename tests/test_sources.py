@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,6 +171,54 @@ def test_missing_path_raises(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"nowhere\.xml: no such file or folder") as info:
         discover([tmp_path / "nowhere.xml"])
     assert "PubMed XML" in (info.value.hint or "")
+
+
+def _discover_without_hanging(paths: list[Path]) -> tuple[list[SourceFile], list[Problem]]:
+    """``discover`` in a thread, so that a walk that never ends (or waits on a pipe) fails the
+    test instead of hanging it."""
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(discover(paths)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "discover() did not return"
+    return out[0]
+
+
+def test_a_symbolic_link_loop_is_walked_once(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    _write(root, "a/one.nbib", MEDLINE_DOC)
+    _write(root, "a/b/two.xml", PUBMED_DOC)
+    (root / "a" / "b" / "back").symlink_to(root)  # loops to the top
+    (root / "a" / "self").symlink_to(".")  # loops to itself
+    (root / "also_a").symlink_to(root / "a")  # the same folder under another name
+    files, problems = _discover_without_hanging([root])
+    assert [f.path.relative_to(root).as_posix() for f in files] == ["a/b/two.xml", "a/one.nbib"]
+    assert problems == []
+
+
+def test_a_named_pipe_or_socket_in_a_folder_is_skipped_unopened(tmp_path: Path) -> None:
+    _write(tmp_path, "a.nbib", MEDLINE_DOC)
+    os.mkfifo(tmp_path / "b.xml")  # opening it would wait for a writer
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "c.sock"))
+    try:
+        files, problems = _discover_without_hanging([tmp_path])
+    finally:
+        server.close()
+    assert files == [SourceFile(tmp_path / "a.nbib", MEDLINE)]
+    assert [(p.location, p.message) for p in problems] == [
+        (str(tmp_path / "b.xml"), "a named pipe, not a regular file; skipped, not opened"),
+        (str(tmp_path / "c.sock"), "a socket, not a regular file; skipped, not opened"),
+    ]
+
+
+def test_a_named_pipe_or_device_given_explicitly_raises(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "export.nbib")
+    with pytest.raises(SourceError, match=r"export\.nbib: a named pipe, not a regular file") as info:
+        discover([tmp_path / "export.nbib"])
+    assert "write the data to a file" in (info.value.hint or "")
+    with pytest.raises(SourceError, match=r"/dev/null: a character device, not a regular file"):
+        discover([Path("/dev/null")])
 
 
 def test_unknown_format_in_source_file() -> None:
