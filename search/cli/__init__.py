@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "corpus_cmds",
     "search_cmds",
     "library_cmds",
+    "summarize_cmd",
 )
 
 

@@ -4,7 +4,7 @@ Why xllamacpp and not llama-cpp-python: both wrap llama.cpp, but llama-cpp-pytho
 wheel and compiles for about 7 minutes at install, which a fresh-clone ``make test`` cannot
 afford; xllamacpp installs in seconds. It embeds llama.cpp's server: requests go straight
 to it in-process (no HTTP), and it also opens a listener on a random loopback port, which
-we close to other local programs with a random API key and no web UI or slot endpoint.
+we close to other local programs with a random API key and no slot endpoint.
 
 The model loads on the first request, not when the object is made, so a summary served
 from the cache never pays for loading 1.1 GB.
@@ -131,7 +131,6 @@ def _start_server(path: Path, threads: int):
     params.cpuparams_batch.n_threads = threads
     params.warmup = False
     params.verbosity = -1  # llama.cpp logs every request otherwise
-    params.webui = False
     params.endpoint_slots = False  # the slots endpoint would show other requests' prompts
     params.api_keys = [secrets.token_hex(16)]  # nobody else on the machine can use the listener
     try:

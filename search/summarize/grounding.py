@@ -81,7 +81,7 @@ def strip_citations(text: str) -> str:
 def numbers(text: str) -> set[str]:
     """The numbers of ``text`` as canonical decimal strings (citations are not numbers)."""
     out = set()
-    for raw in _NUMBER.findall(strip_citations(text)):
+    for raw in _NUMBER.findall(CITATION.sub(" ", text)):
         value = raw.replace("\u00b7", ".").replace(",", "")
         try:
             d = Decimal(value).normalize()

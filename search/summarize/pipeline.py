@@ -137,7 +137,7 @@ class _Run:
                     self._store(key, "finding", raw)
                     return found
                 return _extractive(paper, Flag("model_error", "the model wrote nothing usable", paper.pmid))
-        return _extractive(paper, self._fallback_flag(paper.pmid))
+        return _extractive(paper, self._fallback_flag(paper.pmid) if self.model is not None else None)
 
     def _finding_key(self, paper: Paper) -> str:
         """Findings do not depend on the question, so one serves every query (and the TL;DR)."""
@@ -287,9 +287,11 @@ def _finding_from(paper: Paper, raw: str, source, *, cached: bool = False) -> Fi
     return Finding(paper.pmid, sentences, source, tuple(flags), cached)
 
 
-def _extractive(paper: Paper, why: Flag) -> Finding:
+def _extractive(paper: Paper, why: Flag | None) -> Finding:
+    """The paper's conclusion, quoted; ``why`` says why no model wrote it (None: no model at all,
+    which the summary itself says)."""
     found = _finding_from(paper, conclusion(paper.abstract), "extractive")
-    return Finding(paper.pmid, found.sentences, "extractive", (why, *found.flags))
+    return Finding(paper.pmid, found.sentences, "extractive", (*([why] if why else []), *found.flags))
 
 
 def _checked_sentences(raw: str, sources: dict[str, str]) -> Iterator[Sentence]:

@@ -13,8 +13,8 @@ from search.llm.base import GenerationStats
 #: The fixed line every summary carries.
 CHECK_LINE = "Machine-written: it can be wrong. Check every statement against the cited abstracts."
 EXTRACTIVE_LINE = (
-    "Extractive summary, no language model: the conclusion sentences of each abstract, quoted "
-    "with their PMIDs."
+    "Extractive summary: no language model wrote it; these are the conclusion sentences of each "
+    "abstract, quoted with their PMIDs."
 )
 
 FlagKind = Literal[
@@ -156,8 +156,9 @@ class Summary:
     @property
     def label(self) -> str:
         when = self.created_at.strftime("%Y-%m-%d %H:%M")
-        line = EXTRACTIVE_LINE if self.model == "extractive" else CHECK_LINE
-        return f"Written by {self.model} on {when}. {line}"
+        if self.model == "extractive":
+            return f"{EXTRACTIVE_LINE} Made on {when}."
+        return f"Written by {self.model} on {when}. {CHECK_LINE}"
 
     def to_json(self) -> dict:
         return {

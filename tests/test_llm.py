@@ -1,0 +1,176 @@
+"""The model clients: the OpenAI-compatible endpoint against a chat-completions server on
+127.0.0.1 (streaming, keys, errors), the packaged model's joining and checking, settings, and
+stream timing. The real local model runs in ``test_summarize_model.py`` (slow)."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+
+import pytest
+
+from ingest.errors import ConfigError
+from search.config import Settings
+from search.llm import (
+    GenerationOptions,
+    LLMError,
+    Message,
+    ModelUnavailable,
+    TimedStream,
+    open_model,
+)
+from search.llm.endpoint import EndpointModel, is_loopback, public_url
+from search.llm.packaged import join_parts
+from search.llm.scripted import ScriptedModel
+from tests.chat_server import ChatServer
+
+MESSAGES = [Message("system", "Be brief."), Message("user", "Say it.")]
+OPTS = GenerationOptions(max_tokens=50)
+
+
+def endpoint_settings(server: ChatServer, **env: str) -> Settings:
+    return Settings.from_env({"MEDSEARCH_LLM_URL": server.url, "MEDSEARCH_LLM_MODEL_NAME": "test-model", **env})
+
+
+def test_the_endpoint_streams_the_answer_in_pieces():
+    with ChatServer(lambda messages: "Cough fell from 40.8% to 9.2% [PMID 26702212].") as server:
+        model = open_model(endpoint_settings(server))
+        chunks = list(model.stream(MESSAGES, OPTS))
+        (request,) = server.requests
+    assert len(chunks) > 3 and "".join(chunks) == "Cough fell from 40.8% to 9.2% [PMID 26702212]."
+    assert request.body["stream"] is True and request.body["model"] == "test-model"
+    assert request.body["temperature"] == 0 and request.body["max_tokens"] == 50
+    assert request.body["messages"] == [m.to_json() for m in MESSAGES]
+
+
+def test_the_api_key_comes_from_the_named_variable_and_is_never_shown():
+    key = "sk-test-Zq81xw"
+    with ChatServer(lambda m: "ok", api_key=key) as server:
+        settings = endpoint_settings(server, MEDSEARCH_LLM_API_KEY_ENV="CLINIC_LLM_KEY")
+        model = open_model(settings, environ={"CLINIC_LLM_KEY": key})
+        assert "".join(model.stream(MESSAGES, OPTS)) == "ok"
+        assert server.requests[-1].headers["authorization"] == f"Bearer {key}"
+        for shown in (repr(model), model.name, model.identity, str(settings)):
+            assert key not in shown
+        wrong = open_model(settings, environ={"CLINIC_LLM_KEY": "sk-wrong"})
+        with pytest.raises(LLMError) as err:
+            list(wrong.stream(MESSAGES, OPTS))
+    assert "refused the API key" in err.value.message and "CLINIC_LLM_KEY" in err.value.hint
+    assert "sk-wrong" not in str(err.value)
+
+
+def test_an_unknown_model_name_says_what_to_set():
+    with ChatServer(lambda m: "ok", model="other") as server:
+        with pytest.raises(LLMError) as err:
+            list(open_model(endpoint_settings(server)).stream(MESSAGES, OPTS))
+    assert "does not serve the model 'test-model'" in err.value.message
+    assert "MEDSEARCH_LLM_MODEL_NAME" in err.value.hint
+
+
+def test_a_passing_server_error_is_retried_and_a_lasting_one_reported():
+    with ChatServer(lambda m: "recovered") as server:
+        server.fail(503, times=1)
+        model = EndpointModel(server.url, "test-model", max_retries=1)
+        assert "".join(model.stream(MESSAGES, OPTS)) == "recovered"
+        assert len(server.requests) == 2
+        server.fail(500, "boom", times=1)
+        with pytest.raises(LLMError) as err:
+            list(EndpointModel(server.url, "test-model", max_retries=0).stream(MESSAGES, OPTS))
+    assert "HTTP 500" in err.value.message and "boom" in err.value.message
+
+
+def test_an_unreachable_endpoint_is_an_error_with_a_hint():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed when the block ends: nothing listens there
+    model = EndpointModel(f"http://127.0.0.1:{port}/v1", "m", max_retries=0, timeout_s=5)
+    with pytest.raises(LLMError) as err:
+        list(model.stream(MESSAGES, OPTS))
+    assert "Cannot reach the chat endpoint" in err.value.message and "MEDSEARCH_LLM_URL" in err.value.hint
+
+
+def test_only_a_host_off_this_machine_is_a_destination():
+    assert EndpointModel("http://127.0.0.1:11434/v1", "m").destination is None
+    assert EndpointModel("http://localhost:8000/v1", "m").destination is None
+    assert EndpointModel("http://[::1]:8000/v1", "m").destination is None
+    assert EndpointModel("https://api.example.org/v1", "m").destination == "api.example.org"
+    assert is_loopback("127.0.0.2") and not is_loopback("10.0.0.1") and not is_loopback("example.org")
+
+
+def test_an_address_is_shown_and_keyed_without_credentials():
+    url = "https://user:secret@api.example.org:8443/v1/?key=abc#x"
+    assert public_url(url) == "https://api.example.org:8443/v1"
+    model = EndpointModel(url, "llama3")
+    assert "secret" not in model.identity + model.name + repr(model) and "abc" not in model.identity
+
+
+def test_settings_choose_the_model(tmp_path):
+    with pytest.raises(ModelUnavailable):
+        open_model(Settings.from_env({"MEDSEARCH_LLM": "none"}))
+    with pytest.raises(ModelUnavailable) as err:
+        open_model(Settings.from_env({"MEDSEARCH_LLM": str(tmp_path / "missing.gguf")}))
+    assert "missing.gguf" in err.value.message
+    with pytest.raises(ConfigError, match="MEDSEARCH_LLM_MODEL_NAME"):
+        open_model(Settings.from_env({"MEDSEARCH_LLM_URL": "http://127.0.0.1:9/v1"}))
+    with pytest.raises(ConfigError, match="MEDSEARCH_SUMMARY_PAPERS"):
+        Settings.from_env({"MEDSEARCH_SUMMARY_PAPERS": "0"})
+    assert Settings.from_env({"MEDSEARCH_SUMMARY_PAPERS": "3"}).summary_papers == 3
+
+
+def test_a_file_that_is_not_a_model_fails_to_load_as_unavailable(tmp_path):
+    pytest.importorskip("xllamacpp")
+    from search.llm.local import LocalModel
+
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + bytes(range(256)) * 40)
+    with pytest.raises(ModelUnavailable, match="could not load bad.gguf"):
+        LocalModel(bad).load()
+
+
+def test_joined_parts_are_checked_against_their_hash(tmp_path):
+    parts = []
+    for i, data in enumerate([b"first part ", b"second ", b"third"]):
+        parts.append(tmp_path / f"part{i}")
+        parts[-1].write_bytes(data)
+    good = hashlib.sha256(b"first part second third").hexdigest()
+    target = tmp_path / "models" / "joined.gguf"
+    join_parts(parts, target, sha256=good)
+    assert target.read_bytes() == b"first part second third"
+    other = tmp_path / "models" / "other.gguf"
+    with pytest.raises(ModelUnavailable, match="SHA-256"):
+        join_parts(parts, other, sha256="0" * 64)
+    assert sorted(p.name for p in other.parent.iterdir()) == ["joined.gguf"]  # nothing half-written left
+
+
+def test_a_timed_stream_counts_tokens_and_keeps_the_text():
+    model = ScriptedModel(["one two three four"])
+    stream = TimedStream(model, MESSAGES, OPTS)
+    assert stream.stats is None
+    assert "".join(stream) == "one two three four"
+    stats = stream.stats
+    assert stats.tokens == 4 and 0 <= stats.first_token_s <= stats.total_s
+    assert stats.to_json()["tokens"] == 4
+
+
+def test_a_closed_stream_still_reports_what_it_got():
+    stream = TimedStream(ScriptedModel(["a b c d e f"]), MESSAGES, OPTS)
+    it = iter(stream)
+    next(it), next(it)
+    it.close()
+    assert stream.stats.tokens == 2
+
+
+def test_scripted_failures_raise_llm_error():
+    model = ScriptedModel(["one two"], fail_on_call=1)
+    with pytest.raises(LLMError):
+        list(model.stream(MESSAGES, OPTS))
+
+
+def test_the_installed_parts_add_up_to_the_published_file():
+    from search.llm import packaged
+
+    try:
+        parts = packaged.part_paths()
+    except ModelUnavailable as exc:
+        pytest.skip(exc.message)
+    assert len(parts) == 22 and sum(p.stat().st_size for p in parts) == 1_117_320_768
