@@ -13,7 +13,6 @@ from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
 
 MODES = ["bm25", "dense", "hybrid", "rerank"]
-EXPORT_FORMATS = "ris, bibtex, medline, csljson, csv, vancouver, ama (and vancouver-html, ama-html)"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -455,6 +454,8 @@ def cmd_lists_import(args: argparse.Namespace, settings: Settings) -> int:
 # -- export -------------------------------------------------------------------------------
 
 def _register_export(commands: argparse._SubParsersAction) -> None:
+    from search.export import FORMATS  # light: each format's writer loads when used
+
     export = commands.add_parser(
         "export", help="export a list (or PMIDs) as RIS, BibTeX, MEDLINE, CSL-JSON, CSV or references",
         description="Export the papers of a list, in its order, or of --pmids, to stdout or a file (written "
@@ -463,7 +464,7 @@ def _register_export(commands: argparse._SubParsersAction) -> None:
     export.add_argument("name", nargs="?", help="the list to export (or give --pmids)")
     export.add_argument("--pmids", nargs="+", metavar="PMID", help="export these PMIDs instead of a list")
     export.add_argument("--format", "-f", required=True, dest="fmt", metavar="FORMAT",
-                        help=f"one of {EXPORT_FORMATS}")
+                        help=f"one of {', '.join(FORMATS)}")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default stdout)")
     export.set_defaults(handler=cmd_export)
 

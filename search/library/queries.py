@@ -21,9 +21,11 @@ DEFAULT_K = 50
 MODES = ("bm25", "dense", "hybrid", "rerank")  # search.engine.MODES, without importing the engine
 
 _COLUMNS = "q.id, q.name, q.query, q.filters, q.mode, q.k, q.created_at, q.last_pull_at"
+#: A saved query with its last run. Runs are numbered 1..n and never deleted one by one, so
+#: the last run's number is the count of runs (cheaper than counting them).
 _LAST_RUN = f"""
     SELECT {_COLUMNS}, r.run_no, r.ran_at, r.mode, r.candidates, r.n_results, r.n_new, r.pulled, r.snapshot,
-           (SELECT count(*) FROM saved_query_runs c WHERE c.query_id = q.id) AS runs
+           coalesce(r.run_no, 0) AS runs
     FROM saved_queries q
     LEFT JOIN saved_query_runs r ON r.query_id = q.id
          AND r.run_no = (SELECT max(run_no) FROM saved_query_runs m WHERE m.query_id = q.id)
@@ -148,22 +150,28 @@ class SavedQueries:
         at once each get their own run number and never both call a result new."""
         now = datetime.now()
         with self.data.transaction() as con:
-            if not con.execute("SELECT 1 FROM saved_queries WHERE id = ?", [saved.id]).fetchall():
+            exists, run_no = con.execute(
+                "SELECT (SELECT count(*) FROM saved_queries WHERE id = $q), "
+                "(SELECT coalesce(max(run_no), 0) + 1 FROM saved_query_runs WHERE query_id = $q)", {"q": saved.id},
+            ).fetchall()[0]
+            if not exists:
                 raise LibraryError(f"The saved query {saved.name!r} was deleted while it ran.",
                                    hint="Save it again to keep its results.")
-            seen = _seen(con, saved.id)
-            new = frozenset(h.doc_id for h in hits if h.doc_id not in seen)
-            run_no = con.execute("SELECT coalesce(max(run_no), 0) + 1 FROM saved_query_runs WHERE query_id = ?",
-                                 [saved.id]).fetchall()[0][0]
+            new: frozenset[str] = frozenset()
+            if hits:
+                # one statement for the whole run (unnest the columns; executemany is a call per
+                # row), deciding on the way which results no earlier run returned
+                rows = con.execute(
+                    "INSERT INTO saved_query_results SELECT $q, $run, h.rank, h.doc_id, h.score, "
+                    "NOT EXISTS (SELECT 1 FROM saved_query_results p WHERE p.query_id = $q AND p.doc_id = h.doc_id) "
+                    "FROM (SELECT unnest($ranks) AS rank, unnest($ids) AS doc_id, unnest($scores) AS score) h "
+                    "RETURNING doc_id, is_new",
+                    {"q": saved.id, "run": run_no, "ranks": [h.rank for h in hits], "ids": [h.doc_id for h in hits],
+                     "scores": [float(h.score) for h in hits]},
+                ).fetchall()
+                new = frozenset(d for d, is_new in rows if is_new)
             run = QueryRun(run_no, now, mode, candidates, len(hits), len(new), pulled, snapshot)
             con.execute("INSERT INTO saved_query_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [saved.id, *_run_values(run)])
-            if hits:
-                # one statement for the whole run: unnest the columns (executemany is one call per row)
-                con.execute(
-                    "INSERT INTO saved_query_results SELECT ?, ?, unnest(?), unnest(?), unnest(?), unnest(?)",
-                    [saved.id, run_no, [h.rank for h in hits], [h.doc_id for h in hits],
-                     [float(h.score) for h in hits], [h.doc_id in new for h in hits]],
-                )
             if pulled is not None:
                 con.execute("UPDATE saved_queries SET last_pull_at = ? WHERE id = ?", [now, saved.id])
         return run, new
