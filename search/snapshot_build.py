@@ -5,9 +5,10 @@ store's schema plus:
 
 - ``ix`` on every table: the record's row in the index (0..n-1, in ``doc_id`` order,
   the order of the BM25 and dense indexes), so a filter returns index rows directly;
-- ``articles.year_filter``: the earliest year the record gives (its journal issue
-  date or its electronic publication date), which the year filters use, so that an
-  epub-ahead-of-print paper belongs to the year it first appeared;
+- ``articles.year_filter``: the earliest year the record gives (its journal issue date,
+  its electronic publication date, or the first year of a MedlineDate: the store's
+  ``earliest_year``), which the year filters use, so that an epub-ahead-of-print paper
+  belongs to the year it first appeared;
 - the view ``abstract_section_texts`` (every abstract section with its text).
 
 Searches, exports and summaries read this copy, never the store: the store belongs to
@@ -45,9 +46,16 @@ SELECT s.ix, s.doc_id, s.abstract_index, s.position, s.label, s.nlm_category,
 FROM abstract_sections s LEFT JOIN articles a ON a.ix = s.ix AND s.text IS NULL
 """
 
+def _prepare_query_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The word, term and date tables that query restrictions are evaluated on (search/restrict.py)."""
+    from search.restrict import prepare_snapshot
+
+    prepare_snapshot(con)
+
+
 #: Hooks run on the new corpus.duckdb (read-write) after the tables are copied; each
 #: may add tables that its searches need (e.g. the query-syntax evaluator's word index).
-PREPARE_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+PREPARE_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_prepare_query_tables]
 
 
 def _quote(path: Path) -> str:
@@ -64,7 +72,8 @@ def write_corpus_db(store: Store, path: Path) -> int:
     try:
         con.execute(
             "CREATE TABLE snap.articles AS SELECT (row_number() OVER (ORDER BY doc_id) - 1)::INTEGER AS ix, *, "
-            "least(pub_year, year(article_date))::INTEGER AS year_filter FROM articles ORDER BY doc_id"
+            "coalesce(earliest_year, least(pub_year, year(article_date)))::INTEGER AS year_filter "
+            "FROM articles ORDER BY doc_id"
         )
         for table, schema in CHILD_SCHEMAS.items():
             order = "a.ix, c.position" if "position" in schema.names else "a.ix"
