@@ -163,7 +163,7 @@ def test_python_tokens_equal_the_sql_tokens_on_every_real_record(snap):
 
 # PMID 28731372 (metapub/data/pmid_28731372.xml): PubDate 2018 Sep (print), ArticleDate
 # 2017-07-21 (electronic); PMC6108041; DOI 10.1177/1352458517722646; authors Rolf L (first),
-# Muris AH, ..., Hupperts R (last); MeSH "Dietary Supplements" major; "Cholecalciferol" with
+# Muris AH, ..., Hupperts R (last); journal Mult Scler, ISSNLinking 1352-4585; MeSH "Dietary Supplements" major; "Cholecalciferol" with
 # the major qualifier "pharmacology"; "Multiple Sclerosis, Relapsing-Remitting/virology".
 VITD = "28731372"
 
@@ -175,7 +175,7 @@ VITD = "28731372"
     ("cholecalciferol[majr]", True), ("virology[sh]", True), ("multiple sclerosis, relapsing-remitting/virology[mh]", True),
     ("multiple sclerosis, relapsing-remitting/blood[mh]", False),
     ("Rolf L[au]", True), ("rolf[au]", True), ("Rolf[1au]", True), ("Muris[1au]", False),
-    ("Muris AH[au]", True), ("Hupperts[lastau]", True), ("Mult Scler[ta]", True), ("Mult Scler[journal]", True),
+    ("Muris AH[au]", True), ("Hupperts[lastau]", True), ("Mult Scler[ta]", True), ("Mult Scler[journal]", True), ("1352-4585[ta]", True),
     ("10.1177/1352458517722646[doi]", True), ("28731372[pmid]", True), ("PMC6108041[pmcid]", True),
     ('"anti-EBNA-1 antibody"[tiab]', True), ("EBNA-1 antibody levels[ab]", True), ("levels antibody[ab]", False),
     ("supplementation[ot]", True), ("cholecalciferol[nm]", True), ("eng[la]", True), ("english[la]", True),
