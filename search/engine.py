@@ -1,18 +1,29 @@
 """The search engine: the only module that knows the order of the stages.
 
-    filters -> mask ─┬─> BM25 top-N ──┐
-                     └─> dense top-N ─┴─> fusion -> cross-encoder rerank of the top M -> hits
+    query -> parse ─> free text ─────────────────────────┐
+                   └> restriction ┐                       │
+    filters ──────────────────────┴─> mask ─┬─> BM25 top-N ──┐
+                                            └─> dense top-N ─┴─> fusion -> rerank of the top M
+                                                                 -> page (sort, offset) -> hits
 
 The engine reads an index snapshot (``search/snapshot.py``), never the store, so it
 answers while ``ingest`` or ``index`` runs in another process; when ``index`` publishes a
 new snapshot, the next search switches to it whole (a search never mixes two snapshots).
 
-Filters become one boolean mask over the snapshot's documents, applied inside each
-retriever *before* its top-k, so a filter that leaves 3 records returns those 3. Every
-hit carries its score and rank in each stage (``Hit.bm25``, ``.dense``, ``.fused``,
-``.rerank``) so a UI can explain why a paper ranks where it does, and the fields of its
-result card, read for the whole page in one batch. The CLI, the app and Python users all
-call :meth:`Engine.search`.
+A query may mix free text with PubMed-style clauses (``search/query.py``): the free text
+ranks, the clauses restrict. The restriction, the evidence filters of :class:`Filters`
+(Clinical Queries, humans, ages, free full text; ``search/clinical.py``) and the column
+filters become one boolean mask over the snapshot's documents, applied inside each
+retriever *before* its top-k, so a filter that leaves 3 records returns those 3. A query
+with no free text lists its matches newest first, as PubMed does.
+
+The records that *match* a query (its ``total``, its facets, and what a date or author
+sort orders) are those that pass the mask and that the free text reaches: a BM25 score
+above 0 (any of its words), or a place in the dense top-N (N = ``EngineConfig.depth``).
+Every hit carries its score and rank in each stage (``Hit.bm25``, ``.dense``, ``.fused``,
+``.rerank``), the BM25 terms it matched with their shares, the spans of the query's terms
+in its title and abstract, its evidence level, and the fields of its result card, read for
+the whole page in one batch. The CLI, the app and Python users all call :class:`Engine`.
 """
 
 from __future__ import annotations
@@ -28,14 +39,21 @@ import numpy as np
 from ingest.errors import ConfigError
 from ingest.records import Article
 from search import fusion as fusion_lib
+from search import similar as similar_lib
+from search.clinical import FILTERS
+from search.evidence import evidence_of
+from search.explain import matched_terms, token_words
+from search.facets import FACET_LIMIT, count_facets, order_rows
+from search.highlight import Highlighter, query_terms
 from search.index import IndexSettings, default_index_dir
 from search.ltr import LearnedFusion, candidate_features
+from search.query import And, Node, Or, ParsedQuery, parse, to_pubmed
 from search.ranking import Fused, Scored
 from search.rerank import Reranker, combine, passage
 from search.snapshot import Snapshot, load_snapshot, pointer_stamp
 from search.status import IndexStatus, reader_status
 from search.text import Tokenizer
-from search.types import Filters, Hit, SearchResults, StageScore
+from search.types import SORTS, Facets, Filters, Hit, SearchResults, SimilarResults, StageScore
 
 MODES = ("bm25", "dense", "hybrid", "rerank")
 
@@ -83,7 +101,8 @@ class EngineConfig:
     # Bounds on the work one request can cause (the CLI, the app and any API share them).
     max_query_chars: int = 2000
     max_query_terms: int = 64
-    max_k: int = 1000
+    max_k: int = 1000  # relevance and evidence orders: offset + k at most this
+    max_results: int = 10_000  # date and author orders: offset + k at most this (PubMed's limit)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -101,9 +120,13 @@ class Ranked:
     """A ranking before hydration: the doc ids in order with every stage's scores."""
 
     hits: tuple[Hit, ...]
-    candidates: int
+    candidates: int  # records passing the filters and the restriction
     timings_ms: dict[str, float]
     warnings: tuple[str, ...] = ()
+    total: int = 0  # records that match (see the module docstring)
+    sort: str = "relevance"  # the order the hits are in
+    parsed: ParsedQuery | None = None
+    tokens: tuple[str, ...] = ()  # the free text's BM25 tokens
 
 
 class SnapshotSource:
@@ -164,7 +187,8 @@ class Engine:
         if self.config.fusion == "learned" and learned is None:
             learned = LearnedFusion()
         self.learned = learned
-        self._tokenize = Tokenizer(snapshot.lexical.tokenizer_config)  # built once, not per query
+        self._tokenizer_config = snapshot.lexical.tokenizer_config
+        self._local = threading.local()  # a Tokenizer per thread (PyStemmer is not thread-safe)
 
     @classmethod
     def open(
@@ -192,56 +216,92 @@ class Engine:
         """Whether the snapshot is behind the store, and whether a writer is at work."""
         return reader_status(self.snapshot, self.db_path)
 
-    # -- the stages ---------------------------------------------------------------------
-    def mask(self, snap: Snapshot, filters: Filters) -> np.ndarray | None:
-        """The documents that pass ``filters`` (None: no filter, every document)."""
-        if not filters.active:
-            return None
-        types = expand_types(filters.publication_types)
-        if types:
-            _check_types(types, snap)
-        rows = snap.records.filter_rows(
-            year_from=filters.year_from, year_to=filters.year_to,
-            publication_types=types, journals=filters.journals,
-            languages=filters.languages, mesh_terms=filters.mesh_terms,
-            has_abstract=filters.has_abstract,
-        )
-        return snap.mask(rows)
+    def _tokenize(self, text: str) -> list[str]:
+        tok = getattr(self._local, "tokenizer", None)
+        if tok is None:
+            tok = self._local.tokenizer = Tokenizer(self._tokenizer_config)
+        return tok(text)
 
-    def rank(self, query: str, *, k: int = 10, filters: Filters = NO_FILTERS, mode: str | None = None,
-             snapshot: Snapshot | None = None) -> Ranked:
+    def _tokenizer(self) -> Tokenizer:
+        self._tokenize("")
+        return self._local.tokenizer
+
+    # -- the stages ---------------------------------------------------------------------
+    @staticmethod
+    def restriction(parsed: ParsedQuery | None, filters: Filters) -> Node | None:
+        """The query's restriction AND the evidence filters of ``filters`` (None: neither).
+
+        Named filters keep their own tree (not flattened into the query's), so the
+        evaluator finds them among the snapshot's precomputed filters; age groups are ORed.
+        """
+        items: list[Node] = [parsed.restriction] if parsed is not None and parsed.restriction is not None else []
+        names = filters.named_filters
+        ages = [FILTERS[n].node for n in names if n.startswith("age/")]
+        items += [FILTERS[n].node for n in names if not n.startswith("age/")]
+        if ages:
+            items.append(ages[0] if len(ages) == 1 else Or(tuple(ages)))
+        if not items:
+            return None
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def mask(self, snap: Snapshot, filters: Filters, restriction: Node | None = None,
+             timings: dict[str, float] | None = None) -> np.ndarray | None:
+        """The documents that pass ``filters``' column filters and ``restriction`` (a query
+        tree, e.g. from :meth:`restriction`); None: no filter, every document."""
+        timings = {} if timings is None else timings
+        out = None
+        t = time.perf_counter()
+        if _column_filters(filters):
+            types = expand_types(filters.publication_types)
+            if types:
+                _check_types(types, snap)
+            rows = snap.records.filter_rows(
+                year_from=filters.year_from, year_to=filters.year_to,
+                publication_types=types, journals=filters.journals,
+                languages=filters.languages, mesh_terms=filters.mesh_terms,
+                has_abstract=filters.has_abstract,
+            )
+            out = snap.mask(rows)
+        timings["filter"] = _ms(t)
+        if restriction is not None:
+            t = time.perf_counter()
+            found = snap.records.restrict_mask(restriction)
+            out = found if out is None else out & found
+            timings["restrict"] = _ms(t)
+        return out
+
+    def rank(self, query: str, *, k: int = 10, offset: int = 0, filters: Filters = NO_FILTERS,
+             mode: str | None = None, sort: str = "relevance", snapshot: Snapshot | None = None) -> Ranked:
         """Ranked doc ids with per-stage scores; no card fields (see :meth:`search`)."""
         snap = snapshot or self.snapshot
         mode = mode or self.config.mode
-        self._check(query, k, mode, snap)
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        mask = self.mask(snap, filters)
+        parsed = parse(query)
+        timings["parse"] = _ms(t)
+        self._check(query, parsed, k, offset, mode, sort, snap)
+        mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
         candidates = int(mask.sum()) if mask is not None else len(snap.doc_ids)
-        timings["filter"] = _ms(t)
-        tokens = self._tokenize(query)
+        if parsed.boolean_only:
+            return self._listing(snap, parsed, mask, candidates, k, offset, sort, timings)
+        tokens = tuple(self._tokenize(parsed.free_text))
         if not tokens:
             reason = ("The query has no words to search for: only stop words or punctuation. "
                       "Add a content word, e.g. a drug, disease or outcome.")
-            return Ranked((), candidates, timings, (reason,))
-        depth = max(k, self.config.depth)
-        bm25: list[Scored] = []
-        dense: list[Scored] = []
-        if mode != "dense":
-            t = time.perf_counter()
-            bm25 = snap.lexical.search_tokens(tokens, depth, mask)
-            timings["bm25"] = _ms(t)
-        qvec = None
-        if mode != "bm25":
-            t = time.perf_counter()
-            qvec = snap.dense.query_vector(query)  # type: ignore[union-attr]
-            timings["embed"] = _ms(t)
-            t = time.perf_counter()
-            dense = snap.dense.search(qvec, depth, mask)  # type: ignore[union-attr]
-            timings["dense"] = _ms(t)
+            return Ranked((), candidates, timings, (reason,), 0, sort, parsed)
+        if sort in ("date", "author"):
+            return self._sorted(snap, parsed, tokens, mask, candidates, k, offset, mode, sort, timings)
+        return self._relevance(snap, parsed, tokens, mask, candidates, k, offset, mode, sort, timings)
+
+    def _relevance(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], mask: np.ndarray | None,
+                   candidates: int, k: int, offset: int, mode: str, sort: str, timings: dict[str, float]) -> Ranked:
+        """The ranking pipeline: BM25 and dense top-N, fusion, rerank; a page of it."""
+        text = parsed.free_text
+        depth = max(offset + k, self.config.depth)
+        bm25, dense, qvec = self._retrieve(snap, text, tokens, mask, depth, mode, timings)
         t = time.perf_counter()
         if self.config.fusion == "learned" and mode in ("hybrid", "rerank"):
-            fused = self._learned(snap, query, qvec, bm25, dense)
+            fused = self._learned(snap, text, qvec, bm25, dense)
         else:
             fused = self._fuse(bm25, dense, mode)
         fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
@@ -249,22 +309,110 @@ class Engine:
         reranked: dict[str, tuple[float, int]] = {}
         if mode == "rerank" and self.config.rerank_depth > 0 and fused:
             t = time.perf_counter()
-            fused, reranked = self._rerank(snap, query, fused)
+            fused, reranked = self._rerank(snap, text, fused)
             timings["rerank"] = _ms(t)
+        total = int(self._matches(snap, tokens, mask, dense, mode, timings).sum())
+        if sort == "evidence" and fused:
+            t = time.perf_counter()
+            rows_of = snap.rows_of()
+            rows = np.array([rows_of[f.doc_id] for f in fused])
+            order = order_rows(snap.records.columns(), rows, "evidence", np.array([f.score for f in fused]))
+            position = {r: i for i, r in enumerate(rows.tolist())}
+            fused = [fused[position[r]] for r in order.tolist()]
+            timings["sort"] = _ms(t)
         warnings = () if fused else ("No record matches any word of the query" + (
             " among the records that pass the filters." if mask is not None else "."),)
-        return Ranked(_hits(fused[:k], bm25, dense, fused_at, reranked), candidates, timings, warnings)
+        hits = _hits(fused[offset : offset + k], bm25, dense, fused_at, reranked, offset)
+        return Ranked(hits, candidates, timings, warnings, total, sort, parsed, tokens)
 
-    def _check(self, query: str, k: int, mode: str, snap: Snapshot) -> None:
+    def _retrieve(self, snap: Snapshot, text: str, tokens: tuple[str, ...], mask: np.ndarray | None, depth: int,
+                  mode: str, timings: dict[str, float]) -> tuple[list[Scored], list[Scored], np.ndarray | None]:
+        """The BM25 and dense top ``depth`` under ``mask`` (each empty where ``mode`` skips it)."""
+        bm25: list[Scored] = []
+        dense: list[Scored] = []
+        qvec = None
+        if mode != "dense":
+            t = time.perf_counter()
+            bm25 = snap.lexical.search_tokens(list(tokens), depth, mask)
+            timings["bm25"] = _ms(t)
+        if mode != "bm25":
+            t = time.perf_counter()
+            qvec = snap.dense.query_vector(text)  # type: ignore[union-attr]
+            timings["embed"] = _ms(t)
+            t = time.perf_counter()
+            dense = snap.dense.search(qvec, depth, mask)  # type: ignore[union-attr]
+            timings["dense"] = _ms(t)
+        return bm25, dense, qvec
+
+    def _matches(self, snap: Snapshot, tokens: Sequence[str], mask: np.ndarray | None, dense: Sequence[Scored],
+                 mode: str, timings: dict[str, float]) -> np.ndarray:
+        """The records the free text matches under ``mask``: BM25 > 0, or in the dense top-N."""
+        t = time.perf_counter()
+        if mode == "dense":
+            out = np.zeros(len(snap.doc_ids), dtype=bool)
+        else:
+            out = snap.lexical.scores_from_tokens(tokens) > 0
+            if mask is not None:
+                out &= mask
+        rows_of = snap.rows_of()
+        out[[rows_of[d] for d, _ in dense[: self.config.depth]]] = True
+        timings["match"] = _ms(t)
+        return out
+
+    def _sorted(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], mask: np.ndarray | None,
+                candidates: int, k: int, offset: int, mode: str, sort: str, timings: dict[str, float]) -> Ranked:
+        """Every matching record in date or author order; ties by relevance (BM25, else cosine)."""
+        bm25, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth, mode, timings)
+        matches = self._matches(snap, tokens, mask, dense, mode, timings)
+        t = time.perf_counter()
+        rows = np.flatnonzero(matches)
+        cosine = _positions(dense)
+        if mode == "dense":
+            relevance = np.array([cosine[snap.doc_ids[r]][0] for r in rows], dtype=np.float64)
+        else:
+            relevance = snap.lexical.scores_from_tokens(tokens)[rows].astype(np.float64)
+        order = order_rows(snap.records.columns(), rows, sort, relevance)
+        score_of = dict(zip(rows.tolist(), relevance.tolist(), strict=True))
+        ranks = _positions(bm25)
+        hits = []
+        for i, r in enumerate(order[offset : offset + k].tolist(), start=offset + 1):
+            d = snap.doc_ids[r]
+            b = score_of[r] if mode != "dense" else None
+            hits.append(Hit(
+                doc_id=d, rank=i, score=float(score_of[r]),
+                bm25=StageScore(b if b else None, ranks[d][1] if d in ranks else None),
+                dense=StageScore(*cosine[d]) if d in cosine else StageScore(),
+            ))
+        timings["sort"] = _ms(t)
+        return Ranked(tuple(hits), candidates, timings, (), len(rows), sort, parsed, tokens)
+
+    def _listing(self, snap: Snapshot, parsed: ParsedQuery, mask: np.ndarray | None, candidates: int,
+                 k: int, offset: int, sort: str, timings: dict[str, float]) -> Ranked:
+        """A query without free text: its matches newest first (or by author / evidence)."""
+        t = time.perf_counter()
+        sort = "date" if sort == "relevance" else sort
+        rows = np.flatnonzero(mask) if mask is not None else np.arange(len(snap.doc_ids))
+        order = order_rows(snap.records.columns(), rows, sort)
+        hits = tuple(Hit(doc_id=snap.doc_ids[r], rank=i, score=0.0)
+                     for i, r in enumerate(order[offset : offset + k].tolist(), start=offset + 1))
+        timings["sort"] = _ms(t)
+        warnings = () if len(rows) else ("No record matches the query's restriction" + (
+            " and the filters." if parsed.restriction is not None else " (the filters leave none)."),)
+        return Ranked(hits, candidates, timings, warnings, len(rows), sort, parsed, ())
+
+    def _check(self, query: str, parsed: ParsedQuery, k: int, offset: int, mode: str, sort: str,
+               snap: Snapshot) -> None:
         c = self.config
         if mode not in MODES:
             raise ConfigError(f"Unknown search mode {mode!r}.", hint=f"Use one of {', '.join(MODES)}.")
+        if sort not in SORTS:
+            raise ConfigError(f"Unknown sort {sort!r}.", hint=f"Use one of {', '.join(SORTS)}.")
         if len(query) > c.max_query_chars:
             raise ConfigError(
                 f"The query is {len(query):,} characters long; the limit is {c.max_query_chars:,}.",
                 hint="Shorten it to the words that matter (a question, or keywords).",
             )
-        terms = len(set(self._tokenize(query)))
+        terms = len(set(self._tokenize(parsed.free_text)))
         if terms > c.max_query_terms:
             raise ConfigError(
                 f"The query has {terms} distinct search terms; the limit is {c.max_query_terms}.",
@@ -272,6 +420,12 @@ class Engine:
             )
         if not 1 <= k <= c.max_k:
             raise ConfigError(f"k must lie between 1 and {c.max_k}, got {k}.", hint="Ask for fewer results.")
+        limit = c.max_results if sort in ("date", "author") or parsed.boolean_only else c.max_k
+        if offset < 0 or offset + k > limit:
+            raise ConfigError(
+                f"Results {offset + 1}-{offset + k} were asked for; a {sort} order lists at most {limit:,}.",
+                hint="Narrow the query or the filters, or sort by date to page further.",
+            )
         if mode in ("dense", "hybrid", "rerank") and snap.dense is None:
             raise ConfigError(
                 f"Mode {mode!r} needs the dense index, and the embedding model is off (MEDSEARCH_EMBEDDING_MODEL=none).",
@@ -300,7 +454,7 @@ class Engine:
 
     def _learned(self, snap: Snapshot, query: str, qvec, bm25: list[Scored], dense: list[Scored]) -> list[Fused]:
         """Learned fusion (search.ltr): the model scores every candidate of either list."""
-        ids, matrix = candidate_features(snap, self._tokenize, query, qvec, bm25, dense)
+        ids, matrix = candidate_features(snap, self._tokenizer(), query, qvec, bm25, dense)
         if not ids:
             return []
         scores = self.learned.score(matrix)  # type: ignore[union-attr]
@@ -323,26 +477,133 @@ class Engine:
         new_tail = [Fused(f.doc_id, floor - 1.0 - n, f.fused_rank) for n, f in enumerate(tail)]
         return new_head + new_tail, reranked
 
+    def _hydrate(self, snap: Snapshot, hits: Sequence[Hit], tokens: Sequence[str], free_text: str,
+                 restriction: Node | None) -> tuple[Hit, ...]:
+        """Hits with their result cards, evidence levels, highlights and matched BM25 terms."""
+        ids = [h.doc_id for h in hits]
+        cards = snap.records.cards(ids)
+        rows_of = snap.rows_of()
+        terms = matched_terms(snap.lexical, tokens, [rows_of[d] for d in ids],
+                              token_words(free_text, self._tokenizer()))
+        marker = Highlighter(query_terms(list(tokens), restriction), self._tokenizer())
+        out = []
+        for h, matched in zip(hits, terms, strict=True):
+            card = cards.get(h.doc_id)
+            if card is None:
+                continue
+            out.append(replace(
+                h, **card, evidence=evidence_of(card["publication_types"], card["mesh_terms"]),
+                highlights=marker.spans(card["title"], card["abstract"]), matched_terms=matched,
+            ))
+        return tuple(out)
+
     # -- the API ------------------------------------------------------------------------
-    def search(self, query: str, *, k: int = 10, filters: Filters = NO_FILTERS, mode: str | None = None) -> SearchResults:
-        """Rank, then add each hit's result card (read for the whole page in one batch)."""
-        query = query.strip()
-        if not query:
-            raise ConfigError("The query is empty.", hint='Type some words, e.g. "metformin breast cancer".')
+    def search(self, query: str, *, k: int = 10, offset: int = 0, filters: Filters = NO_FILTERS,
+               mode: str | None = None, sort: str = "relevance") -> SearchResults:
+        """Results ``offset+1 .. offset+k`` of ``query`` in the order ``sort`` asks for
+        (``relevance``, ``date``: newest first, ``author``: first author A to Z, or
+        ``evidence``: strongest study design first, relevance within a level), each hit with
+        its result card (read for the whole page in one batch). Raises
+        :class:`search.query.QuerySyntaxError` (a ConfigError) for a malformed query."""
+        query = _non_empty(query)
         snap = self.snapshot
-        ranked = self.rank(query, k=k, filters=filters, mode=mode, snapshot=snap)
+        ranked = self.rank(query, k=k, offset=offset, filters=filters, mode=mode, sort=sort, snapshot=snap)
+        parsed = ranked.parsed
         t = time.perf_counter()
-        cards = snap.records.cards([h.doc_id for h in ranked.hits])
-        hits = tuple(replace(h, **cards[h.doc_id]) for h in ranked.hits if h.doc_id in cards)
+        restriction = parsed.restriction if parsed is not None else None
+        hits = self._hydrate(snap, ranked.hits, ranked.tokens, parsed.free_text if parsed else "", restriction)
         status = reader_status(snap, self.db_path)
         warnings = [*([] if status.fresh else [status.message]), *ranked.warnings]
         timings = {**ranked.timings_ms, "hydrate": _ms(t)}
-        return SearchResults(query, mode or self.config.mode, filters, hits, ranked.candidates,
-                             timings, tuple(warnings), snap.name, len(snap.doc_ids))
+        return SearchResults(
+            query, mode or self.config.mode, filters, hits, ranked.candidates, timings, tuple(warnings),
+            snap.name, len(snap.doc_ids), ranked.total, offset, ranked.sort,
+            parsed.free_text if parsed else "", to_pubmed(restriction) if restriction is not None else "",
+        )
+
+    def facets(self, query: str, *, filters: Filters = NO_FILTERS, mode: str | None = None,
+               limit: int = FACET_LIMIT) -> Facets:
+        """Facet counts (publication type, year, journal, language, abstract, retracted) and a
+        timeline over the records that match ``query`` and ``filters`` (see the module doc)."""
+        query = _non_empty(query)
+        snap = self.snapshot
+        mode = mode or self.config.mode
+        timings: dict[str, float] = {}
+        parsed = parse(query)
+        self._check(query, parsed, 1, 0, mode, "relevance", snap)
+        mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
+        if parsed.boolean_only:
+            matches = mask if mask is not None else np.ones(len(snap.doc_ids), dtype=bool)
+        else:
+            tokens = tuple(self._tokenize(parsed.free_text))
+            if tokens:
+                dense: list[Scored] = []
+                if mode != "bm25":
+                    _, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth,
+                                                 "dense", timings)
+                matches = self._matches(snap, tokens, mask, dense, mode, timings)
+            else:
+                matches = np.zeros(len(snap.doc_ids), dtype=bool)
+        t = time.perf_counter()
+        facets = count_facets(snap.records.columns(), matches, limit)
+        timings["count"] = _ms(t)
+        return replace(facets, timings_ms=timings)
+
+    def similar(self, pmid: str, *, k: int = 10, filters: Filters = NO_FILTERS,
+                include_notices: bool = False, method: str = similar_lib.DEFAULT_METHOD) -> SimilarResults:
+        """The ``k`` records nearest to the paper ``pmid`` (a PMID or doc id): its dense vector
+        fused with a BM25 query of its title and MeSH major topics (``search/similar.py``).
+
+        The paper itself is never listed, retraction notices only with ``include_notices``;
+        ``filters`` apply as in :meth:`search`."""
+        snap = self.snapshot
+        key = str(pmid).strip()
+        doc_id = snap.records.find(key) if key else None
+        if doc_id is None:
+            raise ConfigError(
+                f"PMID {key!r} is not in the search index.",
+                hint=f'Check the number, or fetch it: medsearch ingest pubmed "{key}[pmid]", then medsearch index.',
+            )
+        if not 1 <= k <= self.config.max_k:
+            raise ConfigError(f"k must lie between 1 and {self.config.max_k}, got {k}.", hint="Ask for fewer results.")
+        timings: dict[str, float] = {}
+        row = snap.rows_of()[doc_id]
+        allowed = self.mask(snap, filters, self.restriction(None, filters), timings)
+        allowed = np.ones(len(snap.doc_ids), dtype=bool) if allowed is None else allowed.copy()
+        allowed[row] = False
+        if not include_notices:
+            allowed &= ~snap.records.columns().notice
+        t = time.perf_counter()
+        title, _ = snap.records.texts([doc_id])[doc_id]
+        text = similar_lib.query_text(title, snap.records.major_topics(doc_id))
+        tokens = list(dict.fromkeys(self._tokenize(text)))[: self.config.max_query_terms]
+        bm25, dense, fused = similar_lib.neighbours(snap, row, tokens, allowed, max(k, self.config.depth), method)
+        timings["similar"] = _ms(t)
+        fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
+        t = time.perf_counter()
+        hits = self._hydrate(snap, _hits(fused[:k], bm25, dense, fused_at, {}, 0), tokens, text, None)
+        source = self._hydrate(snap, (Hit(doc_id=doc_id, rank=0, score=0.0),), (), "", None)[0]
+        timings["hydrate"] = _ms(t)
+        warnings = () if hits else ("No other record passes the filters.",)
+        return SimilarResults(source, text, hits, int(allowed.sum()), timings, warnings, snap.name,
+                              len(snap.doc_ids))
 
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records of the current snapshot (ids it does not hold are left out)."""
         return self.snapshot.records.articles(doc_ids)
+
+
+def _non_empty(query: str) -> str:
+    query = query.strip()
+    if not query:
+        raise ConfigError("The query is empty.", hint='Type some words, e.g. "metformin breast cancer".')
+    return query
+
+
+def _column_filters(f: Filters) -> bool:
+    """Whether ``f`` sets a filter on stored columns (the evidence filters are restrictions)."""
+    return any((f.year_from, f.year_to, f.publication_types, f.journals, f.languages, f.mesh_terms,
+                f.has_abstract is not None))
 
 
 def _check_types(types: Sequence[str], snap: Snapshot) -> None:
@@ -371,11 +632,11 @@ def _positions(ranking: Sequence[Scored]) -> dict[str, tuple[float, int]]:
 
 def _hits(
     final: list[Fused], bm25: list[Scored], dense: list[Scored],
-    fused_at: dict[str, tuple[float, int]], reranked: dict[str, tuple[float, int]],
+    fused_at: dict[str, tuple[float, int]], reranked: dict[str, tuple[float, int]], offset: int = 0,
 ) -> tuple[Hit, ...]:
     b, d = _positions(bm25), _positions(dense)
     out = []
-    for rank, f in enumerate(final, start=1):
+    for rank, f in enumerate(final, start=offset + 1):
         out.append(Hit(
             doc_id=f.doc_id, rank=rank, score=float(f.score),
             bm25=StageScore(*b[f.doc_id]) if f.doc_id in b else StageScore(),

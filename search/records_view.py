@@ -9,9 +9,11 @@ Arrow tables, never as SQL text.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -22,9 +24,47 @@ from ingest.records import Article
 from ingest.rows import CHILD_SCHEMAS, article_from_rows
 from search.types import Link, Section
 
+if TYPE_CHECKING:
+    from search.query import Node
+
 #: comments_corrections kinds a result card shows (PubMed's RefType values).
 CARD_LINKS = ("RetractionIn", "RetractionOf", "ErratumIn", "ErratumFor", "ExpressionOfConcernIn",
               "UpdateIn", "UpdateOf", "RepublishedIn", "CommentIn", "CommentOn")
+
+
+#: Publication type of a retraction notice (left out of similar articles unless asked).
+NOTICE_TYPE = "Retraction of Publication"
+#: Sort key of a record without a date or an author: after every other record.
+_MISSING = np.iinfo(np.int32).min
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RecordColumns:
+    """Per-record values for facets and sorts, as arrays indexed by ``ix`` (index row).
+
+    Loaded once per snapshot (:meth:`RecordsView.columns`): counting facets or sorting a
+    match set is then array arithmetic, with no query per search. Lists (publication
+    types, languages) are stored as ``(owner, code)`` pairs, one per value of a record;
+    codes index ``*_names``.
+    """
+
+    n: int
+    year: np.ndarray  # int32, the earliest year the record gives (the year filter's); 0: none
+    date: np.ndarray  # int32 days since 1970 of the earliest publication date; _MISSING: none
+    pmid: np.ndarray  # int64 PMID (0: none), breaks date ties: newer PMIDs first
+    author: np.ndarray  # int32 rank of the first author's name, A to Z; _MISSING: no author
+    journal: np.ndarray  # int32 code into journal_names; -1: none
+    journal_names: tuple[str, ...]
+    has_abstract: np.ndarray  # bool
+    retracted: np.ndarray  # bool
+    notice: np.ndarray  # bool: a retraction notice
+    level: np.ndarray  # int8 evidence level (search.evidence)
+    pt_owner: np.ndarray
+    pt_code: np.ndarray
+    pt_names: tuple[str, ...]
+    la_owner: np.ndarray
+    la_code: np.ndarray
+    la_names: tuple[str, ...]
 
 
 class RecordsView:
@@ -32,6 +72,8 @@ class RecordsView:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._columns: RecordColumns | None = None
+        self._columns_lock = threading.Lock()
         try:
             self._con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as exc:
@@ -98,6 +140,99 @@ class RecordsView:
         rows = self._query(f"SELECT ix FROM articles WHERE {where} ORDER BY ix", params).fetchnumpy()["ix"]
         return np.asarray(rows, dtype=np.int64)
 
+    def restrict_mask(self, node: Node) -> np.ndarray:
+        """The records matching a query restriction (``search.query`` tree), as a boolean mask
+        over the index rows; evaluated by :mod:`search.restrict` on this snapshot's tables."""
+        from search.restrict import evaluate_mask
+
+        return evaluate_mask(self._con.cursor(), node, self.count())
+
+    def find(self, key: str) -> str | None:
+        """The doc_id of the record whose doc_id or PMID is ``key`` (None: not in the snapshot)."""
+        rows = self._query(
+            "SELECT doc_id FROM articles WHERE doc_id = ? OR pmid = ? ORDER BY doc_id <> ? LIMIT 1",
+            [key, key, key],
+        ).fetchall()
+        return rows[0][0] if rows else None
+
+    def major_topics(self, doc_id: str) -> list[str]:
+        """The MeSH descriptors of a record marked major topic (itself or through a qualifier)."""
+        rows = self._query(
+            "SELECT descriptor FROM mesh_headings WHERE doc_id = ? AND (major_topic OR "
+            "coalesce(list_bool_or(list_transform(qualifiers, lambda q: q.major_topic)), false)) "
+            "ORDER BY position", [doc_id],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- per-record columns for facets and sorts ------------------------------------------
+    def columns(self) -> RecordColumns:
+        """:class:`RecordColumns` of this snapshot, loaded on first use (thread-safe)."""
+        if self._columns is None:
+            with self._columns_lock:
+                if self._columns is None:
+                    self._columns = self._load_columns()
+        return self._columns
+
+    def _load_columns(self) -> RecordColumns:
+        from search.evidence import MESH_LEVELS, PUBLICATION_TYPE_LEVELS, UNCLASSIFIED
+
+        a = self._query(
+            "SELECT greatest(coalesce(year_filter, 0), 0)::INTEGER AS year, coalesce(date_diff('day', DATE '1970-01-01', "
+            "least(try(make_date(pub_year, coalesce(pub_month, 1), coalesce(pub_day, 1))), article_date)), ?)"
+            "::INTEGER AS date, coalesce(try_cast(pmid AS BIGINT), 0) AS pmid, has_abstract, is_retracted, "
+            "coalesce(list_contains(publication_types, ?), false) AS notice FROM articles ORDER BY ix",
+            [int(_MISSING), NOTICE_TYPE],
+        ).fetchnumpy()
+        n = len(a["year"])
+        author = np.full(n, _MISSING, dtype=np.int32)
+        r = self._query(
+            "SELECT ix, dense_rank() OVER (ORDER BY name)::INTEGER AS k FROM (SELECT ix, arg_min(lower(strip_accents("
+            "coalesce(collective_name, concat_ws(' ', last_name, coalesce(initials, fore_name))))), position) AS name "
+            "FROM authors GROUP BY ix) WHERE name IS NOT NULL AND name <> ''"
+        ).fetchnumpy()
+        author[np.asarray(r["ix"], dtype=np.int64)] = r["k"]
+        journal, journal_names = self._codes("SELECT ix, coalesce(journal_iso, journal_title) AS v FROM articles")
+        pt_owner, pt_code, pt_names = self._pairs("publication_types")
+        la_owner, la_code, la_names = self._pairs("languages")
+        level = np.full(n, UNCLASSIFIED, dtype=np.int8)
+        pt_level = np.array([PUBLICATION_TYPE_LEVELS.get(x.lower(), 99) for x in pt_names] or [99], dtype=np.int8)
+        has = pt_level[pt_code] < 99 if len(pt_code) else np.zeros(0, dtype=bool)
+        best = np.full(n, 99, dtype=np.int8)
+        np.minimum.at(best, pt_owner[has], pt_level[pt_code[has]])
+        m = self._query(
+            "SELECT DISTINCT ix, lower(unnest(mesh_terms)) AS v FROM articles"
+        ).fetchnumpy()
+        mesh_level = np.array([MESH_LEVELS.get(v, 99) for v in m["v"]] or [99], dtype=np.int8)[: len(m["v"])]
+        np.minimum.at(best, np.asarray(m["ix"], dtype=np.int64), mesh_level)
+        level[best < 99] = best[best < 99]
+        return RecordColumns(
+            n=n, year=np.asarray(a["year"], dtype=np.int32), date=np.asarray(a["date"], dtype=np.int32),
+            pmid=np.asarray(a["pmid"], dtype=np.int64), author=author, journal=journal,
+            journal_names=journal_names, has_abstract=np.asarray(a["has_abstract"], dtype=bool),
+            retracted=np.asarray(a["is_retracted"], dtype=bool), notice=np.asarray(a["notice"], dtype=bool),
+            level=level, pt_owner=pt_owner, pt_code=pt_code, pt_names=pt_names,
+            la_owner=la_owner, la_code=la_code, la_names=la_names,
+        )
+
+    def _codes(self, sql: str) -> tuple[np.ndarray, tuple[str, ...]]:
+        """One value per record (``sql`` gives ix, v) as codes; -1 where it is NULL."""
+        got = self._query(
+            f"SELECT ix, (dense_rank() OVER (ORDER BY v) - 1)::INTEGER AS code, v FROM ({sql}) "
+            "WHERE v IS NOT NULL ORDER BY code"
+        ).fetchnumpy()
+        out = np.full(self.count(), -1, dtype=np.int32)
+        out[np.asarray(got["ix"], dtype=np.int64)] = got["code"]
+        return out, _names(got["code"], got["v"])
+
+    def _pairs(self, column: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """A list column of articles as (owner ix, code) pairs, each value once per record."""
+        got = self._query(
+            f"SELECT ix, (dense_rank() OVER (ORDER BY v) - 1)::INTEGER AS code, v FROM "  # column: a constant
+            f"(SELECT DISTINCT ix, unnest({column}) AS v FROM articles) WHERE v IS NOT NULL ORDER BY code"
+        ).fetchnumpy()
+        return (np.asarray(got["ix"], dtype=np.int64), np.asarray(got["code"], dtype=np.int64),
+                _names(got["code"], got["v"]))
+
     # -- result cards -------------------------------------------------------------------
     def cards(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Everything a result card shows, for a page of records, in four queries."""
@@ -107,18 +242,19 @@ class RecordsView:
         cur = self._query(
             "SELECT a.doc_id, a.title, a.pub_year, coalesce(a.journal_iso, a.journal_title), a.journal_title, "
             "a.pmid, a.doi, a.pmcid, a.publication_types, a.is_retracted, coalesce(a.abstract, ''), "
-            "a.pub_date_text, a.volume, a.issue, a.pages, a.languages FROM articles a JOIN _ids USING (doc_id)",
+            "a.pub_date_text, a.volume, a.issue, a.pages, a.languages, a.mesh_terms "
+            "FROM articles a JOIN _ids USING (doc_id)",
             _ids=ids,
         )
         cards: dict[str, dict[str, Any]] = {}
         for (doc_id, title, year, journal, journal_title, pmid, doi, pmcid, types, retracted, abstract,
-             date_text, volume, issue, pages, languages) in cur.fetchall():
+             date_text, volume, issue, pages, languages, mesh) in cur.fetchall():
             cards[doc_id] = {
                 "title": title, "year": year, "journal": journal, "journal_title": journal_title,
                 "pmid": pmid, "doi": doi, "pmcid": pmcid, "publication_types": tuple(types or ()),
                 "is_retracted": bool(retracted), "abstract": abstract, "pub_date": date_text,
                 "volume": volume, "issue": issue, "pages": pages, "languages": tuple(languages or ()),
-                "authors": (), "sections": (), "links": (),
+                "mesh_terms": tuple(mesh or ()), "authors": (), "sections": (), "links": (),
             }
         self._add_authors(cards, ids)
         self._add_sections(cards, ids)
@@ -195,3 +331,12 @@ class RecordsView:
                 children[r[0]][table].append(dict(zip(names, r, strict=True)))
         out = {d: article_from_rows(rows[d], children[d]) for d in rows}
         return {d: out[d] for d in dict.fromkeys(doc_ids) if d in out}
+
+
+def _names(codes: np.ndarray, values: np.ndarray) -> tuple[str, ...]:
+    """The value of each code 0..k-1, from rows sorted by code."""
+    codes = np.asarray(codes)
+    if not len(codes):
+        return ()
+    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return tuple(str(values[i]) for i in first)

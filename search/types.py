@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from search.clinical import AGE_FILTERS
+
 
 #: The range of publication years a filter accepts.
 MIN_YEAR, MAX_YEAR = 1000, 2100
@@ -19,6 +21,18 @@ class Filters:
 
     Every field is optional; set fields combine with AND, values inside a tuple with OR.
     Matching of publication types, journals, languages and MeSH terms ignores case.
+
+    The evidence filters are PubMed's published search strings (``search/clinical.py``
+    cites each source), evaluated like a query restriction:
+
+    - ``clinical``: a Clinical Queries filter, ``"category/scope"`` with category therapy,
+      diagnosis, etiology, prognosis or prediction (clinical prediction guides) and scope
+      broad (sensitive) or narrow (specific); a bare category means its broad scope. It
+      is stored in that canonical form (``"Therapy"`` becomes ``"therapy/broad"``).
+    - ``systematic_review``: PubMed's systematic review filter (``systematic[sb]``).
+    - ``humans_only``: leaves out animal-only studies (``NOT (animals[mh] NOT humans[mh])``).
+    - ``ages``: MeSH age check tags, any of them, e.g. ``("aged", "80-and-over")``.
+    - ``free_full_text``: records with a PMCID (free to read in PubMed Central).
     """
 
     year_from: int | None = None
@@ -28,6 +42,11 @@ class Filters:
     languages: tuple[str, ...] = ()  # ISO 639-2, e.g. ("eng",)
     mesh_terms: tuple[str, ...] = ()  # MeSH descriptor names
     has_abstract: bool | None = None
+    clinical: str | None = None  # e.g. "therapy/narrow"
+    systematic_review: bool = False
+    humans_only: bool = False
+    ages: tuple[str, ...] = ()  # e.g. ("child",); see AGE_GROUPS
+    free_full_text: bool = False
 
     def __post_init__(self) -> None:
         from ingest.errors import ConfigError
@@ -40,17 +59,61 @@ class Filters:
         if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
             raise ConfigError(f"The year range {self.year_from}-{self.year_to} is empty: it starts after it ends.",
                               hint="Swap the two years.")
-        for name in ("publication_types", "journals", "languages", "mesh_terms"):
+        for name in ("publication_types", "journals", "languages", "mesh_terms", "ages"):
             if any(not str(v).strip() for v in getattr(self, name)):
                 raise ConfigError(f"An empty value was given in {name.replace('_', ' ')}.",
                                   hint="Leave the filter out, or give a value.")
+        if self.clinical is not None:
+            object.__setattr__(self, "clinical", _clinical_name(self.clinical))
+        object.__setattr__(self, "ages", tuple(_age_group(a) for a in self.ages))
 
     @property
     def active(self) -> bool:
         return any(
             (self.year_from, self.year_to, self.publication_types, self.journals,
-             self.languages, self.mesh_terms, self.has_abstract is not None)
+             self.languages, self.mesh_terms, self.has_abstract is not None, self.clinical,
+             self.systematic_review, self.humans_only, self.ages, self.free_full_text)
         )
+
+    @property
+    def named_filters(self) -> tuple[str, ...]:
+        """The names (``search.clinical.FILTERS``) of the evidence filters in effect."""
+        names = [self.clinical] if self.clinical else []
+        names += ["systematic-review"] * self.systematic_review + ["humans"] * self.humans_only
+        names += [f"age/{a}" for a in self.ages]
+        names += ["free-full-text"] * self.free_full_text
+        return tuple(names)
+
+
+def _clinical_name(value: str) -> str:
+    """``value`` as a Clinical Queries filter name ``category/scope``, or a ConfigError."""
+    from ingest.errors import ConfigError
+    from search.clinical import CATEGORY_ALIASES, CLINICAL_NAMES
+
+    key = " ".join(str(value).strip().lower().replace("_", "-").split())
+    cat, _, scope = key.partition("/")
+    name = f"{CATEGORY_ALIASES.get(cat.strip(), cat.strip())}/{scope.strip() or 'broad'}"
+    if name not in CLINICAL_NAMES:
+        raise ConfigError(f"Unknown Clinical Queries filter {value!r}.",
+                          hint="Use CATEGORY/SCOPE, one of: " + ", ".join(CLINICAL_NAMES) + ".")
+    return name
+
+
+def _age_group(value: str) -> str:
+    from ingest.errors import ConfigError
+
+    key = "-".join(str(value).strip().lower().replace("_", "-").split())
+    key = key.removeprefix("age/")
+    if key not in AGE_GROUPS:
+        raise ConfigError(f"Unknown age group {value!r}.", hint="Use one of: " + ", ".join(AGE_GROUPS) + ".")
+    return key
+
+
+#: The age groups of :attr:`Filters.ages` (MeSH check tags; ``search.clinical`` defines each).
+AGE_GROUPS = tuple(f.name.removeprefix("age/") for f in AGE_FILTERS)
+
+#: The orders :meth:`search.engine.Engine.search` can list hits in.
+SORTS = ("relevance", "date", "author", "evidence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +144,53 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceSource:
+    """A field value that gave a record its evidence level."""
+
+    field: str  # "publication_type" or "mesh"
+    value: str  # e.g. "Randomized Controlled Trial", "Cohort Studies"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where a record's study design stands in the evidence ordering of ``search/evidence.py``.
+
+    ``level`` 1 is the strongest (guidelines, systematic reviews, meta-analyses); a badge
+    shows ``label``; ``sources`` are the publication types or MeSH headings it came from
+    (none for level :data:`search.evidence.UNCLASSIFIED`).
+    """
+
+    level: int
+    label: str
+    sources: tuple[EvidenceSource, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A highlighted stretch of a hit's text: ``Hit.title[start:end]`` or ``Hit.abstract[start:end]``."""
+
+    field: str  # "title" or "abstract"
+    start: int  # 0-based character offset into the stored text
+    end: int  # exclusive
+    term: str  # the query term it matched: a BM25 token (stemmed) or a restriction's word
+
+
+@dataclass(frozen=True, slots=True)
+class TermScore:
+    """One query term that matched a hit, and its share of the hit's BM25 score."""
+
+    term: str  # the BM25 token, after tokenising and stemming (e.g. "diabet")
+    words: tuple[str, ...]  # the query's words it came from (e.g. ("diabetic",))
+    bm25: float  # its contribution, from the BM25 index's matrix (summed over repeats in the query)
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One ranked paper: the per-stage scores that explain its rank, and its result card."""
 
     doc_id: str
     rank: int
-    score: float  # the score the final order is sorted by
+    score: float  # relevance: the fused or reranked score; date/author sorts: the BM25 score (dense: cosine)
     bm25: StageScore = field(default_factory=StageScore)
     dense: StageScore = field(default_factory=StageScore)
     fused: StageScore = field(default_factory=StageScore)
@@ -109,6 +213,10 @@ class Hit:
     sections: tuple[Section, ...] = ()
     links: tuple[Link, ...] = ()
     is_retracted: bool = False
+    mesh_terms: tuple[str, ...] = ()
+    evidence: Evidence | None = None  # the study design's level, for a badge
+    highlights: tuple[Span, ...] = ()  # the query's terms in title and abstract, in text order
+    matched_terms: tuple[TermScore, ...] = ()  # BM25 terms that matched, largest share first
 
     @property
     def authors_short(self) -> str:
@@ -138,11 +246,16 @@ class SearchResults:
     mode: str  # bm25 | dense | hybrid | rerank
     filters: Filters
     hits: tuple[Hit, ...]
-    candidates: int  # documents passing the filters
+    candidates: int  # documents passing the filters and the query's restriction
     timings_ms: dict[str, float]
     warnings: tuple[str, ...] = ()
     snapshot: str = ""  # the index snapshot that answered, e.g. "v000007"
     documents: int = 0  # documents in that snapshot
+    total: int = 0  # records that match: the candidates the free text matches (see docs/search.md)
+    offset: int = 0  # hits are results offset+1 .. offset+len(hits)
+    sort: str = "relevance"  # the order hits are in (see SORTS)
+    free_text: str = ""  # what ranked (the query's free text)
+    restriction: str = ""  # the query's restriction, as PubMed syntax ("" when none)
 
     def to_json(self) -> dict:
         return {
@@ -151,6 +264,75 @@ class SearchResults:
             "snapshot": self.snapshot,
             "documents": self.documents,
             "filters": asdict(self.filters),
+            "free_text": self.free_text,
+            "restriction": self.restriction,
+            "candidates": self.candidates,
+            "total": self.total,
+            "offset": self.offset,
+            "sort": self.sort,
+            "timings_ms": self.timings_ms,
+            "warnings": list(self.warnings),
+            "hits": [h.to_json() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCount:
+    """One value of a facet and how many matching records have it."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class YearCount:
+    year: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    """Counts over the records that match a query and its filters (``Engine.facets``).
+
+    Lists are most frequent first (ties by value), cut at the engine's facet limit;
+    ``years`` is newest first, ``timeline`` oldest first with every year between the
+    first and the last (zeros included), for a chart.
+    """
+
+    total: int  # matching records
+    publication_types: tuple[FacetCount, ...]
+    years: tuple[YearCount, ...]
+    journals: tuple[FacetCount, ...]
+    languages: tuple[FacetCount, ...]
+    has_abstract: int  # matching records with an abstract (total - has_abstract without)
+    retracted: int  # matching records that are retracted
+    timeline: tuple[YearCount, ...]
+    no_year: int = 0  # matching records without a publication year
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarResults:
+    """The nearest records to one paper (``Engine.similar``)."""
+
+    source: Hit  # the paper itself, with its result card
+    query: str  # the text BM25 searched for: its title and MeSH major topics
+    hits: tuple[Hit, ...]
+    candidates: int  # records the filters leave (the paper and retraction notices excluded)
+    timings_ms: dict[str, float]
+    warnings: tuple[str, ...] = ()
+    snapshot: str = ""
+    documents: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source.to_json(),
+            "query": self.query,
+            "snapshot": self.snapshot,
+            "documents": self.documents,
             "candidates": self.candidates,
             "timings_ms": self.timings_ms,
             "warnings": list(self.warnings),

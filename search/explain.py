@@ -1,0 +1,47 @@
+"""Explanations of a page of hits: the BM25 terms each hit matched, with each term's share.
+
+BM25 (bm25s) stores every (document, token) contribution in its score matrix; a
+document's score for a query is the sum of the contributions of the query's tokens,
+a token repeated in the query counting once per repeat. :func:`matched_terms` reads each
+query token's contributions from that matrix (``LexicalIndex.scores_from_tokens`` of
+the one token) for the hits' rows, so the shares add up to the hit's BM25 score.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from search.lexical import LexicalIndex
+from search.text import Tokenizer
+from search.types import TermScore
+
+
+def token_words(free_text: str, tokenizer: Tokenizer) -> dict[str, tuple[str, ...]]:
+    """Each BM25 token of ``free_text`` -> the words of the text it came from, in order."""
+    out: dict[str, list[str]] = {}
+    for word in free_text.split():
+        for tok in tokenizer(word):
+            words = out.setdefault(tok, [])
+            if word not in words:
+                words.append(word)
+    return {t: tuple(w) for t, w in out.items()}
+
+
+def matched_terms(
+    lexical: LexicalIndex, tokens: Sequence[str], rows: Sequence[int], words: dict[str, tuple[str, ...]],
+) -> list[tuple[TermScore, ...]]:
+    """For each of ``rows`` (index rows of hits), the query tokens it matched, largest share
+    first (ties by token), with their BM25 contributions."""
+    if not tokens or not len(rows):
+        return [() for _ in rows]
+    rows_ = np.asarray(rows, dtype=np.int64)
+    repeats = Counter(tokens)
+    shares = {t: lexical.scores_from_tokens([t])[rows_] * repeats[t] for t in repeats}
+    out = []
+    for i in range(len(rows_)):
+        found = [TermScore(t, words.get(t, ()), float(s[i])) for t, s in shares.items() if s[i] > 0]
+        out.append(tuple(sorted(found, key=lambda x: (-x.bm25, x.term))))
+    return out

@@ -1,0 +1,59 @@
+"""Similar articles: the records nearest to one paper, for ``Engine.similar``.
+
+Two views of "near", fused:
+
+- dense: the paper's own stored vector (title + abstract embedded at index time) against
+  every other record's, exact inner product;
+- BM25: a query of the paper's title and its MeSH major topics (the descriptors the
+  indexers marked as what the paper is mainly about), which favours records sharing the
+  paper's specific words and headings.
+
+Fused by reciprocal rank fusion (Cormack et al., SIGIR 2009, k=60) by default; the choice
+among dense only, BM25 only, RRF and min-max weighted fusion was made on the NFCorpus and
+SciFact train splits (``bench/bench_similar.py``; figures in ``docs/quality.md``). The
+paper itself and, unless asked, retraction notices are masked out *before* each top-k,
+like any filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from search import fusion as fusion_lib
+from search.ranking import Fused, Scored
+
+METHODS = ("rrf", "weighted", "dense", "bm25")
+DEFAULT_METHOD = "rrf"
+
+
+def query_text(title: str, major_topics: Sequence[str]) -> str:
+    """The BM25 query for a paper: its title, then its MeSH major topics."""
+    return "\n".join(p for p in (title.strip(), "; ".join(major_topics)) if p)
+
+
+def neighbours(
+    snap, row: int, tokens: Sequence[str], mask: np.ndarray, depth: int, method: str = DEFAULT_METHOD,
+) -> tuple[list[Scored], list[Scored], list[Fused]]:
+    """(BM25 list, dense list, fused list) of the records nearest to index row ``row``.
+
+    ``snap`` is a loaded snapshot; ``mask`` must already exclude the paper itself.
+    Without a dense index (BM25-only snapshots) the BM25 list alone ranks.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; one of {METHODS}")
+    use_dense = snap.dense is not None and method != "bm25"
+    use_bm25 = bool(tokens) and (method != "dense" or snap.dense is None)
+    bm25 = snap.lexical.search_tokens(list(tokens), depth, mask) if use_bm25 else []
+    dense: list[Scored] = []
+    if use_dense:
+        vec = np.asarray(snap.dense.vectors[row], dtype=np.float32)
+        dense = snap.dense.search(vec, depth, mask)
+    if not (use_dense and use_bm25):
+        return bm25, dense, [Fused(d, s, None) for d, s in (bm25 or dense)]
+    if method == "rrf":
+        fused = fusion_lib.rrf([bm25, dense])
+    else:
+        fused = fusion_lib.weighted_fusion([bm25, dense], weights=[0.5, 0.5], normalization="minmax")
+    return bm25, dense, [Fused(h.doc_id, h.score, i) for i, h in enumerate(fused, start=1)]
