@@ -27,6 +27,7 @@ comes from the tree and from constants of this module; every value from the quer
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import unicodedata
@@ -203,6 +204,7 @@ def _terms_sql() -> str:
 def prepare_snapshot(con) -> PrepareReport:
     """Add the auxiliary tables to a new snapshot (read-write ``con``, tables copied)."""
     t0 = time.perf_counter()
+    con.execute("SET enable_progress_bar = false")  # a build step can take seconds
     for table in ("qx_vocab", "qx_words", "qx_terms", "qx_dates", "qx_filters", "qx_meta"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute(
@@ -234,7 +236,10 @@ def prepare_snapshot(con) -> PrepareReport:
         "UNION ALL SELECT ix, article_date FROM articles) WHERE d IS NOT NULL ORDER BY d, ix"
     )
     _store_filters(con)
-    con.execute("CREATE TABLE qx_meta AS SELECT ?::INTEGER AS version", [QX_VERSION])
+    con.execute(
+        "CREATE TABLE qx_meta AS SELECT ?::INTEGER AS version, ?::VARCHAR AS filters",
+        [QX_VERSION, filters_fingerprint()],
+    )
     count = lambda t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
     return PrepareReport(
         time.perf_counter() - t0, count("qx_vocab"), count("qx_words"), count("qx_terms")
@@ -266,20 +271,35 @@ def _precomputed_filters() -> dict[Node, str]:
 
 
 def check_snapshot(con) -> None:
-    """Raise :class:`SearchIndexError` unless ``con``'s snapshot was prepared by this version.
+    """Raise :class:`SearchIndexError` unless ``con``'s snapshot was prepared by this version
+    of the query tables and of the named filters (whose answers it stores).
 
     The engine calls it once when it opens a snapshot; :func:`evaluate` does not repeat it.
     """
     try:
-        version = con.execute("SELECT max(version) FROM qx_meta").fetchone()[0]
+        row = con.execute("SELECT max(version), max(filters) FROM qx_meta").fetchone()
     except duckdb.CatalogException:
-        version = None
-    if version != QX_VERSION:
+        row = (None, None)
+    if row[0] != QX_VERSION:
         raise SearchIndexError(
             "This index snapshot has no query tables for field searches "
-            f"(found version {version}, need {QX_VERSION}).",
+            f"(found version {row[0]}, need {QX_VERSION}).",
             hint="Run `medsearch index` again to rebuild the snapshot.",
         )
+    if row[1] != filters_fingerprint():
+        raise SearchIndexError(
+            "This index snapshot stores the answers of other filter definitions "
+            "(search/clinical.py changed since it was built).",
+            hint="Run `medsearch index` again to rebuild the snapshot.",
+        )
+
+
+def filters_fingerprint() -> str:
+    """SHA-256 of every named filter's name and query string."""
+    from search.clinical import FILTERS
+
+    text = "\n".join(f"{f.name}\t{f.query}" for f in FILTERS.values())
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def evaluate(con, node: Node) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.errors import SearchIndexError
 from search.query import And, DateRange, Not, Or, Term, parse
-from search.restrict import TOKENS_SQL, evaluate, evaluate_mask, tokens
+from search.restrict import TOKENS_SQL, check_snapshot, evaluate, evaluate_mask, tokens
 from tests.conftest import PUBMED_DATA, needs_data
 from tests.snapshot_db import make_snapshot
 
@@ -215,9 +215,21 @@ def test_mask_marks_the_matching_rows(snap):
     assert ix_of(snap, VITD, "29768149") <= set(np.flatnonzero(mask).tolist())
 
 
+def test_a_prepared_snapshot_passes_the_check_and_a_changed_filter_set_does_not(snap, monkeypatch):
+    from search import restrict
+
+    check_snapshot(snap)
+    monkeypatch.setattr(restrict, "filters_fingerprint", lambda: "another definition")
+    with pytest.raises(SearchIndexError) as info:
+        check_snapshot(snap)
+    assert "other filter definitions" in info.value.message
+
+
 def test_a_snapshot_without_query_tables_is_refused(tmp_path):
     con = duckdb.connect(str(tmp_path / "bare.duckdb"))
     con.execute("CREATE TABLE articles (ix INTEGER)")
     with pytest.raises(SearchIndexError) as info:
         evaluate(con, parse("x[ti]").root)
     assert "medsearch index" in info.value.hint
+    with pytest.raises(SearchIndexError):
+        check_snapshot(con)
