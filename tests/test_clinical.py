@@ -8,7 +8,7 @@ import pytest
 
 from ingest.errors import ConfigError
 from search.clinical import CLINICAL_NAMES, FILTER_NAMES, FILTERS, clinical_filter, named_filter
-from search.query import parse
+from search.query import parse, to_pubmed
 from search.restrict import _run, evaluate
 from tests.conftest import PUBMED_DATA, needs_data
 from tests.snapshot_db import make_snapshot
@@ -114,6 +114,12 @@ def test_filter_strings_are_fully_tagged_and_cite_a_source(name):
     parsed = parse(f.query)
     assert parsed.free_clauses == () and parsed.free_text == ""  # a missing tag would rank, not filter
     assert f.source.startswith("https://")
+
+
+@pytest.mark.parametrize("name", FILTER_NAMES)
+def test_filters_survive_a_trip_through_pubmed_syntax(name):
+    node = FILTERS[name].node
+    assert parse(to_pubmed(node)).root == node
 
 
 def test_systematic_subset_in_a_query_is_the_systematic_review_filter(snap):
