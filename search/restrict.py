@@ -85,7 +85,8 @@ WORD_FIELDS: dict[str, tuple[int, ...]] = {
     "all": (TI, AB, OT, MH, PT, NM, AU, TA),
 }
 #: Positions of two segments (two keywords, two MeSH headings, title and other abstracts)
-#: lie this far apart, so a phrase never spans them.
+#: lie this far apart, so a phrase never spans them. Positions are INTEGER: segment
+#: numbers stay below 21,000 (authors past the 20,000th share one segment).
 SEGMENT = 100_000
 
 #: MEDLINE language codes (ISO 639-2/B) by English name, so both ``english[la]`` and
@@ -141,7 +142,7 @@ def _segments_sql() -> str:
     UNION ALL SELECT a.ix, {MH}, m.position * 64 + m.i, m.q.name FROM {_QUALS}
     UNION ALL SELECT a.ix, {PT}, p.position, p.name FROM publication_types p JOIN articles a USING (doc_id)
     UNION ALL SELECT a.ix, {NM}, c.position, c.name FROM chemicals c JOIN articles a USING (doc_id)
-    UNION ALL SELECT a.ix, {AU}, w.position,
+    UNION ALL SELECT a.ix, {AU}, least(w.position, 20000),
         concat_ws(' ', w.last_name, w.fore_name, w.initials, w.collective_name) FROM {_AUTHORS}
     UNION ALL SELECT ix, {TA}, 0, concat_ws(' ', journal_title, journal_iso,
         json_extract_string(extra, '$.medline_ta')) FROM articles
