@@ -54,7 +54,7 @@ LABELS = {
     4: "Observational study",
     5: "Case report",
     6: "Other / unclassified",
-    7: "Editorial, letter or comment",
+    7: "Editorial, letter, comment or notice",
 }
 
 #: Publication type (lower case) -> level.

@@ -14,20 +14,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from search.highlight import WORD
 from search.lexical import LexicalIndex
 from search.text import Tokenizer
 from search.types import TermScore
 
 
 def token_words(free_text: str, tokenizer: Tokenizer) -> dict[str, tuple[str, ...]]:
-    """Each BM25 token of ``free_text`` -> the words of the text it came from, in order."""
-    out: dict[str, list[str]] = {}
-    for word in free_text.split():
+    """Each BM25 token of ``free_text`` -> the words of the text it came from, in order
+    (one spelling per word, ignoring case)."""
+    out: dict[str, dict[str, str]] = {}
+    for m in WORD.finditer(free_text):
+        word = m.group()
         for tok in tokenizer(word):
-            words = out.setdefault(tok, [])
-            if word not in words:
-                words.append(word)
-    return {t: tuple(w) for t, w in out.items()}
+            out.setdefault(tok, {}).setdefault(word.lower(), word)
+    return {t: tuple(w.values()) for t, w in out.items()}
 
 
 def matched_terms(

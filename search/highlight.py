@@ -31,6 +31,8 @@ from search.types import Span
 _HYPHENS = "-\u2010\u2011"
 _PIECE = r"(?:\d+(?:\.\d+)+|[^\W_]+)"
 _COMPOUND = re.compile(rf"{_PIECE}(?:[{_HYPHENS}]{_PIECE})*")
+#: A word of free text as the BM25 tokenizer cuts it (compounds whole), for explanations.
+WORD = _COMPOUND
 #: A word as the restriction's word index reads it (search/restrict.py TOKEN_RE).
 _WORD = re.compile(r"[^\W_]+")
 

@@ -6,24 +6,47 @@ import argparse
 import sys
 from pathlib import Path
 
+from search.clinical import CLINICAL_NAMES
 from search.cli.common import positive, print_json, safe_line
 from search.config import Settings
+from search.types import AGE_GROUPS, SORTS
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     search = commands.add_parser(
         "search",
         help="search the store: ranked PMIDs, titles, years and scores",
-        description="Search the store. Filters apply before ranking: a filter that leaves 3 "
-        "records returns those 3. Repeat --type/--journal/--language/--mesh for OR.",
+        description="Search the store. The query may mix free text, which ranks, with PubMed "
+        "syntax, which restricts: AND, OR, NOT, parentheses, \"phrases\", truncation (random*) and "
+        "field tags such as [tiab], [ti], [au], [mh], [majr], [pt], [ta], [la], [dp] (2015:2020[dp]), "
+        "[pmid], [doi]; a query that is only clauses lists its matches newest first "
+        "(docs/query-syntax.md). Filters apply before ranking: a filter that leaves 3 records "
+        "returns those 3. Repeat --type/--journal/--language/--mesh/--age for OR.",
     )
-    search.add_argument("query", help='the question or keywords, e.g. "metformin breast cancer"')
+    search.add_argument("query", help='the question, keywords or PubMed query, e.g. '
+                        '"metformin breast cancer" or "metformin[tiab] AND randomized controlled trial[pt]"')
     search.add_argument("-k", type=positive, default=10, help="number of results (default 10)")
-    search.add_argument("--json", action="store_true", help="print the full hits as JSON")
+    search.add_argument("--offset", type=non_negative, default=0,
+                        help="skip this many results first: -k 10 --offset 10 is the second page (default 0)")
+    search.add_argument("--sort", choices=SORT_CHOICES, default="relevance",
+                        help="relevance (default); date: newest first; author: first author A to Z; evidence: "
+                        "strongest study design first (guidelines, systematic reviews and meta-analyses, then "
+                        "RCTs, other trials, observational studies, case reports), relevance within a level")
+    search.add_argument("--json", action="store_true",
+                        help="print the full hits as JSON (with --facets, a \"facets\" key too)")
     add_filter_arguments(search)
     search.add_argument("--mode", choices=["bm25", "dense", "hybrid", "rerank"],
                         help="retrieval mode (default MEDSEARCH_SEARCH_MODE, else the best on dev)")
     search.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder (hybrid instead of rerank)")
+    search.add_argument("--facets", action="store_true",
+                        help="also print counts by publication type, year, journal and language, with abstract "
+                        "and retracted, over the records that match")
+    search.add_argument("--explain", action="store_true",
+                        help="under each hit: its evidence level and why, the query terms it matched with their "
+                        "BM25 share, each stage's score and rank, and the query's words marked in its text")
+    search.add_argument("--explain-query", action="store_true",
+                        help="print how the query and filters were understood (what ranks, what restricts) "
+                        "and stop; needs no index")
     search.set_defaults(handler=cmd_search)
 
     ev = commands.add_parser(
@@ -45,6 +68,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.set_defaults(handler=cmd_eval)
 
 
+SORT_CHOICES = SORTS
+CLINICAL_CHOICES = CLINICAL_NAMES
+AGE_CHOICES = AGE_GROUPS
+
+
+def non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     """The filter options shared by every command that searches."""
     parser.add_argument("--year-from", type=int, help="only records published in or after this year")
@@ -56,6 +90,18 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", action="append", default=[], help="language code, e.g. eng (repeatable)")
     parser.add_argument("--mesh", action="append", default=[], help="MeSH descriptor, e.g. Metformin (repeatable)")
     parser.add_argument("--has-abstract", action="store_true", help="only records with an abstract")
+    parser.add_argument("--clinical", metavar="CATEGORY/SCOPE",
+                        help="a PubMed Clinical Queries filter: therapy, diagnosis, etiology, prognosis or "
+                        "prediction, /broad (sensitive) or /narrow (specific), e.g. therapy/narrow; "
+                        "one of " + ", ".join(CLINICAL_CHOICES))
+    parser.add_argument("--systematic-review", action="store_true",
+                        help="only systematic reviews (PubMed's systematic review filter)")
+    parser.add_argument("--humans", action="store_true",
+                        help="leave out animal-only studies: NOT (animals[mh] NOT humans[mh])")
+    parser.add_argument("--age", action="append", default=[], metavar="GROUP",
+                        help="MeSH age group (repeatable, any of them): " + ", ".join(AGE_CHOICES))
+    parser.add_argument("--free-full-text", action="store_true",
+                        help="only records free to read in PubMed Central (with a PMCID)")
 
 
 def filters_from(args: argparse.Namespace):
@@ -64,34 +110,40 @@ def filters_from(args: argparse.Namespace):
     return Filters(
         year_from=args.year_from, year_to=args.year_to, publication_types=tuple(args.types),
         journals=tuple(args.journal), languages=tuple(args.language), mesh_terms=tuple(args.mesh),
-        has_abstract=True if args.has_abstract else None,
+        has_abstract=True if args.has_abstract else None, clinical=args.clinical,
+        systematic_review=args.systematic_review, humans_only=args.humans, ages=tuple(args.age),
+        free_full_text=args.free_full_text,
     )
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from search.cli import search_output as out
     from search.service import open_engine
 
     filters = filters_from(args)  # validated before any work
+    if args.explain_query:
+        print(out.query_explanation(args.query, filters))
+        return 0
+    from search.query import parse
+
+    parse(args.query)  # a syntax error is reported before the index loads
     engine = open_engine(settings)
     mode = args.mode
     if args.no_rerank and (mode or engine.config.mode) == "rerank":
         mode = "hybrid"
-    results = engine.search(args.query, k=args.k, filters=filters, mode=mode)
+    results = engine.search(args.query, k=args.k, offset=args.offset, filters=filters, mode=mode, sort=args.sort)
+    facets = engine.facets(args.query, filters=filters, mode=mode) if args.facets else None
     if args.json:
-        print_json(results.to_json())
+        data = results.to_json()
+        if facets is not None:
+            data["facets"] = facets.to_json()
+        print_json(data)
         return 0
     for w in results.warnings:
         print(f"warning: {safe_line(w)}", file=sys.stderr)
-    if not results.hits:
-        print(f"No results ({results.candidates} records pass the filters).")
-        return 0
-    for h in results.hits:
-        print(f"{h.rank:>3}. {safe_line(h.doc_id):<10} {h.year or '----'}  {h.score:8.4f}  {safe_line(h.title)}")
-        if h.is_retracted:
-            notices = ", ".join(f"PMID {p}" for p in h.retracted_by) or "see PubMed"
-            print(f"     RETRACTED (retraction notice: {notices})")
-    total = sum(results.timings_ms.values())
-    print(f"({results.mode}, {results.candidates} records searched, {total:.0f} ms)")
+    out.print_results(results, explain=args.explain)
+    if facets is not None:
+        out.print_facets(facets)
     return 0
 
 
