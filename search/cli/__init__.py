@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "update_cmd",
     "corpus_cmds",
     "search_cmds",
+    "similar_cmd",
     "library_cmds",
     "summarize_cmd",
 )
