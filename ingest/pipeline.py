@@ -4,18 +4,24 @@ Every batch is one transaction (``Store.apply_batch``): a crash or a kill loses
 at most the batch in flight, and running the same command again completes the
 work, because stored records are recognised (files: by fingerprint and record
 hash; PubMed: by the PMIDs already in the store).
+
+Ctrl-C stops a run between two writes, never inside one (``ingest.interrupts``): the
+run is recorded as interrupted and ``KeyboardInterrupt`` reaches the caller (the CLI
+exits with 130).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.errors import MedsearchError
+from ingest.interrupts import HeldInterrupts
+from ingest.progress import progress_bar
 from ingest.records import Item, Problem
 from ingest.rows import PreparedBatch, prepare_batch
 from ingest.store import BatchResult, Store
@@ -44,18 +50,29 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def _progress(enabled: bool, **kwargs: object):
-    from tqdm import tqdm
+#: The name ``ingest.pubmed_update`` imports the progress bar by.
+_progress = progress_bar
 
-    return tqdm(disable=None if enabled else True, dynamic_ncols=True, **kwargs)
+#: ``ingest_runs.message`` of a run stopped by Ctrl-C.
+INTERRUPTED = "interrupted by the user"
 
 
 class _Run:
-    """Start/finish bookkeeping shared by every kind of run."""
+    """Start/finish bookkeeping shared by every kind of run.
+
+    Opening and closing the run's record wait for Ctrl-C (``HeldInterrupts``), so a run
+    that was opened is always closed: completed, failed, or interrupted.
+    """
 
     def __init__(self, store: Store, kind: str, target: str, params: dict) -> None:
         self.store = store
-        self.report = RunReport(run_id=store.start_run(kind, target, params))
+        try:
+            with HeldInterrupts():
+                self.report = RunReport(run_id=store.start_run(kind, target, params))
+        except KeyboardInterrupt:  # came while the run was being opened: it ends here
+            if hasattr(self, "report"):
+                self.__exit__(KeyboardInterrupt, None, None)
+            raise
 
     def apply(self, batch: Sequence[Item]) -> BatchResult:
         return self.apply_prepared(prepare_batch(batch))
@@ -71,13 +88,14 @@ class _Run:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         run_id = self.report.run_id
-        if exc_type is None:
-            self.store.finish_run(run_id, "completed")
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.store.finish_run(run_id, "interrupted", "interrupted by the user")
-        else:
-            message = exc.message if isinstance(exc, MedsearchError) else repr(exc)
-            self.store.finish_run(run_id, "failed", message)
+        with HeldInterrupts():
+            if exc_type is None:
+                self.store.finish_run(run_id, "completed")
+            elif issubclass(exc_type, KeyboardInterrupt):
+                self.store.finish_run(run_id, "interrupted", INTERRUPTED)
+            else:
+                message = exc.message if isinstance(exc, MedsearchError) else repr(exc)
+                self.store.finish_run(run_id, "failed", message)
 
 
 #: Inputs larger than this are parsed in a worker process (spawning one costs ~1 s).
@@ -100,7 +118,7 @@ def ingest_files(
     (default: when the input is larger than ``PARALLEL_MIN_BYTES`` and the
     machine has 2+ cores).
     """
-    from ingest import reader, sources
+    from ingest import sources
 
     files, discovery_problems = sources.discover(paths)
     target = " ".join(str(p) for p in paths)
@@ -109,24 +127,9 @@ def ingest_files(
             run.apply(discovery_problems)
             run.report.problems = []
             run.report.unsupported_files = list(discovery_problems)
-        todo = []
-        for sf in files:
-            key, fp = str(sf.path.resolve()), sources.fingerprint(sf.path)
-            if not force and store.file_done(key, fp):
-                run.report.files_skipped += 1
-            else:
-                todo.append((sf, key, fp))
-        cores = os.cpu_count() or 1
-        if parallel is None:
-            xml_bytes = sum(sf.path.stat().st_size for sf, _, _ in todo if sf.format == sources.PUBMED_XML)
-            parallel = cores > 1 and xml_bytes > PARALLEL_MIN_BYTES
-        to_read = [sf for sf, _, _ in todo]
-        events = (
-            reader.read_prepared_parallel(to_read, batch_size, workers=max(2, cores))
-            if parallel
-            else reader.read_prepared(to_read, batch_size)
-        )
-        bar = _progress(progress, unit=" rec", desc="ingest")
+        todo = _files_to_read(store, files, force, run.report)
+        events = _read(todo, batch_size, parallel)
+        bar = progress_bar(progress, desc="ingest", unit=" rec")
         try:
             for event, index, payload in events:
                 sf, key, fp = todo[index]
@@ -135,10 +138,43 @@ def ingest_files(
                     bar.set_postfix_str(sf.path.name, refresh=False)
                     bar.update(payload.seen + len(payload.problems))
                 else:
-                    store.mark_file_done(key, fp, run.report.run_id, payload)
+                    with HeldInterrupts():
+                        store.mark_file_done(key, fp, run.report.run_id, payload)
         finally:
             bar.close()
+            with HeldInterrupts():
+                events.close()  # the worker processes stop now, not when the reader is collected
     return run.report
+
+
+def _files_to_read(store: Store, files: Sequence, force: bool, report: RunReport) -> list[tuple]:
+    """``(SourceFile, key, fingerprint)`` of the files to read: not yet read to the end, or forced."""
+    from ingest import sources
+
+    todo = []
+    for sf in files:
+        key, fp = str(sf.path.resolve()), sources.fingerprint(sf.path)
+        with HeldInterrupts():
+            done = not force and store.file_done(key, fp)
+        if done:
+            report.files_skipped += 1
+        else:
+            todo.append((sf, key, fp))
+    return todo
+
+
+def _read(todo: list[tuple], batch_size: int, parallel: bool | None) -> Generator:
+    """The reader's events for these files: in worker processes for large PubMed XML inputs."""
+    from ingest import reader, sources
+
+    cores = os.cpu_count() or 1
+    if parallel is None:
+        xml_bytes = sum(sf.path.stat().st_size for sf, _, _ in todo if sf.format == sources.PUBMED_XML)
+        parallel = cores > 1 and xml_bytes > PARALLEL_MIN_BYTES
+    to_read = [sf for sf, _, _ in todo]
+    if parallel:
+        return reader.read_prepared_parallel(to_read, batch_size, workers=max(2, cores))
+    return reader.read_prepared(to_read, batch_size)
 
 
 def ingest_pubmed(

