@@ -6,7 +6,8 @@ message (no traceback) and exits with status 2; library users catch the base
 class or a specific subclass.
 
 The hierarchy lives in ``ingest`` because it is the lowest layer
-(``app.py -> search -> ingest``); ``search`` re-exports it.
+(``app.py -> search -> ingest``): ``search`` and library users import the
+errors from here (``from ingest.errors import MedsearchError``).
 """
 
 from __future__ import annotations
