@@ -46,6 +46,7 @@ _ALIAS = "userdata"
 _process_lock = threading.RLock()
 _migrated: set[str] = set()
 _memory: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, connection)
+_attached: list[Path] = []  # the file attached now (at most one; guarded by _process_lock)
 
 
 def _memory_connection() -> duckdb.DuckDBPyConnection:
@@ -79,7 +80,10 @@ class UserData:
         The connection is shared by the process: use it inside the ``with`` block only and
         do not close it. Operations do not nest."""
         with _process_lock:
+            if _attached:
+                raise RuntimeError("UserData operations do not nest: finish one before starting another.")
             con = self._attach()
+            _attached.append(self.path)
             try:
                 key = str(self.path.resolve())
                 if key not in _migrated:
@@ -90,6 +94,7 @@ class UserData:
                 _rollback_if_open(con)
                 raise
             finally:
+                _attached.clear()
                 con.execute("USE memory")
                 con.execute(f"DETACH {_ALIAS}")
 

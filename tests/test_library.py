@@ -525,3 +525,13 @@ def test_a_backup_to_an_unwritable_path_is_a_clear_error_and_leaves_no_file(lib,
         with pytest.raises(LibraryError, match="Cannot write"):
             backup(lib.data, path)
     assert list(tmp_path.glob("*.tmp")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def test_library_operations_do_not_nest_and_the_file_is_free_afterwards(lib):
+    with lib.data.connect():
+        with pytest.raises(RuntimeError, match="do not nest"):
+            lib.lists.all()
+    lib.lists.create("L")  # the failed inner call left nothing attached
+    con = duckdb.connect(str(lib.data.path))  # another program can open the file between operations
+    assert con.execute("SELECT name FROM lists").fetchall() == [("L",)]
+    con.close()
