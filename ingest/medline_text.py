@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from ingest.errors import SourceError
+from ingest.pubmed_values import MONTHS, is_translated_title, orcid
 from ingest.records import (
     AbstractSection,
     Article,
@@ -35,7 +36,6 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
-from ingest.pubmed_values import MONTHS, is_translated_title, orcid
 
 #: MEDLINE comment/correction tags -> PubMed XML ``CommentsCorrections/@RefType``.
 REF_TYPES: dict[str, str] = {

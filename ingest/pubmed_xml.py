@@ -49,6 +49,7 @@ from typing import IO, Any
 from lxml import etree
 
 from ingest.errors import SourceError
+from ingest.pubmed_values import is_translated_title, month_number, orcid
 from ingest.records import (
     AbstractSection,
     Article,
@@ -64,7 +65,6 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
-from ingest.pubmed_values import is_translated_title, month_number, orcid
 
 try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
     from isal import igzip as _gzip

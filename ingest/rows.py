@@ -266,7 +266,7 @@ def canonical_text(a: Article) -> str:
     likewise; a date is ``"YYYY-MM-DD"``; other tuples are arrays. Nothing depends on how
     Python lays out objects in memory or pickles them.
     """
-    value = {name: v for name, v, default in zip(_FIELDS, a, _DEFAULTS) if v != default}
+    value = {name: v for name, v, default in zip(_FIELDS, a, _DEFAULTS, strict=True) if v != default}
     value["@"] = "Article"
     for name in _CANONICAL.keys() & value.keys():
         value[name] = _CANONICAL[name](value[name])

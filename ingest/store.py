@@ -31,7 +31,13 @@ from ingest.interrupts import HeldInterrupts
 from ingest.lock import Holder, WriterLock
 from ingest.records import Article, Item, Problem
 from ingest.rows import (
-    CHILD_SCHEMAS, HASH_VERSION, PreparedBatch, article_from_rows, prepare_batch, record_hash, version_key,
+    CHILD_SCHEMAS,
+    HASH_VERSION,
+    PreparedBatch,
+    article_from_rows,
+    prepare_batch,
+    record_hash,
+    version_key,
 )
 
 CHILD_TABLES = tuple(CHILD_SCHEMAS)

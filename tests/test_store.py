@@ -31,7 +31,15 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
-from ingest.rows import CHILD_SCHEMAS, _article_row, _child_rows, _to_table, collapse, prepare_batch, record_years
+from ingest.rows import (
+    CHILD_SCHEMAS,
+    _article_row,
+    _child_rows,
+    _to_table,
+    collapse,
+    prepare_batch,
+    record_years,
+)
 from ingest.store import Store
 from tests.conftest import PUBMED_DATA, needs_data
 
