@@ -20,6 +20,7 @@ from tests.test_library import (
     fresh_copy,
     ingest_and_index,
     retracted_copy,
+    retracted_xml,
 )
 
 
@@ -186,7 +187,8 @@ def test_pull_fetches_new_records_of_the_query_indexes_and_marks_them(server, tm
     server.reset()  # the next pull asks only for records entered since the last pull
     again = run_cli("saved", "run-all", "--pull", "--json", env=env)
     assert again.returncode == 0, again.stderr
-    assert server.requests_to("esearch")[0].params["mindate"] == date.today().strftime("%Y/%m/%d")
+    searches = [r.params for r in server.requests_to("esearch") if r.params.get("term") == "tumor"]
+    assert searches and searches[0]["mindate"] == date.today().strftime("%Y/%m/%d")
     (query,) = json.loads(again.stdout)["queries"]
     assert (query["name"], query["new"], query["pulled"], query["results"]) == ("tumours", 0, 0, len(run["hits"]))
 
@@ -275,3 +277,19 @@ def test_odd_names_pass_through_create_rename_export_and_backup(ms, tmp_path, na
     ms("library", "backup", str(tmp_path / "b.jsonl"))
     first_list = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text(encoding="utf-8").splitlines()][1]
     assert first_list["name"] == name + "!"
+
+
+def test_nightly_pull_brings_a_listed_papers_retraction_into_the_digest(server, tmp_path):
+    server.reset()
+    s = corpus_settings(tmp_path)
+    env = {**env_of(s), "NCBI_EUTILS_URL": server.url, "NCBI_EMAIL": "librarian@example.org"}
+    assert run_cli("saved", "add", "tumours", "tumor", env=env).returncode == 0
+    first = run_cli("saved", "run-all", "--pull", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    target = json.loads(first.stdout)["queries"][0]["new_hits"][0]["pmid"]
+    assert run_cli("lists", "add", "Keep", target, "--create", env=env).returncode == 0
+    server.revise(target, retracted_xml(server.record_xml(target)))  # PubMed retracts it today
+    night = run_cli("saved", "run-all", "--pull", "--json", env=env)
+    assert night.returncode == 0, night.stderr
+    assert [(r["pmid"], r["lists"]) for r in json.loads(night.stdout)["newly_retracted"]] == [(target, ["Keep"])]
+    assert json.loads(night.stdout)["queries"][0]["new"] == 0  # a revised record is not a new result

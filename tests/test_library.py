@@ -47,17 +47,20 @@ def ingest_and_index(settings: Settings, paths: list[Path]) -> None:
         update_index(store, settings)
 
 
-def retracted_copy(pmid: str, folder: Path, notice: str = "99999998") -> Path:
-    """The real record ``pmid`` as PubMed sends it once retracted: a later DateRevised and a
-    CommentsCorrections RetractionIn pointing at the notice (the DTD's shape)."""
-    xml = (METAPUB / f"{pmid}.xml").read_bytes()
+def retracted_xml(xml: bytes, notice: str = "99999998") -> bytes:
+    """A real record (``PubmedArticle``) as PubMed sends it once retracted: a later
+    DateRevised and a CommentsCorrections RetractionIn pointing at the notice (the DTD's shape)."""
     xml = re.sub(rb"<DateRevised>.*?</DateRevised>",
                  b"<DateRevised><Year>2099</Year><Month>01</Month><Day>01</Day></DateRevised>", xml, count=1)
-    xml = xml.replace(b"</MedlineCitation>", b'<CommentsCorrectionsList><CommentsCorrections RefType="RetractionIn">'
-                      b'<RefSource>Cell Rep. 2099;1:1</RefSource><PMID Version="1">' + notice.encode() +
-                      b"</PMID></CommentsCorrections></CommentsCorrectionsList></MedlineCitation>", 1)
+    return xml.replace(b"</MedlineCitation>", b'<CommentsCorrectionsList><CommentsCorrections RefType="RetractionIn">'
+                       b'<RefSource>Retraction notice</RefSource><PMID Version="1">' + notice.encode() +
+                       b"</PMID></CommentsCorrections></CommentsCorrectionsList></MedlineCitation>", 1)
+
+
+def retracted_copy(pmid: str, folder: Path) -> Path:
+    """A file holding the retracted version of the real metapub record ``pmid``."""
     out = folder / f"retracted-{pmid}.xml"
-    out.write_bytes(xml)
+    out.write_bytes(retracted_xml((METAPUB / f"{pmid}.xml").read_bytes()))
     return out
 
 

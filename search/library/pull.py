@@ -35,7 +35,8 @@ def pull(store: Store, settings: Settings, saved: Sequence[SavedQuery], *, max_r
          progress: bool = False, keep_going: bool = False) -> tuple[Pulled, ...]:
     """For each saved query, fetch into ``store`` (open for writing) the records PubMed
     entered since the query's last pull (on its first pull: the newest, up to
-    ``max_records``), then update the index once.
+    ``max_records``) and re-fetch its stored records PubMed revised since (a retraction,
+    an erratum: ``ingest_pubmed``'s refresh), then update the index once.
 
     ``keep_going``: a query whose pull fails is reported in its :class:`Pulled` and the
     others go on (``run-all``); otherwise the error propagates."""
@@ -46,7 +47,8 @@ def pull(store: Store, settings: Settings, saved: Sequence[SavedQuery], *, max_r
     for s in saved:
         since = s.last_pull_at.date() if s.last_pull_at else None
         try:
-            report = ingest_pubmed(store, client, s.query, max_records=max_records, since=since, progress=progress)
+            report = ingest_pubmed(store, client, s.query, max_records=max_records, since=since, refresh=True,
+                                   progress=progress)
         except MedsearchError as exc:
             if not keep_going:
                 raise
