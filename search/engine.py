@@ -316,7 +316,8 @@ class Engine:
             t = time.perf_counter()
             rows_of = snap.rows_of()
             rows = np.array([rows_of[f.doc_id] for f in fused])
-            order = order_rows(snap.records.columns(), rows, "evidence", np.array([f.score for f in fused]))
+            # relevance inside a level is the fused order itself (equal scores keep their places)
+            order = order_rows(snap.records.columns(), rows, "evidence", -np.arange(len(fused), dtype=np.float64))
             position = {r: i for i, r in enumerate(rows.tolist())}
             fused = [fused[position[r]] for r in order.tolist()]
             timings["sort"] = _ms(t)
