@@ -68,6 +68,9 @@ def test_saved_query_round_trip_marks_new_results(ms):
     again = ms("saved", "run", "Cancer «2020s»", "--new-only")
     assert "0 new of" in again.stdout and " NEW " not in again.stdout
     assert js(ms("saved", "list", "--json"))[0]["new_since_last_run"] == 0  # same snapshot: known without searching
+    shown = js(ms("saved", "show", "Cancer «2020s»", "--run", "1", "--new-only", "--json"))
+    assert [(h["doc_id"], h["title"]) for h in shown["hits"]] == [(h["doc_id"], h["title"]) for h in first["hits"]]
+    assert js(ms("saved", "show", "Cancer «2020s»", "--new-only", "--json"))["hits"] == []  # run 2: nothing new
     history = js(ms("saved", "history", "Cancer «2020s»", "--json"))
     assert [(r["run_no"], r["n_new"]) for r in history] == [(2, 0), (1, len(first["hits"]))]
     ms("saved", "rename", "Cancer «2020s»", "recent cancer")

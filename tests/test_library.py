@@ -295,6 +295,9 @@ def test_new_means_returned_by_no_earlier_run(lib):
     assert lib.saved.results("q") == [("a", False), ("c", False), ("d", True)]
     assert lib.saved.results("q", 2) == [("b", False), ("c", True)]
     assert [(r.run_no, r.n_results, r.n_new) for r in lib.saved.runs("q")] == [(3, 3, 1), (2, 2, 1), (1, 2, 2)]
+    assert lib.saved.stored_run("q", 1).results == (("a", 9.0, True), ("b", 8.0, True))
+    with pytest.raises(LibraryError, match="no run #4"):
+        lib.saved.stored_run("q", 4)
 
 
 def test_rename_keeps_the_runs_and_remove_deletes_them(lib):

@@ -81,6 +81,15 @@ def _register_saved(commands: argparse._SubParsersAction) -> None:
     _pull_arguments(run_all)
     run_all.set_defaults(handler=cmd_saved_run_all)
 
+    show = sub.add_parser("show", help="what a past run returned (no new search)",
+                          description="The results a run of a saved query returned (default its last run), as "
+                          "recorded, with the new ones marked; titles from the current index.")
+    show.add_argument("name", help="the saved query's name")
+    show.add_argument("--run", type=positive, dest="run_no", metavar="N", help="the run number (default the last)")
+    show.add_argument("--new-only", action="store_true", help="show only the results new in that run")
+    show.add_argument("--json", action="store_true", help="print the run and its results as JSON")
+    show.set_defaults(handler=cmd_saved_show)
+
     history = sub.add_parser("history", help="the runs of a saved query",
                              description="Every run of a saved query, newest first: date, mode, results, new, pulled.")
     history.add_argument("name", help="the saved query's name")
@@ -240,7 +249,7 @@ def print_digest(digest) -> None:
         for a in o.new_hits[:5]:
             print(f"      {safe_line(a.hit.pmid or a.hit.doc_id):<10} {a.hit.year or '----'}  {safe_line(a.hit.title)[:100]}")
         if len(o.new_hits) > 5:
-            print(f"      ... and {len(o.new_hits) - 5} more: medsearch saved run {_q(o.saved.name)} --new-only")
+            print(f"      ... and {len(o.new_hits) - 5} more: medsearch saved show {_q(o.saved.name)} --new-only")
     for f in digest.failures:
         print(f"  {safe_line(f.name)}: FAILED: {safe_line(f.message)}")
     if digest.retractions:
@@ -249,6 +258,38 @@ def print_digest(digest) -> None:
             print(f"  {r.pmid:<10} {safe_line(r.title)[:100]}  (lists: {safe_line(', '.join(r.lists))})")
     else:
         print("No newly retracted papers in your lists.")
+
+
+def cmd_saved_show(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.errors import SearchIndexError
+    from search.library import open_searcher
+
+    stored = _library(settings).saved.stored_run(args.name, args.run_no)
+    rows = [r for r in stored.results if r[2] or not args.new_only]
+    try:
+        with open_searcher(settings) as engine:
+            found = engine.articles([d for d, _, _ in rows])
+    except SearchIndexError as exc:
+        warn(f"no usable search index ({exc.message}); titles cannot be shown")
+        found = {}
+    if args.json:
+        hits = [{"doc_id": d, "rank": i, "score": score, "is_new": new, "in_index": d in found,
+                 "title": found[d].title if d in found else None, "year": found[d].pub_year if d in found else None,
+                 "is_retracted": found[d].is_retracted if d in found else None}
+                for i, (d, score, new) in enumerate(stored.results, start=1) if new or not args.new_only]
+        print_json({"name": stored.saved.name, "query": stored.saved.query, "run": stored.run.to_json(), "hits": hits})
+        return 0
+    run = stored.run
+    print(f"{safe_line(stored.saved.name)!r} run #{run.run_no} ({run.mode}, {run.ran_at:%Y-%m-%d %H:%M}): "
+          f"{run.n_new} new of {run.n_results}.")
+    for rank, (doc_id, _, new) in enumerate(stored.results, start=1):
+        if args.new_only and not new:
+            continue
+        a = found.get(doc_id)
+        text = f"{a.pub_year or '----'}  {safe_line(a.title)}" if a else "[not in the index now]"
+        flag = "  [RETRACTED]" if a is not None and a.is_retracted else ""
+        print(f"{rank:>3}. {'NEW' if new else '   '} {safe_line(doc_id):<10} {text}{flag}")
+    return 0
 
 
 def cmd_saved_history(args: argparse.Namespace, settings: Settings) -> int:

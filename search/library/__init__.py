@@ -34,7 +34,7 @@ _EXPORTS = {
     "open_searcher": "searcher",
     "AddReport": "types", "AlertHit": "types", "CitationList": "types", "EntryView": "types",
     "ListEntry": "types", "ListView": "types", "QueryRun": "types", "Retraction": "types",
-    "RunOutcome": "types", "SavedQuery": "types",
+    "RunOutcome": "types", "SavedQuery": "types", "StoredRun": "types",
     "Records": "views", "list_view": "views", "ordered_articles": "views",
 }
 

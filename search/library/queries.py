@@ -12,7 +12,7 @@ import duckdb
 
 from ingest.errors import LibraryError
 from search.library.names import clean_name, name_key
-from search.library.types import QueryRun, SavedQuery
+from search.library.types import QueryRun, SavedQuery, StoredRun
 from search.types import Filters, Hit
 from search.userdata import UserData
 
@@ -129,13 +129,28 @@ class SavedQueries:
 
     def results(self, name: str, run_no: int | None = None) -> list[tuple[str, bool]]:
         """(doc_id, is_new) of one run (default the last), in rank order."""
+        return [(d, new) for d, _, new in self.stored_run(name, run_no).results]
+
+    def stored_run(self, name: str, run_no: int | None = None) -> StoredRun:
+        """What one run (default the last) returned, as it was recorded; no search."""
         with self.data.connect() as con:
             saved = self._get(con, name)
             run_no = run_no or (saved.last_run.run_no if saved.last_run else 0)
-            return [tuple(r) for r in con.execute(
-                "SELECT doc_id, is_new FROM saved_query_results WHERE query_id = ? AND run_no = ? ORDER BY rank",
+            run = con.execute(
+                "SELECT run_no, ran_at, mode, candidates, n_results, n_new, pulled, snapshot FROM saved_query_runs "
+                "WHERE query_id = ? AND run_no = ?", [saved.id, run_no],
+            ).fetchall()
+            if not run:
+                raise LibraryError(
+                    f"The saved query {saved.name!r} has no run #{run_no}." if run_no else
+                    f"The saved query {saved.name!r} has not run yet.",
+                    hint=f"It has run {saved.runs} times; run it with `medsearch saved run`.",
+                )
+            rows = con.execute(
+                "SELECT doc_id, score, is_new FROM saved_query_results WHERE query_id = ? AND run_no = ? ORDER BY rank",
                 [saved.id, run_no],
-            ).fetchall()]
+            ).fetchall()
+        return StoredRun(saved, QueryRun(*run[0]), tuple((d, s, n) for d, s, n in rows))
 
     def seen(self, query_id: int) -> set[str]:
         """Every doc id an earlier run of the query returned."""

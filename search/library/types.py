@@ -52,6 +52,15 @@ class SavedQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A past run as recorded: (doc_id, score, is_new) of each result in rank order."""
+
+    saved: SavedQuery
+    run: QueryRun
+    results: tuple[tuple[str, float, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AlertHit:
     """A result of a saved query's run; ``is_new``: no earlier run returned it."""
 
