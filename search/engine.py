@@ -577,7 +577,9 @@ class Engine:
         t = time.perf_counter()
         title, _ = snap.records.texts([doc_id])[doc_id]
         text = similar_lib.query_text(title, snap.records.major_topics(doc_id))
-        tokens = list(dict.fromkeys(self._tokenize(text)))[: self.config.max_query_terms]
+        tokens = self._tokenize(text)  # a word of both title and major topics counts twice
+        kept = set(list(dict.fromkeys(tokens))[: self.config.max_query_terms])
+        tokens = [t for t in tokens if t in kept]
         bm25, dense, fused = similar_lib.neighbours(snap, row, tokens, allowed, max(k, self.config.depth), method)
         timings["similar"] = _ms(t)
         fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
