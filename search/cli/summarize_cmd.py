@@ -14,6 +14,7 @@ import sys
 from search.cli.common import positive, print_json, safe, safe_line
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
+from search.llm import local  # noqa: F401 - sets OpenMP's wait policy before anything loads OpenMP
 
 _FLAG_WORDS = {
     "invented_citation": "citation removed",

@@ -8,6 +8,13 @@ we close to other local programs with a random API key and no slot endpoint.
 
 The model loads on the first request, not when the object is made, so a summary served
 from the cache never pays for loading 1.1 GB.
+
+llama.cpp's CPU threads wait for each other through OpenMP. OpenMP's default is to spin while
+waiting, which collapses when the cores are shared: 2 threads on a 2-core machine running other
+work wrote 0.3 tokens/s where 1 thread wrote 2.0; with ``OMP_WAIT_POLICY=PASSIVE`` 2 threads
+wrote 2.7. So that policy is set here unless the environment sets one. OpenMP reads it once,
+when its library loads, and LightGBM (the learned fusion) loads the same library: a program
+that searches before it summarises must import this module first (``medsearch summarize`` does).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pathlib import Path
 
 from search.llm.base import GenerationOptions, LLMError, Message, ModelUnavailable
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 #: Context window: a long abstract (~1,000 tokens) plus instructions and the answer fit.
 N_CTX = 4096
 _DONE = object()

@@ -130,7 +130,8 @@ class _Run:
             self.cache_times.append(hit.created_at)
             return _finding_from(paper, hit.output, "model", cached=True)
         if self.failure is None:
-            raw = self._generate(prompts.finding_messages(paper), prompts.FINDING_OPTIONS)
+            raw = self._generate(prompts.finding_messages(paper), prompts.FINDING_OPTIONS,
+                                 enough=MAX_FINDING_SENTENCES)
             if raw is not None:
                 found = _finding_from(paper, raw, "model")
                 if found.sentences:
@@ -181,15 +182,20 @@ class _Run:
         self.generated = True
         return _Collecting(TimedStream(self.model, messages, options), self.stats)
 
-    def _generate(self, messages, options) -> str | None:
-        """The model's whole answer, or ``None`` after marking the run failed."""
+    def _generate(self, messages, options, *, enough: int | None = None) -> str | None:
+        """The model's answer, or ``None`` after marking the run failed. With ``enough``, the
+        model is stopped once that many sentences are finished (more would be dropped)."""
         stream = self._stream(messages, options)
+        chunks = iter(stream)
         try:
-            for _ in stream:
-                pass
+            for _ in chunks:
+                if enough is not None and len(_finished_sentences(stream.text)) >= enough:
+                    break
         except LLMError as exc:
             self.failure = exc.message
             return None
+        finally:
+            chunks.close()  # stops the model at once
         return stream.text
 
     def _store(self, key: str, kind, output: str) -> None:
