@@ -40,46 +40,24 @@ from ingest.errors import ConfigError
 from ingest.records import Article
 from search import fusion as fusion_lib
 from search import similar as similar_lib
-from search.clinical import FILTERS
-from search.evidence import evidence_of
-from search.explain import matched_terms, token_words
+from search.explain import annotate
 from search.facets import FACET_LIMIT, count_facets, order_rows
-from search.highlight import Highlighter, query_terms
 from search.index import IndexSettings, default_index_dir
 from search.ltr import LearnedFusion, candidate_features
-from search.query import And, Node, Or, ParsedQuery, parse, to_pubmed
+from search.paging import Ranked, listing, matches, page_hits, sorted_page
+from search.query import Node, ParsedQuery, parse, to_pubmed
 from search.ranking import Fused, Scored
 from search.rerank import Reranker, combine, passage
+from search.selection import TYPE_ALIASES, expand_types, ms, restriction_of, select
 from search.snapshot import Snapshot, load_snapshot, pointer_stamp
 from search.status import IndexStatus, reader_status
 from search.text import Tokenizer
-from search.types import SORTS, Facets, Filters, Hit, SearchResults, SimilarResults, StageScore
+from search.types import SORTS, Facets, Filters, Hit, SearchResults, SimilarResults
+
+__all__ = ["MODES", "NO_FILTERS", "TYPE_ALIASES", "Engine", "EngineConfig", "Ranked", "SnapshotSource",
+           "expand_types"]
 
 MODES = ("bm25", "dense", "hybrid", "rerank")
-
-#: Short names a clinician types, and the PubMed publication types they stand for.
-TYPE_ALIASES: dict[str, tuple[str, ...]] = {
-    "rct": ("Randomized Controlled Trial",),
-    "randomized controlled trial": ("Randomized Controlled Trial",),
-    "guideline": ("Guideline", "Practice Guideline"),
-    "meta-analysis": ("Meta-Analysis",),
-    "meta analysis": ("Meta-Analysis",),
-    "systematic review": ("Systematic Review",),
-    "review": ("Review", "Systematic Review", "Scoping Review"),
-    "clinical trial": ("Clinical Trial", "Clinical Trial, Phase I", "Clinical Trial, Phase II",
-                       "Clinical Trial, Phase III", "Clinical Trial, Phase IV", "Randomized Controlled Trial",
-                       "Controlled Clinical Trial", "Pragmatic Clinical Trial"),
-}
-
-
-def expand_types(types: Sequence[str]) -> tuple[str, ...]:
-    """Publication types with the short names of :data:`TYPE_ALIASES` expanded."""
-    out: list[str] = []
-    for t in types:
-        out.extend(TYPE_ALIASES.get(t.strip().lower(), (t,)))
-    return tuple(dict.fromkeys(out))
-
-
 NO_FILTERS = Filters()
 
 
@@ -113,20 +91,6 @@ class EngineConfig:
             raise ConfigError(f"bm25_weight must lie in [0, 1], got {self.bm25_weight}.", hint="0.5 weighs both equally.")
         if self.depth < 1 or self.rerank_depth < 0:
             raise ConfigError("depth must be >= 1 and rerank_depth >= 0.", hint="Defaults: 100 and 30.")
-
-
-@dataclass(frozen=True, slots=True)
-class Ranked:
-    """A ranking before hydration: the doc ids in order with every stage's scores."""
-
-    hits: tuple[Hit, ...]
-    candidates: int  # records passing the filters and the restriction
-    timings_ms: dict[str, float]
-    warnings: tuple[str, ...] = ()
-    total: int = 0  # records that match (see the module docstring)
-    sort: str = "relevance"  # the order the hits are in
-    parsed: ParsedQuery | None = None
-    tokens: tuple[str, ...] = ()  # the free text's BM25 tokens
 
 
 class SnapshotSource:
@@ -229,46 +193,14 @@ class Engine:
     # -- the stages ---------------------------------------------------------------------
     @staticmethod
     def restriction(parsed: ParsedQuery | None, filters: Filters) -> Node | None:
-        """The query's restriction AND the evidence filters of ``filters`` (None: neither).
-
-        Named filters keep their own tree (not flattened into the query's), so the
-        evaluator finds them among the snapshot's precomputed filters; age groups are ORed.
-        """
-        items: list[Node] = [parsed.restriction] if parsed is not None and parsed.restriction is not None else []
-        names = filters.named_filters
-        ages = [FILTERS[n].node for n in names if n.startswith("age/")]
-        items += [FILTERS[n].node for n in names if not n.startswith("age/")]
-        if ages:
-            items.append(ages[0] if len(ages) == 1 else Or(tuple(ages)))
-        if not items:
-            return None
-        return items[0] if len(items) == 1 else And(tuple(items))
+        """The query's restriction AND the evidence filters of ``filters`` (see search.selection)."""
+        return restriction_of(parsed, filters)
 
     def mask(self, snap: Snapshot, filters: Filters, restriction: Node | None = None,
              timings: dict[str, float] | None = None) -> np.ndarray | None:
         """The documents that pass ``filters``' column filters and ``restriction`` (a query
         tree, e.g. from :meth:`restriction`); None: no filter, every document."""
-        timings = {} if timings is None else timings
-        out = None
-        t = time.perf_counter()
-        if _column_filters(filters):
-            types = expand_types(filters.publication_types)
-            if types:
-                _check_types(types, snap)
-            rows = snap.records.filter_rows(
-                year_from=filters.year_from, year_to=filters.year_to,
-                publication_types=types, journals=filters.journals,
-                languages=filters.languages, mesh_terms=filters.mesh_terms,
-                has_abstract=filters.has_abstract,
-            )
-            out = snap.mask(rows)
-        timings["filter"] = _ms(t)
-        if restriction is not None:
-            t = time.perf_counter()
-            found = snap.records.restrict_mask(restriction)
-            out = found if out is None else out & found
-            timings["restrict"] = _ms(t)
-        return out
+        return select(snap, filters, restriction, {} if timings is None else timings)
 
     def rank(self, query: str, *, k: int = 10, offset: int = 0, filters: Filters = NO_FILTERS,
              mode: str | None = None, sort: str = "relevance", snapshot: Snapshot | None = None) -> Ranked:
@@ -278,40 +210,44 @@ class Engine:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         parsed = parse(query)
-        timings["parse"] = _ms(t)
+        timings["parse"] = ms(t)
         self._check(query, parsed, k, offset, mode, sort, snap)
         mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
         candidates = int(mask.sum()) if mask is not None else len(snap.doc_ids)
         if parsed.boolean_only:
-            return self._listing(snap, parsed, mask, candidates, k, offset, sort, timings)
+            return listing(snap, parsed, mask, candidates, k, offset, sort, timings)
         tokens = tuple(self._tokenize(parsed.free_text))
         if not tokens:
             reason = ("The query has no words to search for: only stop words or punctuation. "
                       "Add a content word, e.g. a drug, disease or outcome.")
             return Ranked((), candidates, timings, (reason,), 0, sort, parsed)
         if sort in ("date", "author"):
-            return self._sorted(snap, parsed, tokens, mask, candidates, k, offset, mode, sort, timings)
+            bm25, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth, mode, timings)
+            reached = matches(snap, tokens, mask, dense, mode, self.config.depth, timings)
+            t = time.perf_counter()
+            hits = sorted_page(snap, tokens, reached, bm25, dense, mode, sort, k, offset)
+            timings["sort"] = ms(t)
+            return Ranked(tuple(hits), candidates, timings, (), int(reached.sum()), sort, parsed, tokens)
         return self._relevance(snap, parsed, tokens, mask, candidates, k, offset, mode, sort, timings)
 
     def _relevance(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], mask: np.ndarray | None,
                    candidates: int, k: int, offset: int, mode: str, sort: str, timings: dict[str, float]) -> Ranked:
         """The ranking pipeline: BM25 and dense top-N, fusion, rerank; a page of it."""
         text = parsed.free_text
-        depth = max(offset + k, self.config.depth)
-        bm25, dense, qvec = self._retrieve(snap, text, tokens, mask, depth, mode, timings)
+        bm25, dense, qvec = self._retrieve(snap, text, tokens, mask, max(offset + k, self.config.depth), mode, timings)
         t = time.perf_counter()
         if self.config.fusion == "learned" and mode in ("hybrid", "rerank"):
             fused = self._learned(snap, text, qvec, bm25, dense)
         else:
             fused = self._fuse(bm25, dense, mode)
         fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
-        timings["fusion"] = _ms(t)
+        timings["fusion"] = ms(t)
         reranked: dict[str, tuple[float, int]] = {}
         if mode == "rerank" and self.config.rerank_depth > 0 and fused:
             t = time.perf_counter()
             fused, reranked = self._rerank(snap, text, fused)
-            timings["rerank"] = _ms(t)
-        total = int(self._matches(snap, tokens, mask, dense, mode, timings).sum())
+            timings["rerank"] = ms(t)
+        total = int(matches(snap, tokens, mask, dense, mode, self.config.depth, timings).sum())
         if sort == "evidence" and fused:
             t = time.perf_counter()
             rows_of = snap.rows_of()
@@ -320,10 +256,10 @@ class Engine:
             order = order_rows(snap.records.columns(), rows, "evidence", -np.arange(len(fused), dtype=np.float64))
             position = {r: i for i, r in enumerate(rows.tolist())}
             fused = [fused[position[r]] for r in order.tolist()]
-            timings["sort"] = _ms(t)
+            timings["sort"] = ms(t)
         warnings = () if fused else ("No record matches any word of the query" + (
             " among the records that pass the filters." if mask is not None else "."),)
-        hits = _hits(fused[offset : offset + k], bm25, dense, fused_at, reranked, offset)
+        hits = page_hits(fused[offset : offset + k], bm25, dense, fused_at, reranked, offset)
         return Ranked(hits, candidates, timings, warnings, total, sort, parsed, tokens)
 
     def _retrieve(self, snap: Snapshot, text: str, tokens: tuple[str, ...], mask: np.ndarray | None, depth: int,
@@ -335,71 +271,15 @@ class Engine:
         if mode != "dense":
             t = time.perf_counter()
             bm25 = snap.lexical.search_tokens(list(tokens), depth, mask)
-            timings["bm25"] = _ms(t)
+            timings["bm25"] = ms(t)
         if mode != "bm25":
             t = time.perf_counter()
             qvec = snap.dense.query_vector(text)  # type: ignore[union-attr]
-            timings["embed"] = _ms(t)
+            timings["embed"] = ms(t)
             t = time.perf_counter()
             dense = snap.dense.search(qvec, depth, mask)  # type: ignore[union-attr]
-            timings["dense"] = _ms(t)
+            timings["dense"] = ms(t)
         return bm25, dense, qvec
-
-    def _matches(self, snap: Snapshot, tokens: Sequence[str], mask: np.ndarray | None, dense: Sequence[Scored],
-                 mode: str, timings: dict[str, float]) -> np.ndarray:
-        """The records the free text matches under ``mask``: BM25 > 0, or in the dense top-N."""
-        t = time.perf_counter()
-        if mode == "dense":
-            out = np.zeros(len(snap.doc_ids), dtype=bool)
-        else:
-            out = snap.lexical.scores_from_tokens(tokens) > 0
-            if mask is not None:
-                out &= mask
-        rows_of = snap.rows_of()
-        out[[rows_of[d] for d, _ in dense[: self.config.depth]]] = True
-        timings["match"] = _ms(t)
-        return out
-
-    def _sorted(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], mask: np.ndarray | None,
-                candidates: int, k: int, offset: int, mode: str, sort: str, timings: dict[str, float]) -> Ranked:
-        """Every matching record in date or author order; ties by relevance (BM25, else cosine)."""
-        bm25, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth, mode, timings)
-        matches = self._matches(snap, tokens, mask, dense, mode, timings)
-        t = time.perf_counter()
-        rows = np.flatnonzero(matches)
-        cosine = _positions(dense)
-        if mode == "dense":
-            relevance = np.array([cosine[snap.doc_ids[r]][0] for r in rows], dtype=np.float64)
-        else:
-            relevance = snap.lexical.scores_from_tokens(tokens)[rows].astype(np.float64)
-        order = order_rows(snap.records.columns(), rows, sort, relevance)
-        score_of = dict(zip(rows.tolist(), relevance.tolist(), strict=True))
-        ranks = _positions(bm25)
-        hits = []
-        for i, r in enumerate(order[offset : offset + k].tolist(), start=offset + 1):
-            d = snap.doc_ids[r]
-            b = score_of[r] if mode != "dense" else None
-            hits.append(Hit(
-                doc_id=d, rank=i, score=float(score_of[r]),
-                bm25=StageScore(b if b else None, ranks[d][1] if d in ranks else None),
-                dense=StageScore(*cosine[d]) if d in cosine else StageScore(),
-            ))
-        timings["sort"] = _ms(t)
-        return Ranked(tuple(hits), candidates, timings, (), len(rows), sort, parsed, tokens)
-
-    def _listing(self, snap: Snapshot, parsed: ParsedQuery, mask: np.ndarray | None, candidates: int,
-                 k: int, offset: int, sort: str, timings: dict[str, float]) -> Ranked:
-        """A query without free text: its matches newest first (or by author / evidence)."""
-        t = time.perf_counter()
-        sort = "date" if sort == "relevance" else sort
-        rows = np.flatnonzero(mask) if mask is not None else np.arange(len(snap.doc_ids))
-        order = order_rows(snap.records.columns(), rows, sort)
-        hits = tuple(Hit(doc_id=snap.doc_ids[r], rank=i, score=0.0)
-                     for i, r in enumerate(order[offset : offset + k].tolist(), start=offset + 1))
-        timings["sort"] = _ms(t)
-        warnings = () if len(rows) else ("No record matches the query's restriction" + (
-            " and the filters." if parsed.restriction is not None else " (the filters leave none)."),)
-        return Ranked(hits, candidates, timings, warnings, len(rows), sort, parsed, ())
 
     def _check(self, query: str, parsed: ParsedQuery, k: int, offset: int, mode: str, sort: str,
                snap: Snapshot) -> None:
@@ -478,26 +358,6 @@ class Engine:
         new_tail = [Fused(f.doc_id, floor - 1.0 - n, f.fused_rank) for n, f in enumerate(tail)]
         return new_head + new_tail, reranked
 
-    def _hydrate(self, snap: Snapshot, hits: Sequence[Hit], tokens: Sequence[str], free_text: str,
-                 restriction: Node | None) -> tuple[Hit, ...]:
-        """Hits with their result cards, evidence levels, highlights and matched BM25 terms."""
-        ids = [h.doc_id for h in hits]
-        cards = snap.records.cards(ids)
-        rows_of = snap.rows_of()
-        terms = matched_terms(snap.lexical, tokens, [rows_of[d] for d in ids],
-                              token_words(free_text, self._tokenizer()))
-        marker = Highlighter(query_terms(list(tokens), restriction), self._tokenizer())
-        out = []
-        for h, matched in zip(hits, terms, strict=True):
-            card = cards.get(h.doc_id)
-            if card is None:
-                continue
-            out.append(replace(
-                h, **card, evidence=evidence_of(card["publication_types"], card["mesh_terms"]),
-                highlights=marker.spans(card["title"], card["abstract"]), matched_terms=matched,
-            ))
-        return tuple(out)
-
     # -- the API ------------------------------------------------------------------------
     def search(self, query: str, *, k: int = 10, offset: int = 0, filters: Filters = NO_FILTERS,
                mode: str | None = None, sort: str = "relevance") -> SearchResults:
@@ -510,16 +370,17 @@ class Engine:
         snap = self.snapshot
         ranked = self.rank(query, k=k, offset=offset, filters=filters, mode=mode, sort=sort, snapshot=snap)
         parsed = ranked.parsed
-        t = time.perf_counter()
+        free_text = parsed.free_text if parsed is not None else ""
         restriction = parsed.restriction if parsed is not None else None
-        hits = self._hydrate(snap, ranked.hits, ranked.tokens, parsed.free_text if parsed else "", restriction)
+        t = time.perf_counter()
+        hits = annotate(snap, ranked.hits, ranked.tokens, free_text, restriction, self._tokenizer())
         status = reader_status(snap, self.db_path)
         warnings = [*([] if status.fresh else [status.message]), *ranked.warnings]
-        timings = {**ranked.timings_ms, "hydrate": _ms(t)}
+        timings = {**ranked.timings_ms, "hydrate": ms(t)}
         return SearchResults(
             query, mode or self.config.mode, filters, hits, ranked.candidates, timings, tuple(warnings),
-            snap.name, len(snap.doc_ids), ranked.total, offset, ranked.sort,
-            parsed.free_text if parsed else "", to_pubmed(restriction) if restriction is not None else "",
+            snap.name, len(snap.doc_ids), ranked.total, offset, ranked.sort, free_text,
+            to_pubmed(restriction) if restriction is not None else "",
         )
 
     def facets(self, query: str, *, filters: Filters = NO_FILTERS, mode: str | None = None,
@@ -533,21 +394,19 @@ class Engine:
         parsed = parse(query)
         self._check(query, parsed, 1, 0, mode, "relevance", snap)
         mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
+        tokens = tuple(self._tokenize(parsed.free_text))
         if parsed.boolean_only:
-            matches = mask if mask is not None else np.ones(len(snap.doc_ids), dtype=bool)
+            reached = mask if mask is not None else np.ones(len(snap.doc_ids), dtype=bool)
+        elif not tokens:
+            reached = np.zeros(len(snap.doc_ids), dtype=bool)
         else:
-            tokens = tuple(self._tokenize(parsed.free_text))
-            if tokens:
-                dense: list[Scored] = []
-                if mode != "bm25":
-                    _, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth,
-                                                 "dense", timings)
-                matches = self._matches(snap, tokens, mask, dense, mode, timings)
-            else:
-                matches = np.zeros(len(snap.doc_ids), dtype=bool)
+            dense: list[Scored] = []
+            if mode != "bm25":
+                _, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth, "dense", timings)
+            reached = matches(snap, tokens, mask, dense, mode, self.config.depth, timings)
         t = time.perf_counter()
-        facets = count_facets(snap.records.columns(), matches, limit)
-        timings["count"] = _ms(t)
+        facets = count_facets(snap.records.columns(), reached, limit)
+        timings["count"] = ms(t)
         return replace(facets, timings_ms=timings)
 
     def similar(self, pmid: str, *, k: int = 10, filters: Filters = NO_FILTERS,
@@ -558,6 +417,21 @@ class Engine:
         The paper itself is never listed, retraction notices only with ``include_notices``;
         ``filters`` apply as in :meth:`search`."""
         snap = self.snapshot
+        near = self.rank_similar(pmid, k=k, filters=filters, include_notices=include_notices, method=method,
+                                 snapshot=snap)
+        t = time.perf_counter()
+        tokenizer = self._tokenizer()
+        hits = annotate(snap, near.hits, near.tokens, near.query, None, tokenizer)
+        source = annotate(snap, (Hit(doc_id=near.doc_id, rank=0, score=0.0),), (), "", None, tokenizer)[0]
+        timings = {**near.timings_ms, "hydrate": ms(t)}
+        warnings = () if hits else ("No other record passes the filters.",)
+        return SimilarResults(source, near.query, hits, near.candidates, timings, warnings, snap.name,
+                              len(snap.doc_ids))
+
+    def rank_similar(self, pmid: str, *, k: int = 10, filters: Filters = NO_FILTERS, include_notices: bool = False,
+                     method: str = similar_lib.DEFAULT_METHOD, snapshot: Snapshot | None = None) -> similar_lib.Near:
+        """:meth:`similar` without the result cards (for evaluation runs)."""
+        snap = snapshot or self.snapshot
         key = str(pmid).strip()
         doc_id = snap.records.find(key) if key else None
         if doc_id is None:
@@ -568,28 +442,12 @@ class Engine:
         if not 1 <= k <= self.config.max_k:
             raise ConfigError(f"k must lie between 1 and {self.config.max_k}, got {k}.", hint="Ask for fewer results.")
         timings: dict[str, float] = {}
-        row = snap.rows_of()[doc_id]
         allowed = self.mask(snap, filters, self.restriction(None, filters), timings)
-        allowed = np.ones(len(snap.doc_ids), dtype=bool) if allowed is None else allowed.copy()
-        allowed[row] = False
-        if not include_notices:
-            allowed &= ~snap.records.columns().notice
         t = time.perf_counter()
-        title, _ = snap.records.texts([doc_id])[doc_id]
-        text = similar_lib.query_text(title, snap.records.major_topics(doc_id))
-        tokens = self._tokenize(text)  # a word of both title and major topics counts twice
-        kept = set(list(dict.fromkeys(tokens))[: self.config.max_query_terms])
-        tokens = [t for t in tokens if t in kept]
-        bm25, dense, fused = similar_lib.neighbours(snap, row, tokens, allowed, max(k, self.config.depth), method)
-        timings["similar"] = _ms(t)
-        fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
-        t = time.perf_counter()
-        hits = self._hydrate(snap, _hits(fused[:k], bm25, dense, fused_at, {}, 0), tokens, text, None)
-        source = self._hydrate(snap, (Hit(doc_id=doc_id, rank=0, score=0.0),), (), "", None)[0]
-        timings["hydrate"] = _ms(t)
-        warnings = () if hits else ("No other record passes the filters.",)
-        return SimilarResults(source, text, hits, int(allowed.sum()), timings, warnings, snap.name,
-                              len(snap.doc_ids))
+        near = similar_lib.nearest(snap, doc_id, allowed, self._tokenize, k=k, depth=self.config.depth,
+                                   max_terms=self.config.max_query_terms, include_notices=include_notices,
+                                   method=method)
+        return replace(near, timings_ms={**timings, "similar": ms(t)})
 
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records of the current snapshot (ids it does not hold are left out)."""
@@ -601,50 +459,3 @@ def _non_empty(query: str) -> str:
     if not query:
         raise ConfigError("The query is empty.", hint='Type some words, e.g. "metformin breast cancer".')
     return query
-
-
-def _column_filters(f: Filters) -> bool:
-    """Whether ``f`` sets a filter on stored columns (the evidence filters are restrictions)."""
-    return any((f.year_from, f.year_to, f.publication_types, f.journals, f.languages, f.mesh_terms,
-                f.has_abstract is not None))
-
-
-def _check_types(types: Sequence[str], snap: Snapshot) -> None:
-    """A publication type that no record of the index has is a typo more often than not."""
-    known = snap.records.publication_types()
-    lower = {t.lower() for t in known}
-    unknown = [t for t in types if t.lower() not in lower]
-    aliases = {t.lower() for names in TYPE_ALIASES.values() for t in names}
-    unknown = [t for t in unknown if t.lower() not in aliases]  # a real type that no record has yet
-    if unknown:
-        common = ", ".join(list(known)[:8])
-        raise ConfigError(
-            f"Unknown publication type {unknown[0]!r}: no record in the index has it.",
-            hint=f"Use a PubMed publication type ({common}, ...) or a short name: "
-            f"{', '.join(TYPE_ALIASES)}.",
-        )
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000.0, 3)
-
-
-def _positions(ranking: Sequence[Scored]) -> dict[str, tuple[float, int]]:
-    return {d: (float(s), r) for r, (d, s) in enumerate(ranking, start=1)}
-
-
-def _hits(
-    final: list[Fused], bm25: list[Scored], dense: list[Scored],
-    fused_at: dict[str, tuple[float, int]], reranked: dict[str, tuple[float, int]], offset: int = 0,
-) -> tuple[Hit, ...]:
-    b, d = _positions(bm25), _positions(dense)
-    out = []
-    for rank, f in enumerate(final, start=offset + 1):
-        out.append(Hit(
-            doc_id=f.doc_id, rank=rank, score=float(f.score),
-            bm25=StageScore(*b[f.doc_id]) if f.doc_id in b else StageScore(),
-            dense=StageScore(*d[f.doc_id]) if f.doc_id in d else StageScore(),
-            fused=StageScore(*fused_at[f.doc_id]) if f.doc_id in fused_at else StageScore(),
-            rerank=StageScore(*reranked[f.doc_id]) if f.doc_id in reranked else StageScore(),
-        ))
-    return tuple(out)

@@ -1,4 +1,5 @@
-"""Explanations of a page of hits: the BM25 terms each hit matched, with each term's share.
+"""Explanations of a page of hits: the BM25 terms each hit matched, with each term's share,
+and :func:`annotate`, which adds to a page of hits everything a result card shows.
 
 BM25 (bm25s) stores every (document, token) contribution in its score matrix; a
 document's score for a query is the sum of the contributions of the query's tokens,
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from search.highlight import WORD
+from search.evidence import evidence_of
+from search.highlight import WORD, Highlighter, query_terms
 from search.lexical import LexicalIndex
+from search.query import Node
 from search.text import Tokenizer
-from search.types import TermScore
+from search.types import Hit, TermScore
 
 
 def token_words(free_text: str, tokenizer: Tokenizer) -> dict[str, tuple[str, ...]]:
@@ -46,3 +50,25 @@ def matched_terms(
         found = [TermScore(t, words.get(t, ()), float(s[i])) for t, s in shares.items() if s[i] > 0]
         out.append(tuple(sorted(found, key=lambda x: (-x.bm25, x.term))))
     return out
+
+
+def annotate(snap, hits: Sequence[Hit], tokens: Sequence[str], free_text: str, restriction: Node | None,
+             tokenizer: Tokenizer) -> tuple[Hit, ...]:
+    """``hits`` with their result cards (one batch of queries for the page), evidence levels,
+    highlights and matched BM25 terms; ``snap`` is the snapshot they come from. Hits whose
+    record the snapshot lacks are dropped."""
+    ids = [h.doc_id for h in hits]
+    cards = snap.records.cards(ids)
+    rows_of = snap.rows_of()
+    terms = matched_terms(snap.lexical, tokens, [rows_of[d] for d in ids], token_words(free_text, tokenizer))
+    marker = Highlighter(query_terms(list(tokens), restriction), tokenizer)
+    out = []
+    for h, matched in zip(hits, terms, strict=True):
+        card = cards.get(h.doc_id)
+        if card is None:
+            continue
+        out.append(replace(
+            h, **card, evidence=evidence_of(card["publication_types"], card["mesh_terms"]),
+            highlights=marker.spans(card["title"], card["abstract"]), matched_terms=matched,
+        ))
+    return tuple(out)

@@ -17,15 +17,53 @@ like any filter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from search import fusion as fusion_lib
+from search.paging import page_hits
 from search.ranking import Fused, Scored
+from search.types import Hit
 
 METHODS = ("rrf", "weighted", "dense", "bm25")
 DEFAULT_METHOD = "rrf"
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """The nearest records to one paper, before their result cards are read."""
+
+    doc_id: str  # the paper
+    query: str  # the BM25 query: its title and MeSH major topics
+    tokens: tuple[str, ...]
+    hits: tuple[Hit, ...]
+    candidates: int  # records the mask leaves, the paper and (unless asked) notices excluded
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def nearest(snap, doc_id: str, mask: np.ndarray | None, tokenize: Callable[[str], list[str]], *, k: int,
+            depth: int, max_terms: int, include_notices: bool = False, method: str = DEFAULT_METHOD) -> Near:
+    """The ``k`` records of ``snap`` nearest to ``doc_id`` among those ``mask`` allows (None: all).
+
+    The BM25 query keeps its repeats (a word of both the title and a major topic counts
+    twice) and its first ``max_terms`` distinct tokens.
+    """
+    row = snap.rows_of()[doc_id]
+    allowed = np.ones(len(snap.doc_ids), dtype=bool) if mask is None else mask.copy()
+    allowed[row] = False
+    if not include_notices:
+        allowed &= ~snap.records.columns().notice
+    title, _ = snap.records.texts([doc_id])[doc_id]
+    text = query_text(title, snap.records.major_topics(doc_id))
+    tokens = tokenize(text)
+    kept = set(list(dict.fromkeys(tokens))[:max_terms])
+    tokens = [t for t in tokens if t in kept]
+    bm25, dense, fused = neighbours(snap, row, tokens, allowed, max(k, depth), method)
+    fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
+    hits = page_hits(fused[:k], bm25, dense, fused_at, {})
+    return Near(doc_id, text, tuple(tokens), hits, int(allowed.sum()))
 
 
 def query_text(title: str, major_topics: Sequence[str]) -> str:

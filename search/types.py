@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 
 from search.clinical import AGE_FILTERS
 
-
 #: The range of publication years a filter accepts.
 MIN_YEAR, MAX_YEAR = 1000, 2100
 

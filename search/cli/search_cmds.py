@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from search.clinical import CLINICAL_NAMES
 from search.cli.common import positive, print_json, safe_line
+from search.clinical import CLINICAL_NAMES
 from search.config import Settings
 from search.types import AGE_GROUPS, SORTS
 
