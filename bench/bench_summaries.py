@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--skip", type=int, default=0, help="skip the first K questions (resume)")
     run.add_argument("--baseline", type=int, default=0, help="also run the one-prompt baseline on K questions")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    run.add_argument("--cache", type=Path, help="keep findings in this cache file across runs "
+                     "(default: a fresh cache per question, so every figure is cold)")
     rep = sub.add_parser("report", help="print the figures of a results file")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -77,7 +79,7 @@ def run_questions(args: argparse.Namespace) -> int:
         papers = papers_from_search(engine, q["question"], n=n)
         row = {"id": q["id"], "question": q["question"], "about": q["about"], "n": n,
                "load_before": os.getloadavg()[0], "threads": _threads(summarizer)}
-        row.update(timed_overview(summarizer, q["question"], papers))
+        row.update(timed_overview(summarizer, q["question"], papers, args.cache))
         row["findings_detail"] = finding_details(row["summary"], papers)
         if i < args.baseline and summarizer.model is not None:
             row["baseline"] = one_prompt_baseline(summarizer.model, q["question"], papers)
@@ -95,12 +97,12 @@ def _threads(summarizer) -> int | None:
     return getattr(summarizer.model, "threads", None)
 
 
-def timed_overview(summarizer, question: str, papers) -> dict:
+def timed_overview(summarizer, question: str, papers, cache_path: Path | None) -> dict:
     from search.summarize import FindingReady, Summarizer, SummaryReady
     from search.summary_cache import SummaryCache
 
     with tempfile.TemporaryDirectory() as tmp:
-        cache = SummaryCache(Path(tmp) / "library.duckdb")
+        cache = SummaryCache(cache_path or Path(tmp) / "library.duckdb")
         cold = Summarizer(summarizer.model, cache, unavailable=summarizer.unavailable)
         start = time.perf_counter()
         first = None
@@ -148,11 +150,12 @@ def finding_details(summary: dict, papers) -> list[dict]:
 
     by_pmid = {p.pmid: p for p in papers}
     out = []
-    stats = [s for s in summary["stats"]]
-    for i, f in enumerate(summary["findings"]):
+    calls = iter(summary["stats"])  # one per model call, findings first, in order
+    for f in summary["findings"]:
         ref = conclusion(by_pmid[f["pmid"]].abstract)
-        out.append({"pmid": f["pmid"], "source": f["source"], "recall": conclusion_recall(ref, f["text"]),
-                    "call": stats[i] if i < len(stats) and f["source"] == "model" else None})
+        generated = f["source"] == "model" and not f["cached"]
+        out.append({"pmid": f["pmid"], "source": f["source"], "cached": f["cached"],
+                    "recall": conclusion_recall(ref, f["text"]), "call": next(calls, None) if generated else None})
     return out
 
 
@@ -206,8 +209,7 @@ def report(path: Path) -> dict:
     recalls = [d["recall"] for r in rows for d in r["findings_detail"]
                if d["recall"] is not None and d["source"] == "model"]
     overview_calls = [r["summary"]["stats"][-1] for r in rows
-                      if r["summary"]["stats"] and len(r["summary"]["stats"]) > len(
-                          [d for d in r["findings_detail"] if d["call"]])]
+                      if len(r["summary"]["stats"]) > sum(1 for d in r["findings_detail"] if d["call"])]
     base = [r["baseline"] for r in rows if "citations_written" in r.get("baseline", {})]
     return {
         "questions": len(rows),
@@ -224,7 +226,8 @@ def report(path: Path) -> dict:
         "conclusion_recall_mean": _mean(recalls),
         "conclusion_recall_p50": _pct(recalls, 50),
         "findings_by_model": len(recalls),
-        "first_finding_s": _p(r["first_finding_s"] for r in rows),
+        "first_finding_s": _p(r["first_finding_s"] for r in rows
+                              if r["findings_detail"] and not r["findings_detail"][0]["cached"]),
         "overview_s": _p(r["total_s"] for r in rows if r["summary"]["findings"]),
         "finding_call_s": _p(c["total_s"] for c in calls),
         "finding_first_token_s": _p(c["first_token_s"] for c in calls),
