@@ -1,0 +1,68 @@
+"""The page: the view the URL asks for, the sidebar, and the summary streamed last.
+
+Order matters for speed: the first page of results is drawn first, then the sidebar's
+filters (their counts come from the same search), and only then the summary, which may
+take seconds, streams into its slot above the results.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from webapp import lists_view, saved_view, search_view, status_panel
+from webapp.errors import show_error, show_notices, shown
+from webapp.markup import STYLE, md_text
+from webapp.services import Services, shared_services
+from webapp.widgets import filters_sidebar, reading, sync, view_switch
+
+
+def main(services: Services | None = None) -> None:
+    """Draw the app; ``services`` replaces the process's shared ones (tests pass their own)."""
+    st.set_page_config(page_title="medsearch", page_icon=":material/search:", layout="wide")
+    st.html(STYLE)
+    state_read = reading()
+    sync(state_read.state)
+    st.title("medsearch", anchor=False)
+    if services is None:
+        services = _services()
+        if services is None:
+            return
+    state = state_read.state
+    view_switch()
+    show_notices()
+    for problem in state_read.problems:
+        st.warning(md_text(problem))
+    if state.view == "saved":
+        with shown("showing your saved searches"):
+            saved_view.render(services)
+        _sidebar(services)
+    elif state.view == "lists":
+        with shown("showing your citation lists"):
+            lists_view.render(services, state)
+        _sidebar(services)
+    else:
+        drawn = search_view.results_part(services, state)
+        filters_sidebar(drawn.counts)
+        _sidebar(services)
+        search_view.summary_part(services, state, drawn)
+
+
+def _sidebar(services: Services) -> None:
+    status_panel.list_picker(services)
+    status_panel.status(services)
+
+
+def _services() -> Services | None:
+    """The shared services, or None after showing why they could not be loaded."""
+    from ingest.errors import MedsearchError
+
+    try:
+        return shared_services()
+    except MedsearchError as exc:
+        st.subheader("The search index cannot be opened")
+        show_error(exc)
+        st.caption("After fixing this, reload the page: the app does not need a restart.")
+    except Exception:
+        with shown("loading the search index and models"):
+            raise
+    return None

@@ -1,0 +1,50 @@
+"""Status, in the sidebar: how many records the index holds, when the store last changed,
+whether the index is behind the store (with the command that brings it up to date),
+whether an ingest is running, and which models are in use; and the list that "Add to"
+adds to.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from webapp.cards import ACTIVE_LIST, DEFAULT_LIST, active_list
+from webapp.errors import shown
+from webapp.markup import md_text
+from webapp.services import Services
+
+
+def list_picker(services: Services) -> None:
+    """The citation list that the cards' "Add to" buttons add to."""
+    bar = st.sidebar
+    bar.header("Citation list")
+    with shown("reading your lists"):
+        names = [x.name for x in services.library.lists.all()]
+        if not names:
+            bar.caption(md_text(f"\u201cAdd to {DEFAULT_LIST}\u201d on a result creates your first list."))
+            return
+        st.session_state[ACTIVE_LIST] = active_list(services)
+        bar.selectbox("Results are added to", names, key=ACTIVE_LIST)
+
+
+def status(services: Services) -> None:
+    """The index and the store, and the models."""
+    with shown("reading the index status"):
+        info = services.engine.status()
+        bar = st.sidebar
+        if not info.fresh:
+            bar.warning(md_text("The index is behind the store: new or changed records are not searched "
+                                "yet. Run `medsearch index`."), icon=":material/update:")
+        if info.writer:
+            bar.info(md_text(f"An ingest or index run is at work: {info.writer}. Searches keep using "
+                             "the last complete index."))
+        with bar.expander("Index, store and models", expanded=not info.fresh):
+            st.markdown(md_text(f"Records searched: {info.records or 0:,} (index built {info.built_at or '?'}; "
+                                f"snapshot {services.engine.snapshot.name})."))
+            if info.store_records is not None:
+                st.markdown(md_text(f"Store: {info.store_records:,} records, last changed "
+                                    f"{info.store_changed_at or '?'}."))
+            st.markdown(md_text("Index up to date with the store." if info.fresh else info.message))
+            for role, what in services.models:
+                st.markdown(md_text(f"{role}: {what}"))
+            st.caption(md_text(f"Library: {services.settings.library_path}"))
