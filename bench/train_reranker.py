@@ -13,8 +13,8 @@ no library knows about this project (``docs/training.md`` tells the whole recipe
   split, by id or by identical text, are dropped. Optional title -> abstract
   pseudo-queries from a PubMed store (``--db``).
 - Hard negatives: ``sentence_transformers.util.mine_hard_negatives`` with the packaged
-  all-MiniLM-L6-v2 (the engine's dense retriever) over each set's corpus, ranks
-  ``skip+1..DEPTH`` minus every judged positive, ``--hard-negatives`` drawn at random.
+  all-MiniLM-L6-v2 (the engine's dense retriever) over each set's corpus: every judged
+  positive removed, then ranks ``skip+1..DEPTH``, ``--hard-negatives`` drawn at random.
   Judgements are incomplete, so the best-ranked unjudged documents are skipped: 10 for a
   set with many positives per query (NFCorpus), 3 otherwise. One judged positive per
   query, drawn at random; written to ``train_rows.jsonl`` (ids) for inspection.
@@ -96,11 +96,11 @@ class TrainSource:
     """The training queries of one source, their judged positives, and the corpus they point into."""
 
     name: str
-    texts: dict[str, str]
-    queries: dict[str, str]
-    positives: dict[str, tuple[str, ...]]
-    held_out: tuple[str, ...]
-    skip: int
+    texts: dict[str, str]  # doc id -> passage
+    queries: dict[str, str]  # training query id -> text
+    positives: dict[str, tuple[str, ...]]  # training query id -> judged positive doc ids
+    held_out: tuple[str, ...]  # train query ids kept for selection (sets without a dev split)
+    skip: int  # top ranks of the miner left out of the negatives
 
 
 def load_set(folder: str | Path) -> BeirSet:
@@ -210,10 +210,11 @@ class Mined:
 
 
 def mine(source: TrainSource, miner: Any, *, n_hard: int, seed: int, cache: Path) -> Mined:
-    """One row per training query: a random judged positive and ``n_hard`` mined negatives.
+    """One row per training query text: a random judged positive and ``n_hard`` mined negatives.
 
     Every (query, positive) pair goes to ``mine_hard_negatives`` so that no judged
-    positive becomes a negative; then one row per query is kept, at random.
+    positive becomes a negative; then one row per query is kept, at random. Queries
+    with the same text are one query there, with the positives of all.
     """
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
@@ -236,17 +237,23 @@ def mine(source: TrainSource, miner: Any, *, n_hard: int, seed: int, cache: Path
 
 
 def _row_ids(source: TrainSource, dataset: Any) -> list[dict[str, Any]]:
-    """The mined rows as ids (texts mapped back to the first doc id that has them)."""
-    doc_of: dict[str, str] = {}
+    """The mined rows as ids. Texts map back to every id that has them (corpora repeat some
+    documents, and queries with the same text are mined as one); the query and positive
+    recorded are a judged pair among those ids."""
+    docs_of: dict[str, list[str]] = {}
     for d, t in source.texts.items():
-        doc_of.setdefault(t, d)
-    qid_of = {t: q for q, t in sorted(source.queries.items(), reverse=True)}
+        docs_of.setdefault(t, []).append(d)
+    qids_of: dict[str, list[str]] = {}
+    for q, t in sorted(source.queries.items()):
+        qids_of.setdefault(t, []).append(q)
     negs = [c for c in dataset.column_names if c.startswith("negative_")]
-    return [
-        {"set": source.name, "query": qid_of[r["query"]], "positive": doc_of[r["positive"]],
-         "negatives": [doc_of[r[c]] for c in negs]}
-        for r in dataset
-    ]
+    out = []
+    for r in dataset:
+        qid, pos = next((q, d) for q in qids_of[r["query"]] for d in docs_of[r["positive"]]
+                        if d in source.positives[q])
+        out.append({"set": source.name, "query": qid, "positive": pos,
+                    "negatives": [docs_of[r[c]][0] for c in negs]})
+    return out
 
 
 def dense_miner(base: str) -> Any:
@@ -537,7 +544,7 @@ def parser() -> argparse.ArgumentParser:
     a("--db", type=Path, default=None, help="PubMed store: add title -> abstract pseudo-queries")
     a("--pseudo-max", type=int, default=2000, help="at most this many pseudo-queries from --db")
     a("--export-onnx", action="store_true", help="export the best checkpoint to int8 ONNX, then tune alpha on dev")
-    a("--pack", action="store_true", help="with --export-onnx: also write OUT/packed, the model as a difference from the base weights")
+    a("--pack", action="store_true", help="export as --export-onnx does, and write OUT/packed: the model as a difference from the base weights")
     a("--groups-per-step", type=int, default=6, help="queries per step, i.e. the batch size (default 6)")
     a("--hard-negatives", type=int, default=3, help="mined negatives per query (default 3)")
     a("--random-negatives", type=int, default=1, help="in-batch negatives per query (default 1)")
@@ -596,7 +603,7 @@ def _run(args: argparse.Namespace, sets: Sequence[BeirSet], log: Log) -> int:
         return 0
     log(config=_config(args))
     best = train(args, sets, mined, log)
-    if args.export_onnx:
+    if args.export_onnx or args.pack:
         onnx_dir = export_and_tune(args, best, sets, log)
         if args.pack:
             log(packed=str(pack_copy(onnx_dir, args.out / "packed")))
