@@ -2,7 +2,7 @@
 
 Order matters for speed: the first page of results is drawn first, then the sidebar's
 filters (their counts come from the same search), and only then the summary, which may
-take seconds, streams into its slot above the results.
+take seconds, streams into its column beside the results.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main(services: Services | None = None) -> None:
     st.html(STYLE)
     state_read = reading()
     sync(state_read.state)
-    st.title("medsearch", anchor=False)
+    st.html('<div class="ms-brand">medsearch <span>&middot; medical literature search</span></div>')
     if services is None:
         services = _services()
         if services is None:

@@ -52,6 +52,7 @@ STYLE = """<style>
 .ms-flags{font-size:.85rem}
 .ms-machine{font-size:.8rem;opacity:.8;font-style:italic}
 mark{padding:0 .1rem;border-radius:.15rem}
+.ms-brand{font-size:1.6rem;font-weight:700}.ms-brand span{font-size:1rem;font-weight:400;opacity:.7}
 </style>"""
 
 

@@ -3,7 +3,7 @@ with paging, the filters in effect, "save this search", and the summary of the t
 
 It is drawn in two parts so that the first page of results reaches the browser before
 anything slow: :func:`results_part` (results, then facet counts for the sidebar), and
-:func:`summary_part`, which streams the summary into a slot that sits above the results.
+:func:`summary_part`, which streams the summary into a column beside the first page.
 """
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ def results_part(services: Services, state: AppState) -> Drawn:
     if results is None:
         return Drawn()
     _header(services, state, results)
-    slot = st.container() if state.page == 1 and results.hits else None
-    ctx = cards.context(services, state.query)
-    cards.render(ctx, results.hits)
-    _pager(services, state, results)
+    slot, column = None, st.container()
+    if state.page == 1 and results.hits:  # the summary goes beside the first page
+        column, slot = st.columns([3, 2], gap="large")
+    with column:
+        cards.render(cards.context(services, state.query), results.hits)
+        _pager(services, state, results)
     counts = None
     with shown("counting the results by filter"):
         counts = _counts(services, key, state)

@@ -138,10 +138,13 @@ def summary_html(summary: Summary, on_page: Sequence[str]) -> str:
     if summary.findings:
         parts.append(_findings(summary.findings, on_page))
     parts += [f"<p>{cited(note, on_page)}</p>" for note in summary.notes]
-    flags = [f for f in summary.all_flags if f.kind not in ("ungrounded_number", "uncited")]
+    # sentence flags are marked on their sentence; papers left out are named in the notes
+    named = ("retracted", "no_abstract", "off_topic", "no_answer") if summary.notes else ()
+    flags = list(dict.fromkeys(f for f in summary.all_flags
+                               if f.kind not in ("ungrounded_number", "uncited", *named)))
     if flags:
         items = "".join(
-            f"<li>{esc(FLAG_WORDS.get(f.kind, f.kind))}: {esc(f.detail)}"
+            f"<li>{esc(FLAG_WORDS.get(f.kind, f.kind))}{': ' + esc(f.detail) if f.detail else ''}"
             f"{' (PMID ' + esc(f.pmid) + ')' if f.pmid else ''}</li>" for f in flags)
         parts.append(f'<div class="ms-flags"><b>Checks</b><ul>{items}</ul></div>')
     elif summary.findings:
