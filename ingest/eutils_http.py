@@ -20,6 +20,7 @@ What is whose:
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
@@ -381,6 +382,8 @@ def _give_up_hint(status: int | None, config: EntrezConfig) -> str:
 
 _HTML_START = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!doctype\s+html|<html)", re.I)
 _HTML_TITLE = re.compile(rb"<title>(.*?)</title>", re.I | re.S)
+_HEAD = re.compile(r"<(head|script|style)\b.*?</\1>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
 _TRANSIENT = re.compile(
     r"backend failed|timeout|timed out|temporarily|try again|empty response|"
     r"service unavailable|too many requests",
@@ -433,8 +436,12 @@ def html_error(body: bytes, what: str, url: str) -> EntrezError:
     )
 
 
-def excerpt(body: bytes, limit: int = 200) -> str:
-    text = " ".join(body[: limit * 2].decode("utf-8", "replace").split())
+def excerpt(body: bytes, limit: int = 300) -> str:
+    """The start of a body as one line; an HTML page's text without its tags."""
+    text = body[: limit * 8].decode("utf-8", "replace")
+    if _HTML_START.match(body) or "<body" in text.lower():
+        text = html.unescape(_TAG.sub(" ", _HEAD.sub(" ", text)))
+    text = " ".join(text.split())
     return text[:limit] + ("..." if len(text) > limit else "")
 
 

@@ -196,7 +196,7 @@ def plan_update(store: Store, client: EntrezClient, *, progress: bool = True) ->
     bar = _progress(progress, total=len(plan), unit=" rec", desc="check")
     try:
         for ids, day in chunks_by_day(plan, client.config.epost_chunk_size):
-            check = client.check_stored(ids, day - OVERLAP)
+            check = client.check_stored(ids, day)
             modified.update(dict.fromkeys(check.modified))
             unlisted.update(dict.fromkeys(check.unlisted))
             bar.update(len(ids))
@@ -209,7 +209,7 @@ def plan_update(store: Store, client: EntrezClient, *, progress: bool = True) ->
         modified=tuple(p for p in modified if p not in new and p not in unlisted),
         gone=tuple(gone),
         checked=len(plan),
-        since=plan[0][1] - OVERLAP if plan else None,
+        since=plan[0][1] if plan else None,
         selected=tuple(selected),
         warnings=tuple(warnings),
     )

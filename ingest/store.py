@@ -721,20 +721,22 @@ class Store:
         return [d for d in doc_ids if d in found]
 
     def pubmed_check_plan(self) -> list[tuple[str, date]]:
-        """Every stored PubMed record with the day from which PubMed's changes are unseen.
+        """Every stored PubMed record with the first day whose PubMed changes it may lack.
 
         That day is the latest of: the day after its DateRevised (a record read from a
-        file is as new as that), the day it was fetched from PubMed (runs 'pubmed' and
-        'update'), and the start of the last completed update, if the record was stored
-        before it. Sorted by that day, so that records checked together share a date.
+        file is as new as that), the day before it was fetched from PubMed (runs 'pubmed'
+        and 'update'), and the day before the last completed update started, if the
+        record was stored before it. The day before: PubMed's dates are US Eastern days,
+        ours local ones, and reading an unchanged record again changes nothing. Sorted by
+        that day, so that records checked together share a date.
         """
         rows = self.con.execute(
             "WITH last AS (SELECT max(started_at) AS t FROM ingest_runs "
             "WHERE kind = 'update' AND status = 'completed') "
             "SELECT a.doc_id, coalesce(greatest("
             "  a.date_revised + 1, "
-            "  CASE WHEN r.kind IN ('pubmed', 'update') THEN CAST(a.ingested_at AS DATE) END, "
-            "  CASE WHEN a.ingested_at <= last.t THEN CAST(last.t AS DATE) END"
+            "  CASE WHEN r.kind IN ('pubmed', 'update') THEN CAST(a.ingested_at AS DATE) - 1 END, "
+            "  CASE WHEN a.ingested_at <= last.t THEN CAST(last.t AS DATE) - 1 END"
             "), DATE '1900-01-01') AS since "
             "FROM articles a LEFT JOIN ingest_runs r ON r.id = a.ingest_run_id, last "
             "WHERE a.source = 'pubmed' AND a.pmid IS NOT NULL ORDER BY since, a.doc_id"

@@ -81,7 +81,7 @@ Every request is recorded in :attr:`EUtilsServer.requests` (endpoint, method,
 path, merged GET/POST params, ``time.monotonic()`` arrival, the fault applied);
 ``requests_to(endpoint)`` filters them. For assertions: ``pool`` / ``by_pmid``
 (the real records), ``search_ids(term, lo, hi)`` (what esearch finds, uncapped),
-``record_xml(pmid)`` (the exact ``PubmedArticle`` efetch sends), ``reset()``
+``record_xml(pmid)`` (the exact ``PubmedArticle`` efetch sends), ``reset_requests()``, ``reset()``
 (between tests: requests, faults, history, revisions, deletions), ``expire_history()``.
 """
 
@@ -442,6 +442,11 @@ class EUtilsServer:
             self.history = _History()
             self.revised.clear()
             self.deleted.clear()
+
+    def reset_requests(self) -> None:
+        """Forget the requests seen so far (revisions, deletions, faults stay)."""
+        with self._lock:
+            self._requests.clear()
 
     def revise(self, pmid: str, xml: bytes, modified: date | None = None) -> None:
         """From now on serve ``xml`` (a ``PubmedArticle``) for ``pmid``, modified on

@@ -523,3 +523,37 @@ def test_bad_settings_are_config_errors(bad: dict) -> None:
     settings = {"email": "a@example.org", **bad}
     with pytest.raises(ConfigError):
         EntrezConfig(**settings)
+
+
+# --- bounded searches -----------------------------------------------------------------------
+
+
+def test_the_first_n_of_a_million_hits_take_one_esearch(eutils: EUtilsServer) -> None:
+    found = client_for(eutils).search_top(BROAD_QUERY, 500)
+    assert found.count == BROAD_COUNT and found.ids == eutils.search_ids(BROAD_QUERY)[:500]
+    (request,) = eutils.requests
+    assert request.params["retmax"] == "500" and "usehistory" not in request.params
+
+
+def test_past_the_cap_the_newest_date_slices_come_first(eutils: EUtilsServer) -> None:
+    found = client_for(eutils).search_top(BROAD_QUERY, 12_000)
+    assert found.ids == eutils.search_ids(BROAD_QUERY)[:12_000]  # newest entry first
+    assert len(eutils.requests) < 20  # date halving down to the newest slices, not a listing
+
+
+def test_modified_records_are_found_among_posted_ids(eutils: EUtilsServer) -> None:
+    ids = eutils.search_ids("all[sb]")[:30]
+    eutils.revise(ids[4], eutils.record_xml(ids[4]), modified=date.today())
+    eutils.delete(ids[7])
+    check = client_for(eutils).check_stored(ids, date.today() - timedelta(days=1))
+    assert check.modified == (ids[4],) and check.unlisted == (ids[7],)
+    terms = [r.params["term"] for r in eutils.requests_to("esearch")]
+    assert all(t.startswith("#") for t in terms) and len(eutils.requests_to("epost")) == 2
+
+
+def test_gone_names_only_the_pmids_pubmed_does_not_find(eutils: EUtilsServer) -> None:
+    ids = eutils.search_ids("all[sb]")[:5]
+    eutils.delete(ids[2])
+    assert client_for(eutils).gone(ids) == [ids[2]]
+    (request,) = eutils.requests
+    assert request.params["term"] == " OR ".join(f"{i}[uid]" for i in ids)
