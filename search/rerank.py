@@ -8,7 +8,7 @@ order (higher is better). Two implementations:
   Hugging Face cross-encoder name or local folder (e.g.
   ``cross-encoder/ms-marco-MiniLM-L-6-v2`` where it can be loaded), torch fp32.
 - :class:`OnnxReranker`: an ONNX export (int8 dynamic quantisation by
-  ``medsearch train-reranker --export-onnx``) run with onnxruntime, the
+  ``python bench/train_reranker.py --export-onnx``) run with onnxruntime, the
   tokenizer read from the ``tokenizer.json`` saved beside it. No torch needed.
 
 :func:`load_reranker` picks one by what a folder holds (``model.onnx`` ->
@@ -125,7 +125,7 @@ class CrossEncoderReranker:
         if _looks_local(name_or_path) and not Path(name_or_path).expanduser().exists():
             raise ConfigError(
                 f"No reranker model at {name_or_path}.",
-                hint="Train one with `medsearch train-reranker --out DIR`, or give a Hugging "
+                hint="Train one with `python bench/train_reranker.py --out DIR`, or give a Hugging "
                 "Face cross-encoder name such as cross-encoder/ms-marco-MiniLM-L-6-v2.",
             )
         self.name = name_or_path
@@ -184,7 +184,7 @@ class OnnxReranker:
             if not (self.folder / name).is_file() and not (name == ONNX_FILE and holds_onnx(self.folder)):
                 raise ConfigError(
                     f"The ONNX reranker folder {self.folder} has no {name}.",
-                    hint="Export one with `medsearch train-reranker --export-onnx --out DIR`.",
+                    hint="Export one with `python bench/train_reranker.py --export-onnx --out DIR`.",
                 )
         self.max_length = max_length or read_meta(self.folder).get("max_length", DEFAULT_MAX_LENGTH)
         self.batch_size = batch_size

@@ -71,7 +71,7 @@ def test_passage_matches_the_dense_text_recipe() -> None:
 def test_missing_local_model_path_says_how_to_get_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="No reranker model at") as err:
         CrossEncoderReranker(str(tmp_path / "nowhere"))
-    assert "train-reranker" in str(err.value)
+    assert "bench/train_reranker.py" in str(err.value)
     with pytest.raises(ConfigError, match="No reranker model at"):
         load_reranker("./models/absent-reranker")
 
