@@ -350,3 +350,11 @@ def test_every_summary_carries_its_model_time_and_check_line():
     js = out.to_json()
     assert {"text", "given_pmids", "cited_pmids", "flags", "model", "label", "created_at"} <= js.keys()
     assert js["model"] == "scripted" and js["created_at"] == "2026-01-02T03:04:00"
+
+
+def test_an_overview_of_one_finding_cites_that_paper_in_every_sentence():
+    model = _overview_model("Tamsulosin did not help (p=0.73). It is unclear why. Cough fell to 9.2% [PMID 424242].")
+    out = Summarizer(model).overview(QUESTION, [real(MET)])
+    assert [s.cited for s in out.sentences] == [(MET,)] * 3
+    assert out.sentences[0].flags == ()  # 0.73 is in the MET abstract
+    assert {f.kind for f in out.sentences[2].flags} == {"invented_citation", "ungrounded_number"}

@@ -167,13 +167,13 @@ class _Run:
             for _ in stream:
                 for raw in _finished_sentences(stream.text)[emitted:MAX_OVERVIEW_SENTENCES]:
                     emitted += 1
-                    yield check_sentence(raw, sources)
+                    yield _check_overview(raw, sources)
         except LLMError as exc:
             self.failure = exc.message
             return
         for raw in split_sentences(_clean(stream.text))[emitted:MAX_OVERVIEW_SENTENCES]:
             emitted += 1
-            yield check_sentence(raw, sources)
+            yield _check_overview(raw, sources)
         if emitted:
             self._store(key, "overview", stream.text)
 
@@ -302,7 +302,14 @@ def _extractive(paper: Paper, why: Flag | None) -> Finding:
 
 def _checked_sentences(raw: str, sources: dict[str, str]) -> Iterator[Sentence]:
     for s in split_sentences(_clean(raw))[:MAX_OVERVIEW_SENTENCES]:
-        yield check_sentence(s, sources)
+        yield _check_overview(s, sources)
+
+
+def _check_overview(raw: str, sources: dict[str, str]) -> Sentence:
+    """An overview over one paper's finding can only state that paper's finding: each of its
+    sentences is cited to that paper, as a finding is. Over several, the model's citations count."""
+    only = next(iter(sources)) if len(sources) == 1 else None
+    return check_sentence(raw, sources, cite_as=only)
 
 
 def _finished_sentences(text: str) -> list[str]:
