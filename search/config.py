@@ -13,10 +13,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ingest.eutils_http import DEFAULT_BASE_URL as NCBI_EUTILS_DEFAULT
 from ingest.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-NCBI_EUTILS_DEFAULT = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.errors import MedsearchError
+from ingest.redact import redact
 from search.cli.common import safe
 from search.config import SETTINGS, Settings
 
@@ -64,10 +65,10 @@ def guarded(run) -> int:
     """Run a command; the project's errors print message and hint, Ctrl-C says how to resume."""
     try:
         return run()
-    except MedsearchError as exc:
-        print(f"error: {safe(exc.message)}", file=sys.stderr)
+    except MedsearchError as exc:  # messages are redacted where they are built; this is a second guard
+        print(f"error: {safe(redact(exc.message))}", file=sys.stderr)
         if exc.hint:
-            print(f"  -> {safe(exc.hint)}", file=sys.stderr)
+            print(f"  -> {safe(redact(exc.hint))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `medsearch search ... | head`: the reader left; not an error
         import os
