@@ -3,8 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8501
 
-.PHONY: run test test-fast lint bench install clean
+.PHONY: run app test test-fast lint bench install browser clean
 
 install: $(STAMP)
 
@@ -13,17 +15,31 @@ $(STAMP): pyproject.toml setup.py ingest/_fastxml.pyx
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, exactly pinned, so nothing pulls a CUDA build of it
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test,train]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train,summaries]'
 	@touch $(STAMP)
 
-## run: install, load the demo records if the database is empty, index them, show what is stored
+## browser: Debian's chromium for the browser tests (Playwright's own download does not work offline)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium is missing and cannot be installed here (needs root and apt-get); the browser tests will be skipped"; fi; }
+
+## run: install, load the demo records if the database is empty, index them, start the app
 run: $(STAMP)
 	$(BIN)/medsearch ingest demo --if-empty
 	$(BIN)/medsearch index
 	$(BIN)/medsearch stats
+	@$(MAKE) --no-print-directory app
 
-## test: the whole suite, slow tests included
-test: $(STAMP)
+## app: start the app on the current index (http://$(HOST):$(PORT))
+app: $(STAMP)
+	@echo "medsearch app: http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+	  --server.headless true --browser.gatherUsageStats false
+
+## test: the whole suite, slow tests (real models, the browser) included
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 ## test-fast: the inner loop; skips tests marked slow
@@ -31,14 +47,20 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check ingest search tests bench
+	$(BIN)/ruff check ingest search tests bench webapp app.py
 
-## bench: ingest throughput, BM25 vs rank-bm25, hybrid latency at 10k/100k/1M, rerank latency
+## bench: ingest, BM25 vs rank-bm25, hybrid latency, rerank, query restrictions, readers during writes,
+## exports, library, summaries
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_bm25.py
 	$(BIN)/python bench/bench_search.py latency
 	$(BIN)/python bench/bench_rerank.py
+	$(BIN)/python bench/bench_query.py
+	$(BIN)/python bench/bench_readers.py
+	$(BIN)/python bench/bench_export.py
+	$(BIN)/python bench/bench_library.py
+	$(BIN)/python bench/bench_summaries.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
