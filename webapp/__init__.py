@@ -5,6 +5,7 @@ from :class:`search.engine.Engine`, summaries from :mod:`search.summarize`, save
 and citation lists from :mod:`search.library`, exports from :mod:`search.export`.
 
 - ``services``: the engine, summariser and library, loaded once per process;
+- ``queries``: the engine's answers, cached per index snapshot;
 - ``urlstate``: the search as URL query parameters, and back;
 - ``markup``: the HTML of result cards and summaries, every piece of record text escaped;
 - ``widgets``: the search box, the sidebar's filters and the view switch, kept in step

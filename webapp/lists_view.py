@@ -38,7 +38,8 @@ def render(services: Services, state: AppState) -> None:
     st.selectbox("List", names, key="w_list", on_change=_pick)
     view = list_view(lists, current, services.engine)
     missing, retracted = view.count("missing"), view.count("retracted")
-    st.caption(md_text(f"{len(view.entries)} papers; {retracted} retracted; {missing} not in the index."))
+    size = len(view.entries)
+    st.caption(md_text(f"{size} paper{'s' if size != 1 else ''}; {retracted} retracted; {missing} not in the index."))
     _list_admin(services, current, len(view.entries))
     for entry in view.entries:
         _entry(services, current, entry, len(view.entries))
@@ -67,7 +68,7 @@ def entry_html(entry: EntryView) -> str:
     source = ""
     if a is not None:
         people = [x.display_name for x in a.authors]
-        who = ", ".join(people[:3]) + (", et al." if len(people) > 3 else "")
+        who = ", ".join(people[:3]) + (", et al" if len(people) > 3 else "")
         source = ". ".join(p for p in (who, a.journal_iso or a.journal_title or "", str(a.pub_year or "")) if p)
     note = f'<div class="ms-meta">Note: {esc(e.note)}</div>' if e.note else ""
     pmid = link(url, f"PMID {e.pmid}") if url else esc(e.pmid)

@@ -15,7 +15,7 @@ import streamlit as st
 from ingest.errors import MedsearchError
 from search.types import Filters, Hit, SearchResults
 from webapp import cards, queries, summary_panel
-from webapp.errors import reporting, notify, shown, show_error
+from webapp.errors import notify, reporting, show_error, shown
 from webapp.markup import esc, md_text
 from webapp.services import Services
 from webapp.urlstate import AppState, describe

@@ -33,8 +33,8 @@ def status(services: Services) -> None:
         info = services.engine.status()
         bar = st.sidebar
         if not info.fresh:
-            bar.warning(md_text("The index is behind the store: new or changed records are not searched "
-                                "yet. Run `medsearch index`."), icon=":material/update:")
+            bar.warning("The index is behind the store: new or changed records are not searched yet. "
+                        "Run `medsearch index`.", icon=":material/update:")
         if info.writer:
             bar.info(md_text(f"An ingest or index run is at work: {info.writer}. Searches keep using "
                              "the last complete index."))

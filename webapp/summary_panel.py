@@ -78,7 +78,7 @@ def _papers(services: Services, query: str, filters: Filters, top: Sequence[Hit]
     if not top:
         return papers_from_search(services.engine, query, n=n, filters=filters)
     top = top[:n]
-    retracted = {h.doc_id for h in top if h.is_retracted}
+    retracted = {h.pmid or h.doc_id for h in top if h.is_retracted}
     papers = papers_by_id(services.engine, [h.doc_id for h in top])
     return [replace(p, is_retracted=True) if p.pmid in retracted else p for p in papers]
 

@@ -1,0 +1,349 @@
+"""The app in a real browser: `streamlit run app.py` on 127.0.0.1 over the demo corpus with the
+default retrieval models (packaged MiniLM embeddings, the packaged reranker: mode rerank),
+driven by headless Chromium (Debian's `chromium`, through Playwright's Python package).
+
+Search by typing and Enter (the time from Enter to the first page is measured and written
+to ``timings.json``; never asserted), a filter, add to list, download of exports parsed
+back, a hostile record rendered as text, two browser contexts searching at the same
+time, and a search while a CLI ingest runs, then the new records after `medsearch index`
+without a restart. Screenshots are saved beside the timings (``MEDSEARCH_TEST_CACHE``,
+default ``data/test-cache``, under ``browser/``).
+
+The demo store and its index are built once into that cache folder (minutes: embedding
+~2,400 records) and copied for each run, so the tests never change the cached one.
+Summaries are extractive here (MEDSEARCH_LLM=none): the packaged language model would
+take both cores for a minute per search; the summary tests run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PUBMED_DATA, REPO, run_cli
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path(os.environ.get("MEDSEARCH_CHROMIUM", "/usr/bin/chromium"))
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+CACHE = Path(os.environ.get("MEDSEARCH_TEST_CACHE", REPO / "data" / "test-cache")) / "browser"
+QUERIES = ("metformin breast cancer", "statins for primary prevention of cardiovascular disease",
+           "inhaled corticosteroids in children with asthma", "research misconduct retraction",
+           "vitamin D supplementation and fractures")
+HOSTILE = ('<script>alert("t")</script> **Bold** [click](javascript:alert(1)) <img src=x onerror=alert(2)> '
+           "zebrafishhostile")
+WAIT_MS = 120_000
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+# -- the corpus and the server ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_cache():
+    """The demo store indexed with the default models, built once and kept in the cache folder."""
+    if not PUBMED_DATA.is_dir():
+        pytest.skip("real data not found")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found: apt-get install -y chromium")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    db = CACHE / "demo.duckdb"
+    env = {"MEDSEARCH_DEMO_DATA": str(PUBMED_DATA)}
+    out = run_cli("--db", str(db), "ingest", "demo", "--if-empty", env=env, timeout=1800)
+    assert out.returncode == 0, out.stderr
+    out = run_cli("--db", str(db), "index", env=env, timeout=3600)
+    assert out.returncode == 0, out.stderr
+    return db
+
+
+def _copy_store(db: Path, folder: Path) -> Path:
+    copy = folder / db.name
+    shutil.copy(db, copy)
+    for suffix in (".state.json",):
+        if db.with_name(db.name + suffix).exists():
+            shutil.copy(db.with_name(db.name + suffix), folder / (db.name + suffix))
+    shutil.copytree(db.with_name(db.stem + ".index"), folder / (db.stem + ".index"))
+    return copy
+
+
+def _hostile_record(folder: Path) -> Path:
+    """A real record (PMID 35649368) under another PMID, its title full of HTML and Markdown."""
+    from xml.sax.saxutils import escape
+
+    xml = (PUBMED_DATA / "metapub" / "fixtures" / "pmid_xml" / "35649368.xml").read_text(encoding="utf-8")
+    xml = xml.replace("35649368", "99999901")
+    start, end = xml.index("<ArticleTitle>") + len("<ArticleTitle>"), xml.index("</ArticleTitle>")
+    out = folder / "hostile.xml"
+    out.write_text(xml[:start] + escape(HOSTILE) + xml[end:], encoding="utf-8")
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    db: Path
+    env: dict[str, str]
+    proc: subprocess.Popen
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def server(demo_cache, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served")
+    db = _copy_store(demo_cache, folder)
+    env = {"MEDSEARCH_DB": str(db), "MEDSEARCH_LIBRARY_DB": str(folder / "library.duckdb"),
+           "MEDSEARCH_LLM": "none"}
+    assert run_cli("ingest", "files", str(_hostile_record(folder)), env=env).returncode == 0
+    assert run_cli("index", env=env, timeout=1800).returncode == 0
+    port = _free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDSEARCH_", "NCBI_"))}
+    log = folder / "server.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=REPO, env={**full_env, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.3)
+    yield Server(url, db, env, proc, log)
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    out = CACHE / "screenshots" / f"{name}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out))
+    return out
+
+
+# -- reading the page -----------------------------------------------------------------------------
+
+#: Records, as mutations happen, which query's header and which first card are on the page
+#: (elements Streamlit marks stale, left from the previous run, do not count).
+_WATCH = """() => {
+  const log = window.__msLog = [];
+  const fresh = sel => [...document.querySelectorAll(sel)].find(e => !e.closest('[data-stale="true"]'));
+  const note = () => {
+    const head = fresh('.ms-head'), card = fresh('.ms-card');
+    log.push([performance.now(), head ? head.dataset.query : null, card ? card.dataset.pmid : null]);
+  };
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true, attributes: true});
+  const box = document.querySelector('input[aria-label="Search PubMed records"]');
+  box.addEventListener('keydown', e => { if (e.key === 'Enter') window.__msEnter = performance.now(); }, true);
+}"""
+
+
+def wait_for_results(page, query: str) -> str:
+    """Wait until the page shows ``query``'s results (fresh); the first card's PMID."""
+    found = page.wait_for_function(
+        """q => { const ok = e => e && !e.closest('[data-stale="true"]');
+                  const h = [...document.querySelectorAll('.ms-head')].find(ok);
+                  const c = [...document.querySelectorAll('.ms-card')].find(ok);
+                  return h && h.dataset.query === q && c && c.dataset.pmid; }""", arg=query)
+    return found.json_value()
+
+
+def search(page, query: str) -> tuple[str, float]:
+    """Type ``query``, press Enter; (first PMID, ms from Enter to the first page on screen)."""
+    box = page.get_by_label("Search PubMed records")
+    box.fill(query)
+    page.evaluate(_WATCH)
+    box.press("Enter")
+    first = wait_for_results(page, query)
+    enter, log = page.evaluate("() => [window.__msEnter, window.__msLog]")
+    shown = min(t for t, q, pmid in log if q == query and pmid == first)
+    return first, shown - enter
+
+
+def settled(page) -> None:
+    """Wait until the run is over: nothing stale on the page, the summary written and labelled."""
+    page.wait_for_function("""() => !document.querySelector('[data-stale="true"]') &&
+        [...document.querySelectorAll('.ms-machine')].some(e => /Made on|Written by/.test(e.innerText))""")
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU time a process has used (user + system, all its threads), in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def open_app(page, server: Server, query: str = "") -> None:
+    page.goto(server.url + (f"/?q={urllib.request.quote(query)}" if query else "/"))
+    page.get_by_label("Search PubMed records").wait_for()
+
+
+# -- the tests ---------------------------------------------------------------------------------------------
+
+
+def test_search_filter_add_to_list_and_download_exports(page, server):
+    from search.importers import read_citations
+
+    open_app(page, server)
+    timings = []
+    for query in QUERIES:
+        cpu = cpu_ms(server.proc.pid)
+        first, ms = search(page, query)
+        page.wait_for_timeout(1500)  # the summary after it (extractive: quick)
+        timings.append({"query": query, "first_pmid": first, "enter_to_first_page_ms": round(ms, 1),
+                        "server_cpu_ms_whole_run": round(cpu_ms(server.proc.pid) - cpu, 1)})
+    record = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "load_average": os.getloadavg(),
+              "median_ms": statistics.median(t["enter_to_first_page_ms"] for t in timings),
+              "median_server_cpu_ms": statistics.median(t["server_cpu_ms_whole_run"] for t in timings),
+              "searches": timings}
+    (CACHE / "timings.json").write_text(json.dumps(record, indent=2))
+    print("\nEnter -> first page:", json.dumps(record, indent=2))
+    open_app(page, server, QUERIES[2])  # the README's picture: a search, its summary written
+    settled(page)
+    screenshot(page, "search")
+
+    page.get_by_label("Humans only").check(force=True)
+    page.wait_for_url("**humans=1**")
+    page.get_by_text("Filters: humans").wait_for()
+    first = wait_for_results(page, QUERIES[-1])
+    page.get_by_role("button", name="Add to Reading list").first.click()
+    page.get_by_text(f"Added PMID {first} to Reading list.").wait_for()
+    page.get_by_text("Citation lists", exact=True).click()
+    page.wait_for_url("**view=lists**")
+    screenshot(page, "list")
+    for label, extension in ((None, ".ris"), ("BibTeX", ".bib"), ("MEDLINE / PubMed .nbib", ".nbib")):
+        if label:  # RIS is the first format, chosen already
+            page.get_by_label("Format").click()
+            page.get_by_role("option", name=label).click()
+        with page.expect_download() as download:
+            page.get_by_role("button", name=f"Download {extension}").click()
+        assert download.value.suggested_filename == f"Reading-list{extension}"
+        assert read_citations(Path(download.value.path()).read_bytes()).pmids == (first,)
+    assert not page.dialogs
+
+
+def test_a_hostile_record_shows_its_markup_as_text(page, server):
+    open_app(page, server, "zebrafishhostile")
+    wait_for_results(page, "zebrafishhostile")
+    card = page.locator('.ms-card[data-pmid="99999901"]')
+    assert '<script>alert("t")</script> **Bold** [click](javascript:alert(1))' in card.locator(".ms-title").inner_text()
+    assert card.locator("script, img, iframe").count() == 0
+    assert page.locator('a[href^="javascript"]').count() == 0
+    page.wait_for_timeout(1000)
+    assert not page.dialogs, page.dialogs
+
+
+def test_two_browser_sessions_search_at_the_same_time_each_with_its_own_state(browser, server):
+    pages = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pages.append(context.new_page())
+        pages[-1].set_default_timeout(WAIT_MS)
+    one, two = pages
+    for p in pages:
+        open_app(p, server)
+    for p, query in zip(pages, QUERIES[:2], strict=True):  # both Enters before either answer
+        box = p.get_by_label("Search PubMed records")
+        box.fill(query)
+        box.press("Enter")
+    firsts = [wait_for_results(p, q) for p, q in zip(pages, QUERIES[:2], strict=True)]
+    assert firsts[0] != firsts[1]
+    one.get_by_label("Humans only").check(force=True)
+    one.wait_for_url("**humans=1**")
+    two.get_by_role("button", name="Search", exact=True).click()
+    wait_for_results(two, QUERIES[1])
+    assert "humans" not in two.url and not two.get_by_label("Humans only").is_checked()
+    assert two.get_by_label("Search PubMed records").input_value() == QUERIES[1]
+    for p in pages:
+        p.context.close()
+
+
+def test_search_while_a_cli_ingest_runs_then_new_records_after_index(page, server):
+    from ingest.lock import active_writer
+    from tests.eutils_server import EUtilsServer
+
+    with EUtilsServer() as eutils:
+        synthetic = eutils.add_synthetic("browser synthetic set", 20, date(2024, 1, 1), date(2024, 1, 20))
+        eutils.inject("efetch", "slow", delay=20)  # the ingest holds the store while it waits
+        env = {**server.env, "NCBI_EUTILS_URL": eutils.url, "NCBI_EMAIL": "test@example.org"}
+        ingest = subprocess.Popen(
+            [str(Path(sys.executable).parent / "medsearch"), "ingest", "pubmed", "browser synthetic set",
+             "--max", "20"],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith(("MEDSEARCH_", "NCBI_"))}, **env},
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while active_writer(server.db) is None:
+                assert ingest.poll() is None, ingest.communicate()
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            open_app(page, server)
+            search(page, QUERIES[0])
+            page.get_by_role("button", name="Add to Reading list").first.click()  # the library is not blocked
+            page.get_by_text("to Reading list.").wait_for()
+            page.get_by_text("An ingest or index run is at work").wait_for()
+            assert ingest.poll() is None, "the search must have run while the ingest held the store"
+            screenshot(page, "during-ingest")
+        finally:
+            out, err = ingest.communicate(timeout=600)
+        assert ingest.returncode == 0, err
+    new = synthetic.pmid(0)
+    query = f"{new}[pmid]"
+    open_app(page, server, query)
+    page.wait_for_function("q => [...document.querySelectorAll('.ms-head')].some(h => h.dataset.query === q)",
+                           arg=query)
+    assert page.locator(f'.ms-card[data-pmid="{new}"]').count() == 0  # not indexed yet
+    page.get_by_text("The index is behind the store").wait_for()
+    assert run_cli("index", env=server.env, timeout=1800).returncode == 0
+    page.get_by_role("button", name="Search", exact=True).click()  # the same server and session, searching again
+    page.locator(f'.ms-card[data-pmid="{new}"]').wait_for()
+    page.get_by_text("Citation lists", exact=True).click()
+    page.wait_for_url("**view=lists**")
+    assert page.locator(".ms-card").count() >= 1  # what was saved during the ingest is there
