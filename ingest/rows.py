@@ -166,8 +166,8 @@ def record_years(a: Article) -> tuple[int | None, int | None]:
     (electronic publication) year, the years of its MedlineDate; (None, None) when none.
 
     ``pub_year`` alone misses an epub-ahead-of-print record in the year it went online
-    (ArticleDate 2019, issue 2020) or when it has no PubDate year: a year range matches a
-    record when it overlaps ``earliest_year``..``latest_year``.
+    (ArticleDate 2019, issue 2020) or when it has no PubDate year; the two columns
+    ``earliest_year`` and ``latest_year`` give the span of years it belongs to.
     """
     years = [y for y in (a.pub_year, a.article_date.year if a.article_date else None) if y is not None]
     if a.medline_date:

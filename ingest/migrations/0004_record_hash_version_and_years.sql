@@ -7,9 +7,8 @@
 --
 -- earliest_year / latest_year: the smallest and largest of the PubDate year (pub_year), the
 -- ArticleDate year and the years in MedlineDate ("1998 Dec-1999 Jan"), as ingest/rows.py
--- record_years computes them for new rows. A year range matches a record when it overlaps
--- earliest_year..latest_year: an epub-ahead-of-print record belongs to the year it went
--- online as well as to the year of its issue.
+-- record_years computes them for new rows: an epub-ahead-of-print record belongs to the
+-- year it went online as well as to the year of its issue.
 ALTER TABLE articles ADD COLUMN record_hash_version INTEGER DEFAULT 1;
 ALTER TABLE articles ADD COLUMN earliest_year INTEGER;
 ALTER TABLE articles ADD COLUMN latest_year INTEGER;
