@@ -42,6 +42,7 @@ from search import fusion as fusion_lib
 from search import similar as similar_lib
 from search.explain import annotate
 from search.facets import FACET_LIMIT, count_facets, order_rows
+from search.highlight import WordTokens
 from search.index import IndexSettings, default_index_dir
 from search.ltr import LearnedFusion, candidate_features
 from search.paging import Ranked, listing, matches, page_hits, sorted_page
@@ -153,6 +154,7 @@ class Engine:
         self.learned = learned
         self._tokenizer_config = snapshot.lexical.tokenizer_config
         self._local = threading.local()  # a Tokenizer per thread (PyStemmer is not thread-safe)
+        self._word_tokens = WordTokens(self._tokenizer_config)  # for highlights, shared by threads
 
     @classmethod
     def open(
@@ -180,15 +182,15 @@ class Engine:
         """Whether the snapshot is behind the store, and whether a writer is at work."""
         return reader_status(self.snapshot, self.db_path)
 
-    def _tokenize(self, text: str) -> list[str]:
+    def _tokenizer(self) -> Tokenizer:
+        """This thread's tokenizer (the BM25 index's configuration)."""
         tok = getattr(self._local, "tokenizer", None)
         if tok is None:
             tok = self._local.tokenizer = Tokenizer(self._tokenizer_config)
-        return tok(text)
+        return tok
 
-    def _tokenizer(self) -> Tokenizer:
-        self._tokenize("")
-        return self._local.tokenizer
+    def _tokenize(self, text: str) -> list[str]:
+        return self._tokenizer()(text)
 
     # -- the stages ---------------------------------------------------------------------
     @staticmethod
@@ -373,7 +375,8 @@ class Engine:
         free_text = parsed.free_text if parsed is not None else ""
         restriction = parsed.restriction if parsed is not None else None
         t = time.perf_counter()
-        hits = annotate(snap, ranked.hits, ranked.tokens, free_text, restriction, self._tokenizer())
+        hits = annotate(snap, ranked.hits, ranked.tokens, free_text, restriction, self._tokenizer(),
+                        self._word_tokens.of)
         status = reader_status(snap, self.db_path)
         warnings = [*([] if status.fresh else [status.message]), *ranked.warnings]
         timings = {**ranked.timings_ms, "hydrate": ms(t)}
@@ -420,9 +423,9 @@ class Engine:
         near = self.rank_similar(pmid, k=k, filters=filters, include_notices=include_notices, method=method,
                                  snapshot=snap)
         t = time.perf_counter()
-        tokenizer = self._tokenizer()
-        hits = annotate(snap, near.hits, near.tokens, near.query, None, tokenizer)
-        source = annotate(snap, (Hit(doc_id=near.doc_id, rank=0, score=0.0),), (), "", None, tokenizer)[0]
+        tokenizer, words = self._tokenizer(), self._word_tokens.of
+        hits = annotate(snap, near.hits, near.tokens, near.query, None, tokenizer, words)
+        source = annotate(snap, (Hit(doc_id=near.doc_id, rank=0, score=0.0),), (), "", None, tokenizer, words)[0]
         timings = {**near.timings_ms, "hydrate": ms(t)}
         warnings = () if hits else ("No other record passes the filters.",)
         return SimilarResults(source, near.query, hits, near.candidates, timings, warnings, snap.name,

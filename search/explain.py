@@ -11,7 +11,7 @@ the one token) for the hits' rows, so the shares add up to the hit's BM25 score.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -53,15 +53,16 @@ def matched_terms(
 
 
 def annotate(snap, hits: Sequence[Hit], tokens: Sequence[str], free_text: str, restriction: Node | None,
-             tokenizer: Tokenizer) -> tuple[Hit, ...]:
+             tokenizer: Tokenizer, word_tokens: Callable[[str], tuple[str, ...]]) -> tuple[Hit, ...]:
     """``hits`` with their result cards (one batch of queries for the page), evidence levels,
-    highlights and matched BM25 terms; ``snap`` is the snapshot they come from. Hits whose
-    record the snapshot lacks are dropped."""
+    highlights and matched BM25 terms; ``snap`` is the snapshot they come from, ``word_tokens``
+    gives one word's BM25 tokens (:class:`search.highlight.WordTokens`). Hits whose record
+    the snapshot lacks are dropped."""
     ids = [h.doc_id for h in hits]
     cards = snap.records.cards(ids)
     rows_of = snap.rows_of()
     terms = matched_terms(snap.lexical, tokens, [rows_of[d] for d in ids], token_words(free_text, tokenizer))
-    marker = Highlighter(query_terms(list(tokens), restriction), tokenizer)
+    marker = Highlighter(query_terms(list(tokens), restriction), word_tokens)
     out = []
     for h, matched in zip(hits, terms, strict=True):
         card = cards.get(h.doc_id)

@@ -19,12 +19,14 @@ so a front end can escape the text and wrap the spans without re-tokenising anyt
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from search.query import And, Node, Not, Or, Term
 from search.restrict import tokens as exact_tokens
-from search.text import Tokenizer
+from search.text import Tokenizer, TokenizerConfig
 from search.types import Span
 
 #: A word as the BM25 tokenizer cuts compounds (search/text.py), matched on the stored text.
@@ -91,13 +93,39 @@ def _phrases(node: Node | None) -> Iterator[Phrase]:
             yield Phrase(tuple(words), tuple(prefix), fields)
 
 
-class Highlighter:
-    """Marks query terms in texts; one per search (it caches the tokens of each word it sees)."""
+class WordTokens:
+    """The BM25 tokens of one word, cached: pages of hits repeat most of their words, and
+    tokenising word by word is the larger part of highlighting. Thread-safe (a tokenizer
+    per thread; ``functools.lru_cache`` is)."""
 
-    def __init__(self, terms: QueryTerms, tokenizer: Tokenizer) -> None:
+    def __init__(self, config: TokenizerConfig, size: int = 1 << 16) -> None:
+        self.config = config
+        self._local = threading.local()
+        self.of: Callable[[str], tuple[str, ...]] = lru_cache(maxsize=size)(self._tokens)
+
+    def _tokens(self, word: str) -> tuple[str, ...]:
+        tok = getattr(self._local, "tokenizer", None)
+        if tok is None:
+            tok = self._local.tokenizer = Tokenizer(self.config)
+        return tuple(tok(word))
+
+
+@lru_cache(maxsize=1 << 16)
+def exact_token(word: str) -> str:
+    """A word as the restriction's word index reads it (an ASCII word: lower case, which is
+    what :func:`search.restrict.tokens` gives it; others go through that function)."""
+    if word.isascii():
+        return word.lower()
+    found = exact_tokens(word)
+    return found[0] if found else ""
+
+
+class Highlighter:
+    """Marks query terms in texts (``word_tokens``: the BM25 tokens of one word)."""
+
+    def __init__(self, terms: QueryTerms, word_tokens: Callable[[str], tuple[str, ...]]) -> None:
         self.terms = terms
-        self._tokenize = tokenizer
-        self._seen: dict[str, str | None] = {}
+        self._word_tokens = word_tokens
 
     def spans(self, title: str, abstract: str) -> tuple[Span, ...]:
         """Spans in ``title`` then ``abstract``, each list in text order, overlaps merged."""
@@ -115,17 +143,15 @@ class Highlighter:
         return _merge(found)
 
     def _bm25(self, name: str, text: str) -> Iterator[Span]:
+        wanted = self.terms.tokens
         for m in _COMPOUND.finditer(text):
-            word = m.group()
-            if word not in self._seen:
-                hit = [t for t in self._tokenize(word) if t in self.terms.tokens]
-                self._seen[word] = hit[0] if hit else None
-            term = self._seen[word]
-            if term is not None:
-                yield Span(name, m.start(), m.end(), term)
+            for t in self._word_tokens(m.group()):
+                if t in wanted:
+                    yield Span(name, m.start(), m.end(), t)
+                    break
 
     def _exact(self, name: str, text: str, phrases: list[Phrase]) -> list[Span]:
-        words = [(m.start(), m.end(), tok) for m in _WORD.finditer(text) for tok in exact_tokens(m.group())[:1]]
+        words = [(m.start(), m.end(), exact_token(m.group())) for m in _WORD.finditer(text)]
         out = []
         for p in phrases:
             size = len(p.words)

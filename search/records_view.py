@@ -22,14 +22,12 @@ import pyarrow as pa
 from ingest.errors import SearchIndexError
 from ingest.records import Article
 from ingest.rows import CHILD_SCHEMAS, article_from_rows
+from search.card_file import CARD_LINKS, CARDS_FILE, CardFile
 from search.types import Link, Section
 
 if TYPE_CHECKING:
     from search.query import Node
 
-#: comments_corrections kinds a result card shows (PubMed's RefType values).
-CARD_LINKS = ("RetractionIn", "RetractionOf", "ErratumIn", "ErratumFor", "ExpressionOfConcernIn",
-              "UpdateIn", "UpdateOf", "RepublishedIn", "CommentIn", "CommentOn")
 
 
 #: Publication type of a retraction notice (left out of similar articles unless asked).
@@ -72,8 +70,11 @@ class RecordsView:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._count: int | None = None
         self._columns: RecordColumns | None = None
         self._columns_lock = threading.Lock()
+        card_path = path.with_name(CARDS_FILE)
+        self.card_file = CardFile(card_path) if card_path.is_file() else None  # None: read cards by SQL
         try:
             self._con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as exc:
@@ -92,7 +93,9 @@ class RecordsView:
         return cur.execute(sql, list(params))
 
     def count(self) -> int:
-        return self._query("SELECT count(*) FROM articles").fetchall()[0][0]
+        if self._count is None:  # a snapshot never changes
+            self._count = self._query("SELECT count(*) FROM articles").fetchall()[0][0]
+        return self._count
 
     def publication_types(self) -> dict[str, int]:
         """Every publication type in the snapshot with its number of records, most frequent first."""
@@ -235,7 +238,14 @@ class RecordsView:
 
     # -- result cards -------------------------------------------------------------------
     def cards(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Everything a result card shows, for a page of records, in four queries."""
+        """Everything a result card shows, for a page of records: from the snapshot's card file
+        (``search/card_file.py``), or, for a snapshot without one, in four queries."""
+        if self.card_file is not None:
+            return self.card_file.cards(doc_ids)
+        return self.cards_by_sql(doc_ids)
+
+    def cards_by_sql(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`cards` read from the record tables, in four queries."""
         if not doc_ids:
             return {}
         ids = pa.table({"doc_id": pa.array(list(doc_ids), pa.string())})
@@ -303,6 +313,8 @@ class RecordsView:
     # -- texts and whole records --------------------------------------------------------
     def texts(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, abstract) of each record, for the reranker and learned fusion."""
+        if self.card_file is not None:
+            return self.card_file.texts(doc_ids)
         if not doc_ids:
             return {}
         ids = pa.table({"doc_id": pa.array(list(doc_ids), pa.string())})

@@ -53,9 +53,16 @@ def _prepare_query_tables(con: duckdb.DuckDBPyConnection) -> None:
     prepare_snapshot(con)
 
 
+def _write_card_file(con: duckdb.DuckDBPyConnection) -> None:
+    """cards.arrow beside corpus.duckdb: result cards read by offset (search/card_file.py)."""
+    from search.card_file import write_cards
+
+    write_cards(con)
+
+
 #: Hooks run on the new corpus.duckdb (read-write) after the tables are copied; each
 #: may add tables that its searches need (e.g. the query-syntax evaluator's word index).
-PREPARE_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_prepare_query_tables]
+PREPARE_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_prepare_query_tables, _write_card_file]
 
 
 def _quote(path: Path) -> str:

@@ -49,6 +49,21 @@ def test_search_filters_and_modes(indexed_db):
     assert "No results (0 records pass the filters)" in none.stdout
 
 
+def test_search_with_query_syntax_facets_and_similar_on_real_models(indexed_db):
+    js = json.loads(run_cli("--db", str(indexed_db), "search", "cancer AND review[pt]", "-k", "20", "--json",
+                            "--facets", "--mode", "hybrid").stdout)
+    assert js["hits"] and all("Review" in h["publication_types"] for h in js["hits"])
+    assert js["restriction"] == "review[pt]" and js["free_text"] == "cancer"
+    assert js["facets"]["total"] == js["total"] >= len(js["hits"])
+    assert {"Review"} <= {f["value"] for f in js["facets"]["publication_types"]}
+    near = json.loads(run_cli("--db", str(indexed_db), "similar", "31588070", "-k", "5", "--json").stdout)
+    ids = [h["doc_id"] for h in near["hits"]]
+    assert len(ids) == 5 and "31588070" not in ids
+    assert all(h["dense"]["rank"] is not None or h["bm25"]["rank"] is not None for h in near["hits"])
+    bad = run_cli("--db", str(indexed_db), "search", "cancer[nope]")
+    assert bad.returncode == 2 and "unknown field tag" in bad.stderr
+
+
 def test_search_after_ingest_warns_that_the_index_is_stale(indexed_db, tmp_path):
     import shutil
 

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.highlight import Highlighter, query_terms
+from search.highlight import _WORD, Highlighter, WordTokens, exact_token, query_terms
 from search.query import parse
-from search.text import Tokenizer
+from search.restrict import tokens as restrict_tokens
+from search.text import Tokenizer, TokenizerConfig
 from tests.engine_snapshot import engine_over, real_snapshot
 
 
@@ -17,7 +18,8 @@ def marked(query: str, title: str, abstract: str = "") -> list[tuple[str, str]]:
     """(field, marked text) for ``query`` over a title and an abstract."""
     tok = Tokenizer()
     parsed = parse(query)
-    spans = Highlighter(query_terms(tok(parsed.free_text), parsed.restriction), tok).spans(title, abstract)
+    words = WordTokens(TokenizerConfig()).of
+    spans = Highlighter(query_terms(tok(parsed.free_text), parsed.restriction), words).spans(title, abstract)
     return [(s.field, (title if s.field == "title" else abstract)[s.start : s.end]) for s in spans]
 
 
@@ -61,7 +63,8 @@ def test_truncation_marks_every_word_with_the_prefix():
 def test_overlapping_marks_merge_into_one_span():
     tok = Tokenizer()
     parsed = parse('breast cancer AND "breast cancer"[ti]')
-    spans = Highlighter(query_terms(tok(parsed.free_text), parsed.restriction), tok).spans("Breast cancer care", "")
+    marker = Highlighter(query_terms(tok(parsed.free_text), parsed.restriction), WordTokens(tok.config).of)
+    spans = marker.spans("Breast cancer care", "")
     assert [(s.start, s.end) for s in spans] == [(0, 13)]
 
 
@@ -76,7 +79,7 @@ def test_spans_are_ordered_disjoint_and_each_holds_a_query_token(text_words, que
     text = " ".join(text_words)
     query = " ".join(w for w in query_words if w not in ("(", "),"))
     wanted = set(tok(query))
-    spans = Highlighter(query_terms(sorted(wanted), None), tok).spans(text, "")
+    spans = Highlighter(query_terms(sorted(wanted), None), WordTokens(tok.config).of).spans(text, "")
     ends = [0]
     for s in spans:
         assert ends[-1] <= s.start < s.end <= len(text)
@@ -87,6 +90,13 @@ def test_spans_are_ordered_disjoint_and_each_holds_a_query_token(text_words, que
     for w in set(text_words):
         if w.strip() and wanted & set(tok(w)) and w in text:
             assert any(w in m or m in w for m in marked_text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_the_cached_exact_word_is_the_restrictions_own_reading(text):
+    for m in _WORD.finditer(text):
+        assert exact_token(m.group()) == (restrict_tokens(m.group())[:1] or [""])[0]
 
 
 # -- through the engine, on real records -----------------------------------------------------------
