@@ -13,7 +13,7 @@ exits with 130).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 #: per-statement cost of DuckDB, small enough that a kill loses little.
 FILE_BATCH = 5000
 
-ProgressFactory = Callable[..., object]
 
 
 @dataclass(slots=True)
@@ -49,9 +48,6 @@ class RunReport:
     already_stored: int | None = None  # PubMed: how many of those were in the store
     warnings: list[str] = field(default_factory=list)
 
-
-#: The name ``ingest.pubmed_update`` imports the progress bar by.
-_progress = progress_bar
 
 #: ``ingest_runs.message`` of a run stopped by Ctrl-C.
 INTERRUPTED = "interrupted by the user"

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from ingest.entrez import SORTS, _check_query
 from ingest.errors import ConfigError, EntrezError
+from ingest.progress import progress_bar
 from ingest.records import Article, Deletion, Item, Problem
 
 if TYPE_CHECKING:
@@ -175,7 +176,6 @@ def query_changes(store: Store, client: EntrezClient, spec: QuerySpec, since: da
 
 def plan_update(store: Store, client: EntrezClient, *, progress: bool = True) -> UpdatePlan:
     """Search what changed at PubMed for every stored query and record; write nothing."""
-    from ingest.pipeline import _progress
 
     queries = store.pubmed_queries()
     new: dict[str, None] = {}
@@ -193,7 +193,7 @@ def plan_update(store: Store, client: EntrezClient, *, progress: bool = True) ->
         selected.append((spec.query, changes.selected))
         warnings.extend(f"{spec.query}: {w}" for w in changes.warnings)
     plan = store.pubmed_check_plan()
-    bar = _progress(progress, total=len(plan), unit=" rec", desc="check")
+    bar = progress_bar(progress, total=len(plan), unit=" rec", desc="check")
     try:
         for ids, day in chunks_by_day(plan, client.config.epost_chunk_size):
             check = client.check_stored(ids, day)
@@ -245,13 +245,12 @@ def store_records(
     ``stored``: the ids are stored records being re-fetched; one efetch reply that misses
     one is not evidence that PubMed deleted it (see the module docstring).
     """
-    from ingest.pipeline import _progress
     from ingest.pubmed_xml import parse_pubmed_xml_bytes
 
     if not ids:
         return
     unreturned: list[str] = []
-    bar = _progress(progress, total=len(ids), unit=" rec", desc="re-fetch" if stored else "efetch")
+    bar = progress_bar(progress, total=len(ids), unit=" rec", desc="re-fetch" if stored else "efetch")
     try:
         for batch in client.fetch(ids):
             items = parse_pubmed_xml_bytes(batch.xml, location=f"efetch batch {batch.index}")

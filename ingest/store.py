@@ -212,7 +212,8 @@ class Store:
         """Close the connection, note a change for readers (``<db>.state.json``), release the lock."""
         try:
             if self._changed:
-                self._write_state()
+                with HeldInterrupts():  # a short query: Ctrl-C waits for it, then stops the program
+                    self._write_state()
             self.con.close()
         finally:
             if self._lock is not None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ingest.eutils_http import DEFAULT_BASE_URL as NCBI_EUTILS_DEFAULT
 from ingest.errors import ConfigError
+from ingest.eutils_http import DEFAULT_BASE_URL as NCBI_EUTILS_DEFAULT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

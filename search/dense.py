@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ingest.errors import SearchIndexError
+from ingest.progress import progress_bar
 from search import dense_int8
 from search.corpus import TEXT_RECIPE_VERSION
 from search.dense_int8 import Int8Matrix, exact_top_k
@@ -186,7 +187,7 @@ class DenseIndex:
         old_ids = set(self.doc_ids)
         by_hash = {h: i for i, h in enumerate(self.text_hashes)}
         plan = _Plan()
-        with _progress(progress) as bar:
+        with progress_bar(progress, desc="embed", unit=" doc") as bar:
             for doc_id, text, text_hash in docs:
                 row = by_hash.get(text_hash)
                 if row is not None:
@@ -439,7 +440,4 @@ def _atomic(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
-def _progress(enabled: bool) -> Any:
-    from tqdm import tqdm
 
-    return tqdm(disable=None if enabled else True, unit=" doc", desc="embed", dynamic_ncols=True)

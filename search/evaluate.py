@@ -18,6 +18,7 @@ from pathlib import Path
 from ingest.beir import load_qrels, load_queries
 from ingest.errors import SourceError
 from ingest.pipeline import ingest_files
+from ingest.progress import progress_bar
 from ingest.sources import fingerprint
 from ingest.store import Store
 from search.engine import MODES, Engine, EngineConfig
@@ -116,9 +117,7 @@ def evaluate_beir(
 
 
 def _one_mode(engine: Engine, queries: dict[str, str], qrels: dict, mode: str, progress: bool) -> ModeResult:
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(queries), desc=f"eval {mode}", unit=" q", disable=None if progress else True)
+    bar = progress_bar(progress, desc=f"eval {mode}", unit=" q", total=len(queries))
     start = time.perf_counter()
     try:
         run = run_queries(engine, queries, mode, on_query=lambda: bar.update(1))

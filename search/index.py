@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import SearchIndexError
+from ingest.progress import progress_bar
 from ingest.store import Store
 from search.corpus import TEXT_RECIPE_VERSION, corpus_fingerprint, iter_documents
 from search.dense import DenseIndex, DenseUpdate, TextEmbedder
@@ -36,14 +37,20 @@ from search.models import DEFAULT_BACKEND, DEFAULT_EMBEDDER, load_embedder
 from search.snapshot import (
     CURRENT,
     FORMAT_VERSION,
-    HINT,
     Snapshot,
     current_name,
     load_snapshot,
     read_manifest,
     snapshot_name,
 )
-from search.snapshot_build import CORPUS_FILE, MANIFEST, describe_parts, fsync_tree, verify_parts, write_corpus_db
+from search.snapshot_build import (
+    CORPUS_FILE,
+    MANIFEST,
+    describe_parts,
+    fsync_tree,
+    verify_parts,
+    write_corpus_db,
+)
 from search.text import TokenizerConfig
 
 #: Files of the index layout before snapshots; read once to reuse their vectors, then removed.
@@ -223,7 +230,7 @@ class IndexManager:
                 shutil.copytree(folder / "bm25", tmp / "bm25", copy_function=_link_or_copy)
                 return False
         use_terms = self.settings.bm25_subject_terms
-        docs = _bar(iter_documents(self.store), progress, "bm25", total=count)
+        docs = progress_bar(progress, desc="bm25", unit=" doc", total=count, items=iter_documents(self.store))
         pairs = ((d.doc_id, d.lexical_text if use_terms else d.text) for d in docs)
         index = LexicalIndex.build(pairs, fingerprint=fingerprint, tokenizer=self.settings.tokenizer,
                                    params=self.settings.bm25)
@@ -394,12 +401,6 @@ def _write_json(path: Path, data: dict) -> None:
     import json
 
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-
-
-def _bar(items: Any, enabled: bool, desc: str, total: int | None = None) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(items, total=total, disable=None if enabled else True, unit=" doc", desc=desc, dynamic_ncols=True)
 
 
 def _versions() -> dict[str, str]:

@@ -51,6 +51,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from ingest.errors import ConfigError
+from ingest.progress import progress_bar
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
@@ -268,7 +269,7 @@ class OnnxEncoder:
         """Batches of similar length (less padding), returned in the input order."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dims), dtype=np.float32)
-        bar = _bar(progress, len(texts))
+        bar = progress_bar(progress, desc="embed", unit=" doc", total=len(texts))
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
             out[rows] = self._batch([texts[i] for i in rows])
@@ -292,11 +293,6 @@ class OnnxEncoder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norms, 1e-12)
 
-
-def _bar(enabled: bool, total: int) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, disable=None if enabled else True, unit=" doc", desc="embed")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -56,9 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
     return guarded(lambda: args.handler(args, Settings.from_env(db=args.db)))
+
+
+def _interrupted() -> int:
+    print(
+        "\ninterrupted: every finished batch is stored; run the same command again to continue.",
+        file=sys.stderr,
+    )
+    return 130
 
 
 def guarded(run) -> int:
@@ -76,11 +86,11 @@ def guarded(run) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted: every finished batch is stored; run the same command again to continue.",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted()
+    except Exception as exc:  # DuckDB turns a Ctrl-C inside a query into its own exception
+        if type(exc).__name__ == "InterruptException" or "Query interrupted" in str(exc):
+            return _interrupted()
+        raise
 
 
 if __name__ == "__main__":
