@@ -13,7 +13,8 @@ nearest records; the figure is
 
 It reads the index ``medsearch eval`` caches under ``data/eval/`` (real packaged MiniLM vectors:
 run ``medsearch eval ../shared/data/beir/<set>`` first). Methods (``search/similar.py``): rrf,
-weighted, dense, bm25. The default was chosen on the *train* splits; test is reported.
+weighted (``weighted:W``: BM25 weight W), dense, bm25. The default was chosen on the *train*
+splits; test is reported.
 
     .venv/bin/python bench/bench_similar.py [--sets nfcorpus scifact] [--splits train test] [--methods ...]
 """
@@ -64,11 +65,14 @@ def open_engine(name: str):
 
 
 def measure(engine, co: dict[str, set[str]], method: str) -> dict[str, float]:
+    """``method``: a method of search/similar.py; ``weighted:W`` is min-max fusion with BM25 weight W."""
     n = len(engine.snapshot.doc_ids)
+    name, _, weight = method.partition(":")
+    kw = {"bm25_weight": float(weight)} if weight else {}
     precision, chance, hits, seconds = [], [], 0, []
     for d, others in co.items():
         t = time.perf_counter()
-        near = engine.rank_similar(d, k=K, method=method)
+        near = engine.rank_similar(d, k=K, method=name, **kw)
         seconds.append(time.perf_counter() - t)
         found = sum(h.doc_id in others for h in near.hits)
         precision.append(found / K)
@@ -86,11 +90,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", nargs="+", default=["nfcorpus", "scifact"])
     ap.add_argument("--splits", nargs="+", default=["train", "test"])
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS),
+                    help=f"of {', '.join(METHODS)}; weighted:W sets BM25's weight W (default 0.5)")
     ap.add_argument("--json", type=Path, help="also write the table as JSON here")
     args = ap.parse_args()
     rows = []
-    print(f"{'set':<9} {'split':<6} {'method':<9} {'docs':>5} {'P@10':>7} {'chance':>7} {'lift':>6} "
+    print(f"{'set':<9} {'split':<6} {'method':<12} {'docs':>5} {'P@10':>7} {'chance':>7} {'lift':>6} "
           f"{'hit@10':>7} {'ms p50':>7}")
     for name in args.sets:
         engine = open_engine(name)
@@ -102,7 +107,7 @@ def main() -> None:
             for method in args.methods:
                 m = measure(engine, co, method)
                 rows.append({"set": name, "split": split, "method": method, **m})
-                print(f"{name:<9} {split:<6} {method:<9} {m['docs']:>5} {m['p@10']:7.4f} {m['chance']:7.4f} "
+                print(f"{name:<9} {split:<6} {method:<12} {m['docs']:>5} {m['p@10']:7.4f} {m['chance']:7.4f} "
                       f"{m['lift']:6.1f} {m['hit@10']:7.3f} {m['ms_p50']:7.1f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -432,8 +432,10 @@ class Engine:
                               len(snap.doc_ids))
 
     def rank_similar(self, pmid: str, *, k: int = 10, filters: Filters = NO_FILTERS, include_notices: bool = False,
-                     method: str = similar_lib.DEFAULT_METHOD, snapshot: Snapshot | None = None) -> similar_lib.Near:
-        """:meth:`similar` without the result cards (for evaluation runs)."""
+                     method: str = similar_lib.DEFAULT_METHOD, bm25_weight: float = similar_lib.BM25_WEIGHT,
+                     snapshot: Snapshot | None = None) -> similar_lib.Near:
+        """:meth:`similar` without the result cards (for evaluation runs; ``method`` and
+        ``bm25_weight``: see ``search/similar.py``)."""
         snap = snapshot or self.snapshot
         key = str(pmid).strip()
         doc_id = snap.records.find(key) if key else None
@@ -449,7 +451,7 @@ class Engine:
         t = time.perf_counter()
         near = similar_lib.nearest(snap, doc_id, allowed, self._tokenize, k=k, depth=self.config.depth,
                                    max_terms=self.config.max_query_terms, include_notices=include_notices,
-                                   method=method)
+                                   method=method, bm25_weight=bm25_weight)
         return replace(near, timings_ms={**timings, "similar": ms(t)})
 
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:

@@ -29,6 +29,8 @@ from search.types import Hit
 
 METHODS = ("rrf", "weighted", "dense", "bm25")
 DEFAULT_METHOD = "rrf"
+#: BM25's share in min-max weighted fusion (method "weighted"); the dense list gets the rest.
+BM25_WEIGHT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,8 @@ class Near:
 
 
 def nearest(snap, doc_id: str, mask: np.ndarray | None, tokenize: Callable[[str], list[str]], *, k: int,
-            depth: int, max_terms: int, include_notices: bool = False, method: str = DEFAULT_METHOD) -> Near:
+            depth: int, max_terms: int, include_notices: bool = False, method: str = DEFAULT_METHOD,
+            bm25_weight: float = BM25_WEIGHT) -> Near:
     """The ``k`` records of ``snap`` nearest to ``doc_id`` among those ``mask`` allows (None: all).
 
     The BM25 query keeps its repeats (a word of both the title and a major topic counts
@@ -60,7 +63,7 @@ def nearest(snap, doc_id: str, mask: np.ndarray | None, tokenize: Callable[[str]
     tokens = tokenize(text)
     kept = set(list(dict.fromkeys(tokens))[:max_terms])
     tokens = [t for t in tokens if t in kept]
-    bm25, dense, fused = neighbours(snap, row, tokens, allowed, max(k, depth), method)
+    bm25, dense, fused = neighbours(snap, row, tokens, allowed, max(k, depth), method, bm25_weight)
     fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
     hits = page_hits(fused[:k], bm25, dense, fused_at, {})
     return Near(doc_id, text, tuple(tokens), hits, int(allowed.sum()))
@@ -73,6 +76,7 @@ def query_text(title: str, major_topics: Sequence[str]) -> str:
 
 def neighbours(
     snap, row: int, tokens: Sequence[str], mask: np.ndarray, depth: int, method: str = DEFAULT_METHOD,
+    bm25_weight: float = BM25_WEIGHT,
 ) -> tuple[list[Scored], list[Scored], list[Fused]]:
     """(BM25 list, dense list, fused list) of the records nearest to index row ``row``.
 
@@ -93,5 +97,6 @@ def neighbours(
     if method == "rrf":
         fused = fusion_lib.rrf([bm25, dense])
     else:
-        fused = fusion_lib.weighted_fusion([bm25, dense], weights=[0.5, 0.5], normalization="minmax")
+        fused = fusion_lib.weighted_fusion([bm25, dense], weights=[bm25_weight, 1.0 - bm25_weight],
+                                           normalization="minmax")
     return bm25, dense, [Fused(h.doc_id, h.score, i) for i, h in enumerate(fused, start=1)]
