@@ -40,7 +40,7 @@ STYLE = """<style>
 .ms-ev1{background:#1b5e20;color:#fff}.ms-ev2{background:#2e7d32;color:#fff}
 .ms-ev3{background:#558b2f;color:#fff}.ms-ev4{background:#9e9d24;color:#fff}
 .ms-ev5{background:#f9a825}.ms-ev6{background:transparent}.ms-ev7{background:#9e9e9e;color:#fff}
-.ms-new{background:#1565c0;color:#fff}
+.ms-new{background:#1565c0;color:#fff}.ms-listed{border-color:#1565c0}
 .ms-retracted{background:#b71c1c;color:#fff;padding:.35rem .6rem;border-radius:.3rem;margin:.3rem 0}
 .ms-retracted a{color:#fff;text-decoration:underline}
 .ms-erratum{background:#fff3e0;color:#5d4037;padding:.3rem .6rem;border-radius:.3rem;margin:.3rem 0}
@@ -177,7 +177,7 @@ def badges_html(hit: Hit, *, new: bool = False, listed_in: Sequence[str] = ()) -
     types = [t for t in hit.publication_types if t != "Journal Article"][:3]
     out += [f'<span class="ms-badge">{esc(t)}</span>' for t in types]
     if listed_in:
-        out.append(f'<span class="ms-badge" title="in your lists">&#128278; {esc(", ".join(listed_in))}</span>')
+        out.append(f'<span class="ms-badge ms-listed" title="in your lists">In: {esc(", ".join(listed_in))}</span>')
     return f'<div>{"".join(out)}</div>' if out else ""
 
 

@@ -31,8 +31,8 @@ FLAG_WORDS = {
     "off_topic": "not about the question",
     "no_answer": "no paper answers the question",
     "trimmed": "extra text dropped",
-    "model_error": "the model failed; conclusions are quoted instead",
-    "fallback": "no language model: conclusions are quoted instead",
+    "model_error": "the model failed",
+    "fallback": "no language model",
 }
 _DONE = "_summaries"
 
@@ -53,7 +53,7 @@ def overview(services: Services, query: str, filters: Filters, top: Sequence[Hit
     first hits by relevance when the page shows them (else the search is run for them);
     ``on_page``: PMIDs whose cards are on the page, which citations link to."""
     n = services.summary_papers
-    st.subheader(f"Summary of the top {n} results")
+    st.markdown(f"#### Summary of the top {n} results")
     if not st.toggle("Write summaries", key="w_summaries", value=True,
                      help="An overview of the top results, each statement cited to its paper."):
         return

@@ -143,7 +143,7 @@ def view_switch() -> None:
 def search_box() -> None:
     left, right = st.columns([6, 1], vertical_alignment="bottom")
     left.text_input(
-        "Search PubMed records", key="w_q", on_change=_on_query, max_chars=2000,
+        "Search PubMed records", key="w_q", on_change=_on_query,
         placeholder="A clinical question, keywords, or PubMed syntax: statins AND 2015:2020[dp]",
         label_visibility="collapsed",
     )
