@@ -358,3 +358,32 @@ def test_an_overview_of_one_finding_cites_that_paper_in_every_sentence():
     assert [s.cited for s in out.sentences] == [(MET,)] * 3
     assert out.sentences[0].flags == ()  # 0.73 is in the MET abstract
     assert {f.kind for f in out.sentences[2].flags} == {"invented_citation", "ungrounded_number"}
+
+
+RETRACTIONS = PUBMED_DATA / "neilfws_retractions.medline"
+
+
+def test_a_paper_whose_abstract_is_a_retraction_statement_is_left_out():
+    """PMID 18684858 carries no retraction link; its abstract is the retraction statement. The
+    1.5B model wrote an overview claiming a finding for it (docs/quality.md)."""
+    from ingest.records import Article
+    from ingest.sources import iter_paths
+
+    if not RETRACTIONS.is_file():
+        pytest.skip("real data not found")
+    record = next(a for a in iter_paths([RETRACTIONS]) if isinstance(a, Article) and a.doc_id == "18684858")
+    paper = Paper.from_article(record)
+    assert not paper.is_retracted and paper.abstract.startswith("The above article has been retracted")
+    model = _overview_model("Weight loss after gastric banding does not change serum adiponectin [PMID 18684858].")
+    out = Summarizer(model).overview("How does weight loss after gastric banding change serum adiponectin?", [paper])
+    assert model.requests == [] and out.findings == () and out.sentences == ()
+    assert ("retracted", "18684858") in {(f.kind, f.pmid) for f in out.all_flags}
+
+
+def test_an_uncited_sentence_restating_one_finding_is_cited_to_it():
+    overview = ("Tamsulosin and nifedipine did not reduce the need for further intervention compared with "
+                "placebo in adults with ureteric colic. Overall the evidence is mixed.")
+    out = Summarizer(_overview_model(overview)).overview(BOTH, [real(MET), real(PROPOFOL)])
+    first, second = out.sentences
+    assert first.cited == (MET,) and first.flags == ()
+    assert second.cited == () and [f.kind for f in second.flags] == ["uncited"]

@@ -7,8 +7,9 @@
   every number in a sentence must occur in an abstract the sentence cites, compared by
   value (``0.90`` = ``0.9``, ``1,234`` = ``1234``, ``0·85`` = ``0.85``); otherwise the
   sentence is flagged and shown with a marker.
-- An overview sentence that cites nothing is flagged, except the fixed statements that the
-  papers do not answer the question.
+- An overview sentence that cites nothing is flagged, except statements that the papers do
+  not answer the question; one that restates a single finding almost word for word is
+  cited to that finding's paper (:func:`restates`).
 
 Sentence boundaries come from ``sentencex`` (rule-based, knows abbreviations such as
 "et al." and "vs."); a citation the model put after the full stop joins the sentence before.
@@ -154,3 +155,24 @@ def check_sentence(raw: str, sources: Mapping[str, str], *, cite_as: str | None 
 
 def check_text(raw: str, sources: Mapping[str, str], *, cite_as: str | None = None) -> list[Sentence]:
     return [check_sentence(s, sources, cite_as=cite_as) for s in split_sentences(raw)]
+
+
+#: An uncited sentence is a restatement of a finding when at least this share of its content
+#: words come from that finding and at most half from any other.
+RESTATES_SHARE = 0.8
+
+
+def restates(raw: str, findings: Mapping[str, str]) -> str | None:
+    """The PMID whose finding ``raw`` restates (content words: search-tokenizer stems without
+    stop words), or None when it restates none, or more than one."""
+    from search.text import Tokenizer
+
+    tokenize = Tokenizer()
+    words = set(tokenize(strip_citations(raw)))
+    if len(words) < 4:
+        return None
+    shares = sorted(((len(words & set(tokenize(text))) / len(words), pmid) for pmid, text in findings.items()),
+                    reverse=True)
+    if not shares or shares[0][0] < RESTATES_SHARE or (len(shares) > 1 and shares[1][0] > 0.5):
+        return None
+    return shares[0][1]

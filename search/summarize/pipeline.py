@@ -25,7 +25,7 @@ from datetime import datetime
 from search.llm import ChatModel, GenerationStats, LLMError, TimedStream
 from search.summarize import prompts
 from search.summarize.extractive import conclusion
-from search.summarize.grounding import check_sentence, split_sentences
+from search.summarize.grounding import check_sentence, restates, split_sentences
 from search.summarize.topic import on_topic
 from search.summarize.types import (
     Event,
@@ -41,6 +41,10 @@ from search.summarize.types import (
 from search.summary_cache import CachedOutput, SummaryCache, cache_key
 
 MAX_FINDING_SENTENCES = 2
+#: An abstract replaced by a retraction statement ("The above article has been retracted by the
+#: authors..."), found in real records that carry no retraction link.
+_RETRACTION_TEXT = re.compile(r"\b(article|paper|abstract|study) (has|had) been (retracted|withdrawn)\b",
+                              re.IGNORECASE)
 MAX_OVERVIEW_SENTENCES = 6
 _PREAMBLE = re.compile(r"^\s*(?:[-*#>\d.)\s]+)?(?:\*\*)?\s*(?:summary|tl;?dr|finding|answer|overview)\s*"
                        r"(?:\*\*)?\s*[:\-]\s*", re.IGNORECASE)
@@ -159,7 +163,7 @@ class _Run:
         hit = self.owner.cache.get_many([key]).get(key) if self.owner.cache is not None else None
         if hit is not None:
             self.cache_times.append(hit.created_at)
-            yield from _checked_sentences(hit.output, sources)
+            yield from _checked_sentences(hit.output, sources, dict(plain))
             return
         stream = self._stream(prompts.overview_messages(self.query, plain), prompts.OVERVIEW_OPTIONS)
         emitted = 0
@@ -167,13 +171,13 @@ class _Run:
             for _ in stream:
                 for raw in _finished_sentences(stream.text)[emitted:MAX_OVERVIEW_SENTENCES]:
                     emitted += 1
-                    yield _check_overview(raw, sources)
+                    yield _check_overview(raw, sources, dict(plain))
         except LLMError as exc:
             self.failure = exc.message
             return
         for raw in split_sentences(_clean(stream.text))[emitted:MAX_OVERVIEW_SENTENCES]:
             emitted += 1
-            yield _check_overview(raw, sources)
+            yield _check_overview(raw, sources, dict(plain))
         if emitted:
             self._store(key, "overview", stream.text)
 
@@ -259,6 +263,8 @@ def _triage(query: str, papers: Sequence[Paper]) -> tuple[list[Paper], list[tupl
     for p in papers:
         if p.is_retracted:
             left.append(("retracted", "retracted: left out", p.pmid))
+        elif _RETRACTION_TEXT.search(p.abstract[:400]):
+            left.append(("retracted", "its abstract says it was retracted: left out", p.pmid))
         elif not p.abstract.strip():
             left.append(("no_abstract", "no abstract: left out", p.pmid))
         elif not on_topic(query, p.title, p.abstract):
@@ -300,16 +306,24 @@ def _extractive(paper: Paper, why: Flag | None) -> Finding:
     return Finding(paper.pmid, found.sentences, "extractive", (*([why] if why else []), *found.flags))
 
 
-def _checked_sentences(raw: str, sources: dict[str, str]) -> Iterator[Sentence]:
+def _checked_sentences(raw: str, sources: dict[str, str], findings: dict[str, str]) -> Iterator[Sentence]:
     for s in split_sentences(_clean(raw))[:MAX_OVERVIEW_SENTENCES]:
-        yield _check_overview(s, sources)
+        yield _check_overview(s, sources, findings)
 
 
-def _check_overview(raw: str, sources: dict[str, str]) -> Sentence:
-    """An overview over one paper's finding can only state that paper's finding: each of its
-    sentences is cited to that paper, as a finding is. Over several, the model's citations count."""
-    only = next(iter(sources)) if len(sources) == 1 else None
-    return check_sentence(raw, sources, cite_as=only)
+def _check_overview(raw: str, sources: dict[str, str], findings: dict[str, str]) -> Sentence:
+    """An overview sentence, checked. Over one paper's finding, every sentence can only state
+    that paper's finding, so it is cited to it, as a finding is. Over several, the model's
+    citations count; a sentence it left uncited that restates one finding (see
+    :func:`~search.summarize.grounding.restates`) is cited to that finding's paper."""
+    if len(sources) == 1:
+        return check_sentence(raw, sources, cite_as=next(iter(sources)))
+    checked = check_sentence(raw, sources)
+    if not checked.cited:
+        source = restates(raw, findings)
+        if source is not None:
+            return check_sentence(raw, sources, cite_as=source)
+    return checked
 
 
 def _finished_sentences(text: str) -> list[str]:
