@@ -610,3 +610,35 @@ def test_new_records_show_after_index_without_a_restart_and_saved_data_stays(cor
     assert cards(at)[0] == "99999903"
     assert "behind the store" not in text(at.sidebar.warning)
     assert [e.pmid for e in services.library.lists.entries("keep")[1]] == [FAO]
+
+
+def test_the_engine_and_models_load_once_for_every_session(tmp_path, monkeypatch):
+    """app.py as served: two sessions, several runs, one engine (st.cache_resource)."""
+    import search.service
+    from ingest.store import Store
+    from search.index import IndexManager, IndexSettings
+    from webapp.services import shared_services
+
+    db = tmp_path / "m.duckdb"
+    ingest(db, [METAPUB])
+    with Store(db) as store:
+        IndexManager(store, settings=IndexSettings(embedder=None)).build_or_update(progress=False)
+    for name, value in {"MEDSEARCH_DB": str(db), "MEDSEARCH_EMBEDDING_MODEL": "none", "MEDSEARCH_RERANKER": "none",
+                        "MEDSEARCH_LLM": "none", "MEDSEARCH_LIBRARY_DB": str(tmp_path / "lib.duckdb")}.items():
+        monkeypatch.setenv(name, value)
+    opened = []
+    real = search.service.open_engine
+    monkeypatch.setattr(search.service, "open_engine", lambda settings: opened.append(1) or real(settings))
+    shared_services.clear()
+    try:
+        script = str(Path(__file__).resolve().parents[1] / "app.py")
+        sessions = [AppTest.from_file(script, default_timeout=TIMEOUT) for _ in range(2)]
+        for at, query in zip(sessions, ("cancer", "protein expression"), strict=True):
+            at.query_params["q"] = query
+            at.run()
+            no_failure(at)
+            assert cards(at)
+        sessions[0].run()
+        assert len(opened) == 1
+    finally:
+        shared_services.clear()
