@@ -251,7 +251,7 @@ def test_search_filter_add_to_list_and_download_exports(page, server):
     page.get_by_label("Humans only").check(force=True)
     page.wait_for_url("**humans=1**")
     page.get_by_text("Filters: humans").wait_for()
-    first = wait_for_results(page, QUERIES[-1])
+    first = wait_for_results(page, QUERIES[2])
     page.get_by_role("button", name="Add to Reading list").first.click()
     page.get_by_text(f"Added PMID {first} to Reading list.").wait_for()
     page.get_by_text("Citation lists", exact=True).click()
