@@ -1,5 +1,6 @@
 """Similar articles over every real record: the paper's vector fused with a BM25 query of its title
-and MeSH major topics, itself and retraction notices left out, filters honoured."""
+and MeSH major topics (min-max fusion, BM25 weight 0.2), itself and retraction notices left out,
+filters honoured."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def test_neighbours_fuse_the_papers_vector_with_its_title_and_major_topics(engin
     allowed[[snap.rows_of()[d] for d in notices(real)]] = False
     by_text = snap.lexical.search(a.title + "\n" + "; ".join(majors), 100, allowed)
     by_vector = snap.dense.search(snap.dense.vectors[snap.rows_of()[ASTHMA_RCT]], 100, allowed)
-    expected = [f.doc_id for f in fusion.rrf([by_text, by_vector])[:10]]
+    fused = fusion.weighted_fusion([by_text, by_vector], weights=[0.2, 0.8], normalization="minmax")
+    expected = [f.doc_id for f in fused[:10]]
     r = engine.similar(ASTHMA_RCT, k=10)
     assert [h.doc_id for h in r.hits] == expected
     assert r.query == a.title + "\n" + "; ".join(majors) and r.source.doc_id == ASTHMA_RCT
