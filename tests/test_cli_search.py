@@ -45,7 +45,7 @@ def test_search_filters_and_modes(indexed_db):
                             "--year-from", "2020", "--type", "journal article", "--mode", "bm25").stdout)
     assert js["hits"] and all(h["year"] >= 2020 and "Journal Article" in h["publication_types"] for h in js["hits"])
     assert js["candidates"] >= len(js["hits"])
-    none = run_cli("--db", str(indexed_db), "search", "cancer", "--year-from", "2990")
+    none = run_cli("--db", str(indexed_db), "search", "cancer", "--year-from", "2099")
     assert "No results (0 records pass the filters)" in none.stdout
 
 
