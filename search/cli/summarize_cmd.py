@@ -116,7 +116,7 @@ def _print_end(summary) -> None:
             print(f"  ! {_FLAG_WORDS.get(f.kind, f.kind)}: {safe_line(f.detail)}{where}")
     elif summary.findings:
         print("\nChecks: every citation names a paper given; every number is in the abstract it cites.")
-    print(f"\n{safe_line(summary.label)}")
+    print(f"\n{safe_line(summary.label)}", flush=True)
     _print_stats(summary)
 
 
