@@ -26,9 +26,23 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from search.llm.base import GenerationOptions, LLMError, Message, ModelUnavailable
+from search.llm.base import GenerationOptions, LLMError, Message, ModelUnavailable, log
 
+_POLICY_GIVEN = "OMP_WAIT_POLICY" in os.environ
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _openmp_loaded() -> bool:
+    """Whether this process has loaded OpenMP already (Linux; False where it cannot tell)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return "libgomp" in maps.read()
+    except OSError:
+        return False
+
+
+#: OpenMP read its settings before this module set the wait policy (see the module's doc).
+_POLICY_TOO_LATE = not _POLICY_GIVEN and _openmp_loaded()
 #: Context window: a long abstract (~1,000 tokens) plus instructions and the answer fit.
 N_CTX = 4096
 _DONE = object()
@@ -131,6 +145,9 @@ def _start_server(path: Path, threads: int):
     if not path.is_file():
         raise ModelUnavailable(f"The summary model file {path} does not exist.",
                                hint="Set MEDSEARCH_LLM to the path of a .gguf file, or to 'packaged'.")
+    if _POLICY_TOO_LATE:
+        log.warning("OpenMP was loaded before search.llm.local set OMP_WAIT_POLICY=PASSIVE: on shared "
+                    "cores generation may be several times slower; import search.llm.local first.")
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.n_ctx = N_CTX
