@@ -9,6 +9,8 @@ import unicodedata
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
 from search.query import QuerySyntaxError
@@ -284,3 +286,26 @@ def test_the_stored_evidence_levels_agree_with_each_hits_badge(engine):
         assert all(cols.level[rows[h.doc_id]] == h.evidence.level for h in page.hits)
         seen += len(page.hits)
     assert seen == len(snap.doc_ids)
+
+
+# -- random query syntax through the whole engine ----------------------------------------------------
+
+PIECES = ["cancer", "risk*", "*", "AND", "OR", "NOT", "and", "(", ")", '"', "[tiab]", "[ti]", "[mh]",
+          "[mh:noexp]", "[majr]", "[pt]", "[au]", "[1au]", "[dp]", "[la]", "[pmid]", "[doi]", "[sb]", "[xx]",
+          "2015:2020", "2019/02", "humans", "randomized controlled trial", "smith j", "eng", ":", "]", "[",
+          "β-blocker", "Sjögren's", "'; DROP TABLE articles; --", "29768149", "10.1056/NEJMoa1715274", "all"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=9), st.sampled_from(["relevance", "date"]))
+def test_any_query_either_answers_or_raises_the_projects_error(engine, pieces, sort):
+    query = " ".join(pieces)
+    try:
+        r = engine.search(query, k=5, sort=sort, mode="hybrid")
+    except ConfigError as exc:  # QuerySyntaxError included: a message and a hint, nothing else
+        assert exc.message and exc.hint
+        return
+    assert len(r.hits) <= 5 and r.total >= len(r.hits)
+    for h in r.hits:
+        for s in h.highlights:
+            assert 0 <= s.start < s.end <= len(h.title if s.field == "title" else h.abstract)
