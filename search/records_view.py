@@ -148,7 +148,15 @@ class RecordsView:
         over the index rows; evaluated by :mod:`search.restrict` on this snapshot's tables."""
         from search.restrict import evaluate_mask
 
-        return evaluate_mask(self._con.cursor(), node, self.count())
+        try:
+            return evaluate_mask(self._con.cursor(), node, self.count())
+        except SearchIndexError as exc:
+            if "no query tables" not in exc.message:
+                raise
+            # a snapshot built before the query tables existed: its fingerprint still matches
+            # the store, so a plain `medsearch index` would find nothing to do
+            raise SearchIndexError(exc.message, hint="Run `medsearch index --force` to rebuild the "
+                                   "search index with the tables field searches need.") from exc
 
     def find(self, key: str) -> str | None:
         """The doc_id of the record whose doc_id or PMID is ``key`` (None: not in the snapshot)."""

@@ -309,3 +309,29 @@ def test_any_query_either_answers_or_raises_the_projects_error(engine, pieces, s
     for h in r.hits:
         for s in h.highlights:
             assert 0 <= s.start < s.end <= len(h.title if s.field == "title" else h.abstract)
+
+
+def test_a_snapshot_without_query_tables_says_to_force_a_rebuild(engine, tmp_path):
+    """Snapshots built before the query tables existed match the store's fingerprint, so only a
+    forced rebuild adds the tables."""
+    import shutil
+
+    import duckdb
+
+    from ingest.errors import SearchIndexError
+    from search.query import parse
+    from search.records_view import RecordsView
+
+    copy = tmp_path / "corpus.duckdb"
+    shutil.copy(engine.snapshot.records.path, copy)
+    con = duckdb.connect(str(copy))
+    for table in ("qx_meta", "qx_words", "qx_vocab", "qx_terms", "qx_dates", "qx_filters"):
+        con.execute(f"DROP TABLE {table}")
+    con.close()
+    view = RecordsView(copy)
+    try:
+        with pytest.raises(SearchIndexError, match="no query tables") as info:
+            view.restrict_mask(parse("cancer[tiab]").root)
+        assert "medsearch index --force" in info.value.hint
+    finally:
+        view.close()
