@@ -174,8 +174,9 @@ class UserData:
                 f"this one knows {newest}).",
                 hint="Upgrade medsearch, or point MEDSEARCH_LIBRARY_DB at another file.",
             )
+        applied = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
         for version, name, sql in migrations():
-            if version <= current:
+            if version in applied:  # each missing one, even below the newest applied
                 continue
             con.execute("BEGIN TRANSACTION")
             try:
