@@ -46,7 +46,7 @@ from search.highlight import WordTokens
 from search.index import IndexSettings, default_index_dir
 from search.ltr import LearnedFusion, candidate_features
 from search.paging import Ranked, listing, matches, page_hits, sorted_page
-from search.query import Node, ParsedQuery, parse, to_pubmed
+from search.query import Node, ParsedQuery, Term, parse, to_pubmed
 from search.ranking import Fused, Scored
 from search.rerank import Reranker, combine, passage
 from search.selection import TYPE_ALIASES, expand_types, ms, restriction_of, select
@@ -205,13 +205,17 @@ class Engine:
         return select(snap, filters, restriction, {} if timings is None else timings)
 
     def rank(self, query: str, *, k: int = 10, offset: int = 0, filters: Filters = NO_FILTERS,
-             mode: str | None = None, sort: str = "relevance", snapshot: Snapshot | None = None) -> Ranked:
-        """Ranked doc ids with per-stage scores; no card fields (see :meth:`search`)."""
+             mode: str | None = None, sort: str = "relevance", snapshot: Snapshot | None = None,
+             syntax: bool = True) -> Ranked:
+        """Ranked doc ids with per-stage scores; no card fields (see :meth:`search`).
+
+        ``syntax=False`` reads the whole query as free text, PubMed syntax or not (evaluation
+        runs over question sets, whose quotes and brackets are not syntax)."""
         snap = snapshot or self.snapshot
         mode = mode or self.config.mode
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        parsed = parse(query)
+        parsed = parse(query) if syntax else _plain(query)
         timings["parse"] = ms(t)
         self._check(query, parsed, k, offset, mode, sort, snap)
         mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
@@ -457,6 +461,12 @@ class Engine:
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records of the current snapshot (ids it does not hold are left out)."""
         return self.snapshot.records.articles(doc_ids)
+
+
+def _plain(query: str) -> ParsedQuery:
+    """``query`` read as free text only (no restriction)."""
+    term = Term(query)
+    return ParsedQuery(query, term, (term,), None)
 
 
 def _non_empty(query: str) -> str:

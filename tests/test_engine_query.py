@@ -113,6 +113,14 @@ def test_a_malformed_query_raises_with_its_position(engine, query, position, rea
     assert isinstance(info.value, ConfigError) and info.value.hint
 
 
+def test_plain_text_ranking_reads_syntax_characters_as_words(engine):
+    with pytest.raises(QuerySyntaxError):
+        engine.rank('asthma "inhaled (steroids', mode="bm25")
+    plain = engine.rank('asthma "inhaled (steroids', mode="bm25", syntax=False)
+    assert [h.doc_id for h in plain.hits] == [h.doc_id for h in engine.rank("asthma inhaled steroids", mode="bm25").hits]
+    assert plain.hits and plain.parsed.restriction is None
+
+
 def test_query_text_never_reaches_duckdb_as_sql(engine):
     hostile = "\"x'); DROP TABLE articles; --\"[ti] OR \"' OR 1=1 --\"[tiab] OR \"x' OR '1'='1\"[au] OR ';[pt]"
     r = engine.search(hostile, k=5)
