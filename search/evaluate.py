@@ -81,7 +81,7 @@ def run_queries(
     """A run in BEIR's shape: ``{qid: {doc_id: score}}``; scores encode the engine's order."""
     run: dict[str, dict[str, float]] = {}
     for qid, text in queries.items():
-        hits = engine.rank(text, k=k, mode=mode).hits
+        hits = engine.rank(text, k=k, mode=mode, syntax=False).hits
         run[qid] = {h.doc_id: float(len(hits) - i) for i, h in enumerate(hits)}
         if on_query:
             on_query()

@@ -129,9 +129,12 @@ class IndexManager:
         if name is None:
             return [f"no search index in {self.index_dir}"]
         folder = self.index_dir / name
-        manifest = read_manifest(folder)
+        manifest = read_manifest(folder, any_format=True)
         if manifest is None:
             return [f"the index {folder} has no readable manifest"]
+        if manifest.get("format") != FORMAT_VERSION:
+            return [f"the index was built by another version of medsearch (format {manifest.get('format')}, "
+                    f"this one writes {FORMAT_VERSION})"]
         problems = verify_parts(folder, manifest.get("parts", []), full=full_verify)
         if problems:
             return ["the index is damaged: " + "; ".join(problems[:3])]
@@ -273,7 +276,7 @@ class IndexManager:
         name = current_name(self.index_dir)
         if name is None:
             return None
-        manifest = read_manifest(self.index_dir / name)
+        manifest = read_manifest(self.index_dir / name, any_format=True)  # an older format's parts are reused
         return None if manifest is None else (self.index_dir / name, manifest)
 
     def embedder(self) -> TextEmbedder:

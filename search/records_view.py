@@ -122,8 +122,8 @@ class RecordsView:
         """
         clauses: list[str] = []
         params: list[object] = []
-        if year_from is not None:
-            clauses.append("year_filter >= ?")
+        if year_from is not None:  # the range overlaps the record's earliest..latest year
+            clauses.append("coalesce(year_last, year_filter) >= ?")
             params.append(year_from)
         if year_to is not None:
             clauses.append("year_filter <= ?")
@@ -336,7 +336,7 @@ class RecordsView:
         if not doc_ids:
             return {}
         ids = pa.table({"doc_id": pa.array(list(dict.fromkeys(doc_ids)), pa.string())})
-        cur = self._query("SELECT a.* EXCLUDE (ix, year_filter) FROM articles a JOIN _ids USING (doc_id)", _ids=ids)
+        cur = self._query("SELECT a.* EXCLUDE (ix, year_filter, year_last) FROM articles a JOIN _ids USING (doc_id)", _ids=ids)
         names = [d[0] for d in cur.description]
         rows = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
         children: dict[str, dict[str, list[dict]]] = {d: {t: [] for t in CHILD_SCHEMAS} for d in rows}

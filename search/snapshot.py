@@ -30,7 +30,8 @@ from search.records_view import RecordsView
 from search.snapshot_build import CORPUS_FILE, MANIFEST, damaged, verify_parts
 
 CURRENT = "CURRENT"
-FORMAT_VERSION = 2
+#: Bumped when a snapshot gains or changes a part; `index` rebuilds older ones (reusing their vectors).
+FORMAT_VERSION = 3
 HINT = "Run `medsearch index` to build or update the search index."
 _NAME = re.compile(r"^v\d{6}$")
 
@@ -59,12 +60,15 @@ def pointer_stamp(index_dir: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def read_manifest(folder: Path) -> dict[str, Any] | None:
+def read_manifest(folder: Path, *, any_format: bool = False) -> dict[str, Any] | None:
+    """The snapshot's manifest; None if unreadable, or of another format unless ``any_format``."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT_VERSION else None
+    if not isinstance(manifest, dict) or "fingerprint" not in manifest:
+        return None
+    return manifest if any_format or manifest.get("format") == FORMAT_VERSION else None
 
 
 @dataclass(slots=True)

@@ -5,10 +5,12 @@ store's schema plus:
 
 - ``ix`` on every table: the record's row in the index (0..n-1, in ``doc_id`` order,
   the order of the BM25 and dense indexes), so a filter returns index rows directly;
-- ``articles.year_filter``: the earliest year the record gives (its journal issue date,
-  its electronic publication date, or the first year of a MedlineDate: the store's
-  ``earliest_year``), which the year filters use, so that an epub-ahead-of-print paper
-  belongs to the year it first appeared;
+- ``articles.year_filter`` and ``articles.year_last``: the earliest and the latest year
+  the record gives (its journal issue date, its electronic publication date, the years of
+  a MedlineDate: the store's ``earliest_year`` and ``latest_year``). A year range matches
+  a record when it overlaps them, as PubMed's ``[dp]`` does, so an epub-ahead-of-print
+  paper belongs to the year it went online as well as to the year of its issue; timelines
+  and facets count a record in its earliest year;
 - the view ``abstract_section_texts`` (every abstract section with its text).
 
 Searches, exports and summaries read this copy, never the store: the store belongs to
@@ -79,7 +81,8 @@ def write_corpus_db(store: Store, path: Path) -> int:
     try:
         con.execute(
             "CREATE TABLE snap.articles AS SELECT (row_number() OVER (ORDER BY doc_id) - 1)::INTEGER AS ix, *, "
-            "coalesce(earliest_year, least(pub_year, year(article_date)))::INTEGER AS year_filter "
+            "coalesce(earliest_year, least(pub_year, year(article_date)))::INTEGER AS year_filter, "
+            "coalesce(latest_year, greatest(pub_year, year(article_date)))::INTEGER AS year_last "
             "FROM articles ORDER BY doc_id"
         )
         for table, schema in CHILD_SCHEMAS.items():

@@ -81,8 +81,10 @@ def non_negative(text: str) -> int:
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     """The filter options shared by every command that searches."""
-    parser.add_argument("--year-from", type=int, help="only records published in or after this year")
-    parser.add_argument("--year-to", type=int, help="only records published in or before this year")
+    parser.add_argument("--year-from", type=int, help="only records published in or after this year (a record "
+                        "counts in every year it gives: online ahead of print, and its journal issue)")
+    parser.add_argument("--year-to", type=int, help="only records published in or before this year (online "
+                        "ahead of print counts: the earliest year a record gives)")
     parser.add_argument("--type", action="append", default=[], metavar="T", dest="types",
                         help='publication type, e.g. "Randomized Controlled Trial", "Meta-Analysis", '
                         '"Systematic Review", "Guideline", "Review" (repeatable)')
