@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.train_reranker import DEFAULT_BEIR, base_model_path, load_set  # noqa: E402
-from search.rerank import CrossEncoderReranker, OnnxReranker, Reranker  # noqa: E402
+from search.rerank import CrossEncoderReranker, OnnxReranker, Reranker, holds_onnx  # noqa: E402
 
 TARGET_S = 1.5
 
@@ -78,13 +78,15 @@ def hybrid_quality(onnx_dir: str, k: int, split: str = "dev") -> None:
             qrels = {q: d for q, d in qrels.items() if ltr_held_out(q)}
         queries = load_queries(folder)
         db = sorted((REPO / "data" / "eval").glob(f"{folder.name}-*.duckdb"))[-1]
-        with Store(db, read_only=True) as store:
-            engine = Engine(store, IndexManager(store).load(), EngineConfig(mode="hybrid"))
+        with Store(db, read_only=True, lock=True) as store:
+            manager = IndexManager(store)
+            manager.build_or_update(progress=False)
+            engine = Engine(manager.load(), EngineConfig(mode="hybrid"))
             cands, scores = {}, {}
             for q in sorted(qrels):
                 hits = engine.rank(queries[q], k=k, mode="hybrid").hits
                 cands[q] = [(h.doc_id, h.score) for h in hits]
-                texts = store.texts([h.doc_id for h in hits])
+                texts = engine.snapshot.records.texts([h.doc_id for h in hits])
                 docs = [(h.doc_id, passage(*texts.get(h.doc_id, ("", "")))) for h in hits]
                 scores[q] = reranker.rerank(queries[q], docs)
         table = ndcg_by_alpha(qrels, cands, scores)
@@ -117,7 +119,7 @@ def main() -> None:
         for q in qids
     ]
     rows = {}
-    if Path(args.onnx, "model.onnx").is_file():
+    if holds_onnx(args.onnx):  # a model.onnx, or the packed weights the project ships
         onnx = OnnxReranker(args.onnx, threads=args.threads)
         rows[f"ONNX int8 ({Path(args.onnx).name}, max_length {onnx.max_length})"] = latencies(onnx, work)
     model = args.torch or base_model_path()
