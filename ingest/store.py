@@ -549,63 +549,6 @@ class Store:
             return None
         return dict(zip([d[0] for d in cur.description], rows[0], strict=True))
 
-    def filter_doc_ids(
-        self,
-        *,
-        year_from: int | None = None,
-        year_to: int | None = None,
-        publication_types: Sequence[str] = (),
-        journals: Sequence[str] = (),
-        languages: Sequence[str] = (),
-        mesh_terms: Sequence[str] = (),
-        has_abstract: bool | None = None,
-    ) -> list[str]:
-        """Ids of the records that pass every given restriction (case-insensitive lists, OR within one)."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if year_from is not None:
-            clauses.append("pub_year >= ?")
-            params.append(year_from)
-        if year_to is not None:
-            clauses.append("pub_year <= ?")
-            params.append(year_to)
-        for column, values in (("publication_types", publication_types), ("languages", languages),
-                               ("mesh_terms", mesh_terms)):
-            if values:
-                clauses.append(f"list_has_any(list_transform({column}, lambda x: lower(x)), ?::VARCHAR[])")
-                params.append([v.lower() for v in values])
-        if journals:
-            clauses.append("(lower(journal_title) IN ? OR lower(journal_iso) IN ?)")
-            params.extend([[j.lower() for j in journals]] * 2)
-        if has_abstract is not None:
-            clauses.append("has_abstract = ?")
-            params.append(has_abstract)
-        where = " AND ".join(clauses) or "TRUE"
-        return [r[0] for r in self.con.execute(f"SELECT doc_id FROM articles WHERE {where}", params).fetchall()]
-
-    def summaries(self, doc_ids: Sequence[str]) -> dict[str, dict]:
-        """What a result list shows for each record: title, year, journal, ids, types, retraction."""
-        if not doc_ids:
-            return {}
-        with self._registered("_show", doc_ids):
-            cur = self.con.execute(
-                "SELECT a.doc_id, a.title, a.pub_year AS year, coalesce(a.journal_iso, a.journal_title) "
-                "AS journal, a.pmid, a.doi, a.publication_types, a.is_retracted "
-                "FROM articles a JOIN _show USING (doc_id)"
-            )
-            names = [d[0] for d in cur.description]
-            return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
-
-    def texts(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """(title, abstract) of each record, for a reranker to read."""
-        if not doc_ids:
-            return {}
-        with self._registered("_read", doc_ids):
-            rows = self.con.execute(
-                "SELECT a.doc_id, a.title, coalesce(a.abstract, '') FROM articles a JOIN _read USING (doc_id)"
-            ).fetchall()
-        return {d: (t, a) for d, t, a in rows}
-
     def get_article(self, doc_id: str) -> Article | None:
         """Rebuild the full ``Article`` from its rows (the inverse of storing it)."""
         row = self.article_row(doc_id)

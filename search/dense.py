@@ -56,8 +56,7 @@ GATHER_BELOW = 0.25
 #: Indexes of this many rows save an int8 copy; a search that scores at least
 #: GATHER_BELOW of their rows starts with an int8 pass that picks the rows to score
 #: exactly (search.dense_int8; same results); a more selective filter scores only its rows.
-#: Dense stage p50 on 2 shared cores, float32-only vs int8 first pass: 5.8 vs 1.4 ms
-#: at 10k, 25 vs 4.7 ms at 100k, 235 vs 55 ms at 1M (bench/bench_search.py).
+#: What the int8 pass buys at each size: `python bench/bench_search.py latency`.
 INT8_MIN_ROWS = 50_000
 
 
