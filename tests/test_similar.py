@@ -69,7 +69,7 @@ def test_similar_articles_honour_the_filters(engine, real):
     for h in r.hits:
         a = real.articles[h.doc_id]
         years = [y for y in (a.pub_year, a.article_date.year if a.article_date else None) if y]
-        assert min(years) >= 2015 and "eng" in a.languages and h.doc_id in humans
+        assert max(years) >= 2015 and "eng" in a.languages and h.doc_id in humans  # any year it gives
 
 
 def test_an_unknown_pmid_says_what_to_do(engine):
