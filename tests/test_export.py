@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
@@ -570,6 +570,7 @@ _NAME = st.lists(st.one_of(st.text(_NAME_CHARS, min_size=1, max_size=20),
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=_TEXT, last=_NAME, fore=_NAME, group=_NAME, note=_TEXT, journal=_TEXT)
+@example(title="!`a", last="0", fore="0", group="0", note="0", journal="?`")  # TeX's inverted-mark ligatures
 def test_odd_text_in_titles_names_and_notes_parses_back_from_every_format(title, last, fore, group, note, journal):
     a = Article(doc_id="12345", pmid="12345", title=title, journal_title=journal, journal_iso="J Odd",
                 authors=(Author(last_name=last, fore_name=fore, initials="AB"), Author(collective_name=group)),

@@ -27,7 +27,7 @@ from search.export import fields as f
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _FOLD = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "æ": "ae", "Æ": "AE",
                        "œ": "oe", "Œ": "OE", "đ": "d", "Đ": "D", "þ": "th", "ı": "i"})
-_NEEDS_ENCODING = re.compile(r"[#$%&<>\\^_{}~\"]|--|''|``")
+_NEEDS_ENCODING = re.compile(r"[#$%&<>\\^_{}~\"]|--|''|``|[?!]`")
 _NAME_AND = re.compile(r"\band\b", re.IGNORECASE)
 
 
@@ -87,7 +87,9 @@ def latex(text: str | None) -> str:
     out = []
     for i, c in enumerate(text):
         out.append(_char(c))
-        if c in "-'`" and text[i + 1 : i + 2] == c:  # "--", "''", "``" are LaTeX ligatures
+        following = text[i + 1 : i + 2]
+        # "--", "''", "``" and "?`", "!`" (Spanish inverted marks) are LaTeX ligatures
+        if (c in "-'`" and following == c) or (c in "?!" and following == "`"):
             out.append("{}")
     return "".join(out)
 
