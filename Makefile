@@ -40,11 +40,11 @@ app: $(STAMP)
 
 ## test: the whole suite, slow tests (real models, the browser) included
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 ## test-fast: the inner loop; skips tests marked slow
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check ingest search tests bench webapp app.py

@@ -551,24 +551,21 @@ class Store:
 
     def get_article(self, doc_id: str) -> Article | None:
         """Rebuild the full ``Article`` from its rows (the inverse of storing it)."""
-        row = self.article_row(doc_id)
-        if row is None:
-            return None
-        return article_from_rows(row, {t: self.child_rows(t, doc_id) for t in CHILD_TABLES})
+        return read_articles(self.con, [doc_id]).get(doc_id)
+
+    def get_articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
+        """Whole records, read in one query per table; ids not stored are left out."""
+        return read_articles(self.con, doc_ids)
 
     def child_rows(self, table: str, doc_id: str) -> list[dict]:
+        """One record's rows of a child table, in their stored order."""
         if table not in CHILD_TABLES:
             raise StoreError(f"Unknown table {table!r}.", hint=f"Use one of {', '.join(CHILD_TABLES)}.")
-        if table == "abstract_sections":  # the abstract's sections point into articles.abstract
-            cur = self.con.execute(
-                "SELECT * FROM abstract_section_texts WHERE doc_id = ? ORDER BY abstract_index, position",
-                [doc_id],
-            )
-        else:
-            order = "position" if "position" in CHILD_SCHEMAS[table].names else "rowid"
-            cur = self.con.execute(f"SELECT * FROM {table} WHERE doc_id = ? ORDER BY {order}", [doc_id])
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        source = "abstract_section_texts" if table == "abstract_sections" else table
+        order = "position" if "position" in CHILD_SCHEMAS[table].names else "rowid"
+        if table == "abstract_sections":
+            order = "abstract_index, position"
+        return _dicts(self.con.execute(f"SELECT * FROM {source} WHERE doc_id = ? ORDER BY {order}", [doc_id]))
 
     # -- search index (read-only; used by search.corpus) -------------------------------
     def corpus_fingerprint(self) -> tuple[int, str]:
@@ -706,6 +703,38 @@ _CHILD_READS: dict[str, tuple[str, str]] = {
     )
     for table, schema in CHILD_SCHEMAS.items()
 }
+
+
+def read_articles(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> dict[str, Article]:
+    """Whole records from a connection holding the store's record tables (the store, or an
+    index snapshot's copy of them), one query per table, in the order of ``doc_ids``."""
+    wanted = list(dict.fromkeys(doc_ids))
+    if not wanted:
+        return {}
+    cur = con.cursor()
+    try:
+        cur.register("_wanted_ids", pa.table({"doc_id": pa.array(wanted, pa.string())}))
+        rows = {r["doc_id"]: r for r in _dicts(cur.execute(
+            "SELECT a.* FROM articles a JOIN _wanted_ids USING (doc_id)"))}
+        children: dict[str, dict[str, list[dict]]] = {d: {t: [] for t in CHILD_TABLES} for d in rows}
+        for table in CHILD_TABLES:
+            if table == "abstract_sections":  # the abstract's sections point into articles.abstract
+                source, order = "abstract_section_texts", "c.doc_id, c.abstract_index, c.position"
+            else:
+                source = table
+                order = "c.doc_id, " + ("c.position" if "position" in CHILD_SCHEMAS[table].names else "c.rowid")
+            for r in _dicts(cur.execute(
+                f"SELECT c.* FROM {source} c JOIN _wanted_ids USING (doc_id) ORDER BY {order}"
+            )):
+                children[r["doc_id"]][table].append(r)
+    finally:
+        cur.close()
+    return {d: article_from_rows(rows[d], children[d]) for d in wanted if d in rows}
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 class _Transaction:

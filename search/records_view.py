@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ingest.errors import SearchIndexError
 from ingest.records import Article
-from ingest.rows import CHILD_SCHEMAS, article_from_rows
+from ingest.store import read_articles
 from search.card_file import CARD_LINKS, CARDS_FILE, CardFile
 from search.types import Link, Section
 
@@ -333,24 +333,7 @@ class RecordsView:
 
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records (``ingest.records.Article``); ids not in the snapshot are left out."""
-        if not doc_ids:
-            return {}
-        ids = pa.table({"doc_id": pa.array(list(dict.fromkeys(doc_ids)), pa.string())})
-        cur = self._query("SELECT a.* EXCLUDE (ix, year_filter, year_last) FROM articles a JOIN _ids USING (doc_id)", _ids=ids)
-        names = [d[0] for d in cur.description]
-        rows = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
-        children: dict[str, dict[str, list[dict]]] = {d: {t: [] for t in CHILD_SCHEMAS} for d in rows}
-        for table in CHILD_SCHEMAS:
-            source = "abstract_section_texts" if table == "abstract_sections" else table
-            order = "c.ix, c.position" if "position" in CHILD_SCHEMAS[table].names else "c.ix"
-            cur = self._query(
-                f"SELECT c.* EXCLUDE (ix) FROM {source} c JOIN _ids USING (doc_id) ORDER BY {order}", _ids=ids
-            )
-            names = [d[0] for d in cur.description]
-            for r in cur.fetchall():
-                children[r[0]][table].append(dict(zip(names, r, strict=True)))
-        out = {d: article_from_rows(rows[d], children[d]) for d in rows}
-        return {d: out[d] for d in dict.fromkeys(doc_ids) if d in out}
+        return read_articles(self._con, doc_ids)
 
 
 def _names(codes: np.ndarray, values: np.ndarray) -> tuple[str, ...]:

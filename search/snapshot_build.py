@@ -86,7 +86,7 @@ def write_corpus_db(store: Store, path: Path) -> int:
             "FROM articles ORDER BY doc_id"
         )
         for table, schema in CHILD_SCHEMAS.items():
-            order = "a.ix, c.position" if "position" in schema.names else "a.ix"
+            order = "a.ix, c.position" if "position" in schema.names else "a.ix, c.rowid"  # the stored order
             con.execute(
                 f"CREATE TABLE snap.{table} AS SELECT a.ix, c.* FROM {table} c "
                 f"JOIN snap.articles a ON a.doc_id = c.doc_id ORDER BY {order}"

@@ -47,7 +47,7 @@ def real_snapshot(tmp_path_factory) -> Real:
             ingest_files(store, [PUBMED_DATA], progress=False)
             IndexManager(store, settings=settings(), embedder=FakeEmbedder()).build_or_update(progress=False)
             ids = [d for (d,) in store.con.execute("SELECT doc_id FROM articles ORDER BY doc_id").fetchall()]
-            articles = {d: store.get_article(d) for d in ids}
+            articles = store.get_articles(ids)
             lexical = {d.doc_id: d.lexical_text for d in iter_documents(store)}
         _BUILT["all"] = Real(db, articles, lexical)
     return _BUILT["all"]

@@ -201,6 +201,7 @@ def years_of(article) -> list[int]:
 # -- search and the URL ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_query_in_the_url_shows_its_ranked_cards_with_their_links(services):
     at = app(services, q=FAO_QUERY)
     no_failure(at)
@@ -612,6 +613,7 @@ def test_new_records_show_after_index_without_a_restart_and_saved_data_stays(cor
     assert [e.pmid for e in services.library.lists.entries("keep")[1]] == [FAO]
 
 
+@pytest.mark.slow
 def test_the_engine_and_models_load_once_for_every_session(tmp_path, monkeypatch):
     """app.py as served: two sessions, several runs, one engine (st.cache_resource)."""
     import search.service

@@ -16,6 +16,7 @@ def records(tmp_path_factory):
     return engine_over(real_snapshot(tmp_path_factory).db).snapshot.records
 
 
+@pytest.mark.slow
 def test_every_card_in_the_file_equals_the_card_read_by_sql(records):
     assert records.card_file is not None
     ids = [d for (d,) in records._query("SELECT doc_id FROM articles ORDER BY ix").fetchall()]

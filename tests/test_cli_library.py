@@ -57,6 +57,7 @@ def js(out) -> object:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_saved_query_round_trip_marks_new_results(ms):
     ms("saved", "add", "Cancer «2020s»", "cancer", "--year-from", "2020", "-k", "8")
     listed = js(ms("saved", "list", "--json"))
@@ -79,6 +80,7 @@ def test_saved_query_round_trip_marks_new_results(ms):
     assert js(ms("saved", "list", "--json")) == []
 
 
+@pytest.mark.slow
 def test_lists_commands_keep_order_notes_and_say_what_is_missing(ms):
     ms("lists", "new", "Review")
     ms("lists", "add", "review", LISTED, "11618220", "99999999", "--note", "read \x1b[31mfirst")
@@ -108,6 +110,7 @@ def test_lists_commands_keep_order_notes_and_say_what_is_missing(ms):
     (["lists", "new", "bad\x07name"], "control characters"),
     (["library", "restore", "/nonexistent/backup.jsonl"], "Cannot read the backup"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_a_clear_error_and_changes_nothing(ms, args, message):
     lib = Library(ms.settings.library_path)
     lib.lists.add("L", ["123"], create=True)
@@ -118,6 +121,7 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(ms, args, message):
     assert dump(lib) == before
 
 
+@pytest.mark.slow
 def test_backup_and_restore_round_trip_through_the_cli(ms, tmp_path):
     ms("lists", "add", "L", LISTED, "123", "--note", "n", "--create")
     ms("saved", "add", "Q", "cancer")
@@ -136,6 +140,7 @@ def test_backup_and_restore_round_trip_through_the_cli(ms, tmp_path):
     assert unwritable.returncode == 2 and "does not exist" in unwritable.stderr
 
 
+@pytest.mark.slow
 def test_run_all_digest_reports_new_papers_and_newly_retracted_ones_once(ms, tmp_path):
     s = ms.settings
     ms("saved", "add", "cancer", "cancer")
@@ -154,6 +159,7 @@ def test_run_all_digest_reports_new_papers_and_newly_retracted_ones_once(ms, tmp
     assert "[RETRACTED]" in ms("lists", "show", "Keep").stdout
 
 
+@pytest.mark.slow
 def test_a_save_succeeds_while_an_ingest_holds_the_store(ms):
     with Store(ms.settings.db):  # a writer holds the corpus store for as long as this block runs
         ms("lists", "add", "L", LISTED, "--create")
@@ -172,6 +178,7 @@ def server():
         yield s
 
 
+@pytest.mark.slow
 def test_pull_fetches_new_records_of_the_query_indexes_and_marks_them(server, tmp_path):
     server.reset()
     s = corpus_settings(tmp_path)  # an empty store: everything comes from PubMed
@@ -196,6 +203,7 @@ def test_pull_fetches_new_records_of_the_query_indexes_and_marks_them(server, tm
     assert (query["name"], query["new"], query["pulled"], query["results"]) == ("tumours", 0, 0, len(run["hits"]))
 
 
+@pytest.mark.slow
 def test_a_failing_pull_is_reported_and_the_other_queries_still_run(server, corpus, tmp_path):
     server.reset()
     s = fresh_copy(corpus, tmp_path)
@@ -212,6 +220,7 @@ def test_a_failing_pull_is_reported_and_the_other_queries_still_run(server, corp
 
 # -- export and import --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_export_a_list_in_its_order_with_notes_and_missing_papers_named(ms, tmp_path):
     import rispy
 
@@ -241,6 +250,7 @@ def test_export_refuses_an_unknown_format_or_an_unwritable_path_before_writing(m
     assert both.returncode == 2 and "either a list name or --pmids" in both.stderr
 
 
+@pytest.mark.slow
 def test_import_a_pubmed_nbib_file_keeps_its_pmids_in_file_order(ms):
     from Bio import Medline
 
@@ -253,6 +263,7 @@ def test_import_a_pubmed_nbib_file_keeps_its_pmids_in_file_order(ms):
     assert [e["pmid"] for e in shown["entries"]] == expected
 
 
+@pytest.mark.slow
 def test_an_exported_list_imports_back_to_the_same_pmids(ms, tmp_path):
     ms("lists", "add", "A", LISTED, "11618220", "--create")
     ms("lists", "move", "A", "11618220", "1")
@@ -269,6 +280,7 @@ def test_an_import_file_in_an_unknown_format_changes_nothing(ms, tmp_path):
     assert js(ms("lists", "show", "--json")) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ['it\'s "the" $(list); rm -rf ~', "Revue systématique 日本語 😀 " + "x" * 170])
 def test_odd_names_pass_through_create_rename_export_and_backup(ms, tmp_path, name):
     ms("lists", "new", name)
@@ -282,6 +294,7 @@ def test_odd_names_pass_through_create_rename_export_and_backup(ms, tmp_path, na
     assert first_list["name"] == name + "!"
 
 
+@pytest.mark.slow
 def test_nightly_pull_brings_a_listed_papers_retraction_into_the_digest(server, tmp_path):
     server.reset()
     s = corpus_settings(tmp_path)

@@ -37,6 +37,7 @@ def test_explain_query_says_what_ranks_and_what_restricts_without_an_index(tmp_p
     assert "Therapy, narrow (specific): (randomized controlled trial[Publication Type]" in out.stdout
 
 
+@pytest.mark.slow
 def test_a_malformed_query_exits_2_with_a_caret_under_the_error(db):
     out = search(db, "asthma AND (trial[pt]")
     assert out.returncode == 2 and out.stdout == ""
@@ -51,6 +52,7 @@ def test_an_unknown_clinical_filter_exits_2_listing_the_valid_ones(db):
     assert out.returncode == 2 and "therapy/narrow" in out.stderr and "prognosis/broad" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_boolean_query_lists_its_matches_newest_first_as_json(db):
     out = search(db, "review[pt]", "--json", "-k", "100")
     js = json.loads(out.stdout)
@@ -58,6 +60,7 @@ def test_a_boolean_query_lists_its_matches_newest_first_as_json(db):
     assert all("Review" in h["publication_types"] for h in js["hits"])
 
 
+@pytest.mark.slow
 def test_pages_sorts_and_facets(db):
     whole = json.loads(search(db, "cancer", "--json", "-k", "6", "--sort", "date").stdout)
     second = json.loads(search(db, "cancer", "--json", "-k", "3", "--offset", "3", "--sort", "date",
@@ -71,6 +74,7 @@ def test_pages_sorts_and_facets(db):
     assert "Facets of the" in text and "publication type: Journal Article (" in text
 
 
+@pytest.mark.slow
 def test_explain_prints_evidence_matched_terms_and_marked_words(db):
     out = search(db, "breast cancer risk", "-k", "2", "--explain")
     assert out.returncode == 0, out.stderr
@@ -78,6 +82,7 @@ def test_explain_prints_evidence_matched_terms_and_marked_words(db):
     assert "scores: bm25" in out.stdout
 
 
+@pytest.mark.slow
 def test_evidence_filter_flags_restrict_the_results(db):
     js = json.loads(search(db, "all[sb]", "--humans", "--age", "aged", "--json", "-k", "100").stdout)
     assert js["hits"] and js["filters"]["humans_only"] and js["filters"]["ages"] == ["aged"]
@@ -85,6 +90,7 @@ def test_evidence_filter_flags_restrict_the_results(db):
     assert js["total"] < everyone["total"]
 
 
+@pytest.mark.slow
 def test_similar_lists_neighbours_and_refuses_an_unknown_pmid(db):
     out = run_cli("--db", str(db), "similar", "31588070", "-k", "4", "--json", env=ENV)
     assert out.returncode == 0, out.stderr

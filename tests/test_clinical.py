@@ -96,6 +96,7 @@ def test_every_filter_has_hand_checked_expectations():
     assert set(EXPECTED_IN) == set(FILTER_NAMES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FILTER_NAMES)
 def test_filter_selects_exactly_the_hand_checked_records(snap, name):
     selected = pmids_of(snap, evaluate(snap, named_filter(name).node)) & set(CHECKED)

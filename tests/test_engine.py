@@ -71,6 +71,7 @@ def _oracle(articles, *, year=None, types=(), languages=(), has_abstract=None):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
 def test_a_filter_applies_before_top_k(engine, built, mode):
     _, articles = built

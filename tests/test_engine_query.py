@@ -66,6 +66,7 @@ def bm25_matches(real, query: str) -> set[str]:
 # -- the restriction applies before ranking ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_restriction_applies_before_top_k(engine, real):
     rcts = {d for d, a in real.articles.items() if "Randomized Controlled Trial" in types_of(a)}
     assert 3 <= len(rcts) < 20

@@ -221,6 +221,7 @@ RETRIED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("endpoint", "fault"), RETRIED)
 def test_fault_is_retried_then_succeeds(eutils: EUtilsServer, endpoint: str, fault: str) -> None:
     eutils.inject(endpoint, fault, times=2, retry_after=0)
@@ -464,6 +465,7 @@ def test_the_default_rate_is_ncbis(key: str | None, rate: float) -> None:
 # --- more than 9,999 hits ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_large_result_is_split_by_entry_date(eutils: EUtilsServer) -> None:
     client = client_for(eutils)
     found = client.search(LARGE_QUERY)
@@ -535,6 +537,7 @@ def test_the_first_n_of_a_million_hits_take_one_esearch(eutils: EUtilsServer) ->
     assert request.params["retmax"] == "500" and "usehistory" not in request.params
 
 
+@pytest.mark.slow
 def test_past_the_cap_the_newest_date_slices_come_first(eutils: EUtilsServer) -> None:
     found = client_for(eutils).search_top(BROAD_QUERY, 12_000)
     assert found.ids == eutils.search_ids(BROAD_QUERY)[:12_000]  # newest entry first

@@ -267,6 +267,7 @@ def _pubmed_article(draw: st.DrawFn) -> str:
     return f"<PubmedArticle>{medline}{data}</PubmedArticle>"
 
 
+@pytest.mark.slow
 @needs_fast
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_pubmed_article())

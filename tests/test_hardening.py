@@ -42,6 +42,7 @@ def indexed(tmp_path_factory):
 # -- row 2: index integrity -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part", ["bm25/vocab.index.json", "bm25/data.csc.index.npy", "corpus.duckdb"])
 def test_a_damaged_index_is_reported_and_index_repairs_it(indexed, tmp_path, part):
     import shutil
@@ -98,6 +99,7 @@ def test_a_foreign_duckdb_file_is_refused_and_left_unchanged(tmp_path, command):
 # -- row 11: open failures named for their cause ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_open_failures_name_their_real_cause(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("just some text, not a database at all\n" * 100)
@@ -114,6 +116,7 @@ def test_index_of_a_missing_database_creates_nothing(tmp_path):
     assert not missing.exists()
 
 
+@pytest.mark.slow
 @needs_data
 def test_index_reads_a_read_only_database(indexed, tmp_path):
     import shutil
@@ -147,6 +150,7 @@ def test_index_reads_a_read_only_database(indexed, tmp_path):
         ({}, ["search", "x", "--year-from", "20300"], "is not a publication year"),
     ],
 )
+@pytest.mark.slow
 def test_impossible_settings_and_arguments_exit_2_before_any_work(tmp_path, env, args, needle):
     if "--db" not in args and "MEDSEARCH_DB" not in env:
         args = ["--db", str(tmp_path / "none.duckdb"), *args]
@@ -160,6 +164,7 @@ def test_two_wrong_settings_are_both_reported(tmp_path):
     _ok_error(result, "2 settings are wrong", "NCBI_EUTILS_URL", "MEDSEARCH_EMBEDDING_BACKEND")
 
 
+@pytest.mark.slow
 @needs_data
 def test_an_unknown_publication_type_is_an_error(indexed):
     _ok_error(run_cli("--db", str(indexed), "search", "protein", "--type", "Randmized Trial", env=BM25_ONLY),
@@ -168,6 +173,7 @@ def test_an_unknown_publication_type_is_an_error(indexed):
     assert ok.returncode == 0, ok.stderr
 
 
+@pytest.mark.slow
 @needs_data
 def test_embeddings_off_and_no_reranker_search_with_bm25_by_default(indexed):
     out = run_cli("--db", str(indexed), "search", "protein", "--json", env=BM25_ONLY)
@@ -197,6 +203,7 @@ def test_any_settings_either_load_or_raise_the_projects_config_error(env):
 HOSTILE = "\x1b[2J\x1b]0;pwned\x07Aspirin\x9b31m trial\rhidden\x08 \x00end"
 
 
+@pytest.mark.slow
 def test_control_characters_in_record_text_never_reach_the_terminal(tmp_path):
     corpus = tmp_path / "beir" / "corpus.jsonl"
     corpus.parent.mkdir()
@@ -220,6 +227,7 @@ def test_control_characters_in_record_text_never_reach_the_terminal(tmp_path):
 # -- rows 9 and 10: bounded work, and only records that matched ---------------------------------------
 
 
+@pytest.mark.slow
 @needs_data
 def test_a_huge_query_is_refused_quickly_with_the_limit(indexed):
     import base64
@@ -228,6 +236,7 @@ def test_a_huge_query_is_refused_quickly_with_the_limit(indexed):
     _ok_error(run_cli("--db", str(indexed), "search", query, env=BM25_ONLY), "limit is 2,000")
 
 
+@pytest.mark.slow
 @needs_data
 def test_a_query_that_matches_nothing_lists_nothing_and_says_why(indexed):
     out = run_cli("--db", str(indexed), "search", "zzzzqqq", "--mode", "bm25", "-k", "5", env=BM25_ONLY)

@@ -150,6 +150,7 @@ def test_a_record_whose_text_is_unchanged_keeps_its_vector_when_only_mesh_change
         assert np.array_equal(after.dense.vectors[i], old_vectors[d])
 
 
+@pytest.mark.slow
 def test_mesh_only_revisions_of_100_records_embed_none_of_them(tmp_path, shared_data):
     files = _files()[:100]
     with Store(tmp_path / "s.duckdb") as store:
@@ -201,6 +202,7 @@ def test_a_deleted_record_leaves_the_snapshot_without_embedding_anything(work, t
     assert snap.records.articles([gone]) == {} and len(snap.doc_ids) == FIRST - 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part", ["dense/embeddings.npy", "bm25/vocab.index.json", "corpus.duckdb", "bm25/data.csc.index.npy"])
 def test_a_truncated_part_is_reported_as_damage_and_index_rebuilds_it(work, part):
     _, manager = work

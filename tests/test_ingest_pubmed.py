@@ -45,6 +45,7 @@ def _fetched_ids(server) -> set[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_query_then_rerun_adds_only_what_is_new(server, tmp_path):
     db = tmp_path / "m.duckdb"
     first = run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "50", env=_env(server))
@@ -81,6 +82,7 @@ def test_stored_record_equals_the_served_xml(server, tmp_path):
             assert store.get_article(pmid) == served[0]
 
 
+@pytest.mark.slow
 def test_an_html_page_instead_of_xml_is_retried(server, tmp_path):
     db = tmp_path / "m.duckdb"
     server.inject("esearch", "html")  # NCBI's "Service unavailable" page, with status 200
@@ -184,6 +186,7 @@ def test_tens_of_thousands_of_records_with_a_kill_in_the_middle(server, tmp_path
 # --- bounded pulls ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("n", "efetches"), [(50, 1), (500, 3)])
 def test_max_n_on_a_million_hits_costs_requests_in_proportion_to_n(server, tmp_path, n, efetches):
     db = tmp_path / "m.duckdb"
@@ -199,6 +202,7 @@ def test_max_n_on_a_million_hits_costs_requests_in_proportion_to_n(server, tmp_p
     assert sorted(stored) == sorted(newest)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sort", ["pub_date", "relevance"])
 def test_max_keeps_the_first_n_in_the_sort_asked_for(server, tmp_path, sort):
     db = tmp_path / "m.duckdb"
@@ -214,6 +218,7 @@ def test_max_keeps_the_first_n_in_the_sort_asked_for(server, tmp_path, sort):
         ]
 
 
+@pytest.mark.slow
 def test_pub_date_order_keeps_the_most_recently_published(server, tmp_path):
     """Oracle: publication years as our own parser stores them, not the server's ordering."""
     db = tmp_path / "m.duckdb"
@@ -245,6 +250,7 @@ def test_an_empty_query_is_an_error_before_any_request(server, tmp_path, query):
     assert server.requests == []
 
 
+@pytest.mark.slow
 def test_without_an_email_no_email_parameter_is_sent(server, tmp_path):
     env = {"NCBI_EUTILS_URL": server.url}
     out = run_cli("--db", str(tmp_path / "m.duckdb"), "ingest", "pubmed", "cancer", "--max", "3", env=env)

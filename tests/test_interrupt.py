@@ -156,6 +156,7 @@ def _trial(tmp_path: Path, inputs: list[Path], clean: Clean, seed: int, *, whole
     _check_rerun(db, inputs, clean)
 
 
+@pytest.mark.slow
 @needs_data
 @pytest.mark.parametrize("seed", [1, 2])
 def test_ctrl_c_at_a_random_moment_exits_130_keeps_whole_batches_and_a_rerun_completes(

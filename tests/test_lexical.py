@@ -49,6 +49,7 @@ def scifact_tokens() -> tuple[list[tuple[str, list[str]]], list[list[str]]]:
     return docs, queries
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("k1", "b"), [(1.2, 0.5), (0.9, 0.4)])
 def test_lucene_scores_equal_rank_bm25_with_lucene_idf(scifact_tokens, k1: float, b: float) -> None:
     """bm25s "lucene" = rank-bm25's BM25Okapi term weight with Lucene's idf, divided by k1 + 1.
@@ -72,6 +73,7 @@ def test_lucene_scores_equal_rank_bm25_with_lucene_idf(scifact_tokens, k1: float
         assert np.allclose(ours.scores_from_tokens(query), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_robertson_scores_equal_rank_bm25_okapi(scifact_tokens) -> None:
     """bm25s "robertson" clips negative idf to 0: BM25Okapi with epsilon=0 does the same."""
     from rank_bm25 import BM25Okapi

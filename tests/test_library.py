@@ -240,6 +240,7 @@ def engine(corpus):
         yield e
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=_odd_names)
 def test_odd_names_go_through_create_rename_export_and_backup_or_are_refused_cleanly(tmp_path_factory, engine, name):
@@ -349,6 +350,7 @@ def test_known_new_is_zero_only_on_the_snapshot_the_last_run_searched(corpus, tm
 
 # -- what the corpus says about listed papers ---------------------------------------------
 
+@pytest.mark.slow
 def test_a_list_keeps_missing_papers_and_shows_retracted_ones(corpus, tmp_path):
     s = fresh_copy(corpus, tmp_path)
     lib = Library(s.library_path)
@@ -417,6 +419,7 @@ for i in range(25):
 """
 
 
+@pytest.mark.slow
 def test_processes_writing_at_once_lose_nothing(lib):
     lib.lists.create("L")
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(lib.data.path), str(base)], cwd=REPO,

@@ -32,6 +32,7 @@ def endpoint_settings(server: ChatServer, **env: str) -> Settings:
     return Settings.from_env({"MEDSEARCH_LLM_URL": server.url, "MEDSEARCH_LLM_MODEL_NAME": "test-model", **env})
 
 
+@pytest.mark.slow
 def test_the_endpoint_streams_the_answer_in_pieces():
     with ChatServer(lambda messages: "Cough fell from 40.8% to 9.2% [PMID 26702212].") as server:
         model = open_model(endpoint_settings(server))

@@ -43,6 +43,7 @@ def big_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_a_crash_mid_run_keeps_finished_batches_and_a_rerun_completes(tmp_path, big_file, monkeypatch):
     real_iter = sources.iter_items
 
@@ -91,6 +92,7 @@ with Store(sys.argv[1]) as store:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_inside_a_transaction_leaves_the_committed_batches_only(tmp_path, big_file):
     db = tmp_path / "kill.duckdb"
     proc = subprocess.Popen([sys.executable, "-c", _STOP_IN_THIRD_BATCH, str(db), str(big_file)],
@@ -140,11 +142,13 @@ def _ingest_both_ways(tmp_path, paths):
     return a, b, db
 
 
+@pytest.mark.slow
 def test_parallel_and_serial_ingest_store_the_same(tmp_path, big_file):
     a, b, _ = _ingest_both_ways(tmp_path, [big_file])
     assert a.result == b.result
 
 
+@pytest.mark.slow
 def test_parallel_ingest_of_records_repeated_across_chunks_matches_serial(tmp_path):
     """A PMID in two worker chunks of one batch: the batch is written in two steps, in file order."""
     if not PUBMED_DATA.is_dir():
@@ -176,6 +180,7 @@ def test_merge_prepared_joins_disjoint_batches_only():
     assert merge_prepared([one]) == [one] and merge_prepared([]) == []
 
 
+@pytest.mark.slow
 def test_parallel_ingest_of_several_files_matches_serial_and_marks_each_file(tmp_path):
     """Files follow each other through the workers without a drain between them; a file
     of another format in between is read here, in its turn."""

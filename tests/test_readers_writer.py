@@ -43,6 +43,7 @@ def _snapshot_ids(db: Path, name: str) -> set[str]:
         con.close()
 
 
+@pytest.mark.slow
 @needs_data
 def test_searches_answer_from_complete_snapshots_while_ingest_and_index_run(tmp_path):
     db, out, stop = tmp_path / "m.duckdb", tmp_path / "reader.jsonl", tmp_path / "stop"
@@ -86,6 +87,7 @@ def test_searches_answer_from_complete_snapshots_while_ingest_and_index_run(tmp_
           f"p95 {ms[int(len(ms) * 0.95)]:.1f} ms")
 
 
+@pytest.mark.slow
 @needs_data
 def test_a_second_writer_waits_for_the_first_and_says_for_whom(tmp_path):
     from ingest.lock import WriterLock
@@ -117,6 +119,7 @@ def test_a_second_writer_waits_for_the_first_and_says_for_whom(tmp_path):
     assert "1 stored" in stdout or "stored" in stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["stats"], ["search", "protein", "--mode", "bm25"]])
 @needs_data
 def test_readers_do_not_block_a_writer(tmp_path, command):

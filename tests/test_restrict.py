@@ -139,6 +139,7 @@ def oracle(snap):
     return Oracle(snap)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", ORACLE_QUERIES)
 def test_evaluation_equals_a_row_by_row_oracle(snap, oracle, query):
     expected = oracle.run(parse(query).root)

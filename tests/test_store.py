@@ -178,6 +178,7 @@ def _real_articles() -> list[Article]:
     return [a for a in final.values() if isinstance(a, Article)]
 
 
+@pytest.mark.slow
 @needs_data
 def test_real_records_stored_with_the_old_hash_are_left_untouched_by_the_same_ingest(tmp_path, monkeypatch):
     """A store written before the canonical hash: migrating it keeps every row's hash; the
@@ -212,6 +213,7 @@ def test_an_old_hash_row_is_replaced_by_a_newer_record_and_kept_against_an_older
         assert (again.unchanged, again.stored) == (2, 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(articles, min_size=1, max_size=4, unique_by=lambda a: a.doc_id))
 def test_any_record_stored_with_the_old_hash_is_recognised_unchanged(batch, monkeypatch):
@@ -247,6 +249,7 @@ def test_read_only_open_of_a_missing_file_says_what_to_do(tmp_path):
     assert "medsearch ingest" in info.value.hint
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(article=articles)
 def test_every_field_survives_a_round_trip(store, article):

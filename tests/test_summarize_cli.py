@@ -42,6 +42,7 @@ def script(messages: list[dict]) -> str:
     return f"Neither drug helped stones pass [PMID {MET}] [PMID 11111111]."
 
 
+@pytest.mark.slow
 def test_without_a_model_it_quotes_the_conclusions_and_says_so(corpus):
     out = run_cli("summarize", QUESTION, "-n", "3", env=env_of(corpus, MEDSEARCH_LLM="none"))
     assert out.returncode == 0, out.stderr
@@ -51,6 +52,7 @@ def test_without_a_model_it_quotes_the_conclusions_and_says_so(corpus):
     assert "no language model" in out.stdout and "MEDSEARCH_LLM=none" in out.stdout
 
 
+@pytest.mark.slow
 def test_json_with_a_chat_endpoint_names_given_and_cited_papers(corpus):
     with ChatServer(script) as server:
         env = env_of(corpus, MEDSEARCH_LLM_URL=server.url, MEDSEARCH_LLM_MODEL_NAME="test-model")
@@ -70,6 +72,7 @@ def test_json_with_a_chat_endpoint_names_given_and_cited_papers(corpus):
         assert len(server.requests) == calls and again["cached"] and again["text"] == js["text"]
 
 
+@pytest.mark.slow
 def test_text_output_streams_findings_then_the_overview_and_the_label(corpus):
     with ChatServer(script) as server:
         env = env_of(corpus, MEDSEARCH_LLM_URL=server.url, MEDSEARCH_LLM_MODEL_NAME="test-model")
@@ -83,6 +86,7 @@ def test_text_output_streams_findings_then_the_overview_and_the_label(corpus):
     assert lines[-1].endswith("Check every statement against the cited abstracts.")
 
 
+@pytest.mark.slow
 def test_pmid_gives_one_papers_tldr(corpus):
     with ChatServer(script) as server:
         env = env_of(corpus, MEDSEARCH_LLM_URL=server.url, MEDSEARCH_LLM_MODEL_NAME="test-model")
@@ -92,12 +96,14 @@ def test_pmid_gives_one_papers_tldr(corpus):
     assert js["text"].endswith(f"Another sentence [PMID {MET}].")
 
 
+@pytest.mark.slow
 def test_an_unknown_pmid_exits_2_with_what_to_do(corpus):
     out = run_cli("summarize", "x", "--pmid", "99999999", env=env_of(corpus, MEDSEARCH_LLM="none"))
     assert out.returncode == 2
     assert "PMID 99999999 is not in the search index" in out.stderr and "medsearch index" in out.stderr
 
 
+@pytest.mark.slow
 def test_an_off_topic_question_gets_no_summary(corpus):
     with ChatServer(script) as server:
         env = env_of(corpus, MEDSEARCH_LLM_URL=server.url, MEDSEARCH_LLM_MODEL_NAME="test-model")

@@ -93,6 +93,7 @@ def _plain_record(server: EUtilsServer, ids: list[str]) -> str:
 # --- the retraction, end to end --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_record_retracted_at_pubmed_is_retracted_in_the_store_after_update(server, tmp_path):
     db = tmp_path / "m.duckdb"
     first = run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "30", env=_env(server))
@@ -127,6 +128,7 @@ def test_a_record_retracted_at_pubmed_is_retracted_in_the_store_after_update(ser
     assert "0 stored, 1 unchanged" in again.stdout
 
 
+@pytest.mark.slow
 def test_refresh_of_a_query_refetches_its_modified_records_in_one_search(server, tmp_path):
     db = tmp_path / "m.duckdb"
     query = "cancer"
@@ -146,6 +148,7 @@ def test_refresh_of_a_query_refetches_its_modified_records_in_one_search(server,
         assert store.count() == len(stored)
 
 
+@pytest.mark.slow
 def test_refresh_of_a_bounded_query_checks_its_stored_records(server, tmp_path):
     db = tmp_path / "m.duckdb"
     assert run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "12", "--sort", "pub_date",
@@ -163,6 +166,7 @@ def test_refresh_of_a_bounded_query_checks_its_stored_records(server, tmp_path):
         assert store.article_row(target)["is_retracted"] is True
 
 
+@pytest.mark.slow
 def test_an_older_version_from_pubmed_does_not_replace_the_stored_one(server, tmp_path):
     db = tmp_path / "m.duckdb"
     assert run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "20", env=_env(server)).returncode == 0
@@ -179,6 +183,7 @@ def test_an_older_version_from_pubmed_does_not_replace_the_stored_one(server, tm
 # --- deletions -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_record_pubmed_deleted_is_tombstoned(server, tmp_path):
     db = tmp_path / "m.duckdb"
     assert run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "15", env=_env(server)).returncode == 0
@@ -197,6 +202,7 @@ def test_a_record_pubmed_deleted_is_tombstoned(server, tmp_path):
     assert stats["deleted"] == 1 and stats["records"] == 15
 
 
+@pytest.mark.slow
 def test_an_efetch_reply_that_misses_a_record_deletes_nothing(server, tmp_path):
     db = tmp_path / "m.duckdb"
     with Store(db) as store:
@@ -210,6 +216,7 @@ def test_an_efetch_reply_that_misses_a_record_deletes_nothing(server, tmp_path):
         assert store.con.execute("SELECT count(*) FROM deleted_articles").fetchall() == [(0,)]
 
 
+@pytest.mark.slow
 def test_missing_twice_but_still_found_keeps_the_record_and_reports_it(server, tmp_path):
     with Store(tmp_path / "m.duckdb") as store:
         pipeline.ingest_pubmed(store, _client(server), "all[sb]", max_records=15, progress=False)
@@ -226,6 +233,7 @@ def test_missing_twice_but_still_found_keeps_the_record_and_reports_it(server, t
 # --- what update covers ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_update_adds_new_records_of_every_stored_query(server, tmp_path):
     with Store(tmp_path / "m.duckdb") as store:
         client = _client(server)
@@ -237,6 +245,7 @@ def test_update_adds_new_records_of_every_stored_query(server, tmp_path):
         assert plan.checked == store.count()
 
 
+@pytest.mark.slow
 def test_records_from_files_are_checked_too(server, tmp_path, shared_data):
     from ingest.pipeline import ingest_files
 
@@ -259,6 +268,7 @@ def test_records_from_files_are_checked_too(server, tmp_path, shared_data):
         assert store.article_row(target)["is_retracted"] is True
 
 
+@pytest.mark.slow
 def test_an_interrupted_update_keeps_finished_batches(server, tmp_path):
     with Store(tmp_path / "m.duckdb") as store:
         client = _client(server)
