@@ -49,18 +49,21 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ingest search tests bench webapp app.py
 
-## bench: ingest, BM25 vs rank-bm25, hybrid latency, rerank, query restrictions, readers during writes,
-## exports, library, summaries
+## bench: ingest, BM25 vs rank-bm25, hybrid latency, rerank, query restrictions and engine features,
+## similar articles, readers during writes, exports, library, summaries
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_bm25.py
 	$(BIN)/python bench/bench_search.py latency
 	$(BIN)/python bench/bench_rerank.py
 	$(BIN)/python bench/bench_query.py
+	$(BIN)/python bench/bench_query_engine.py
+	$(BIN)/python bench/bench_similar.py
 	$(BIN)/python bench/bench_readers.py
 	$(BIN)/python bench/bench_export.py
 	$(BIN)/python bench/bench_library.py
-	$(BIN)/python bench/bench_summaries.py
+	$(BIN)/python bench/bench_summaries.py run
+	$(BIN)/python bench/bench_summaries.py report
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
