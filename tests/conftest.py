@@ -25,6 +25,24 @@ def shared_data() -> Path:
     return require_shared_data()
 
 
+@pytest.fixture(scope="module")
+def replay_server():
+    """PubMed's E-utilities replayed on 127.0.0.1 from the real responses, one per test module."""
+    require_shared_data()
+    from tests.eutils_server import EUtilsServer
+
+    with EUtilsServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def server(replay_server):
+    """The replay server with its request log and injected faults cleared before and after a test."""
+    replay_server.reset()
+    yield replay_server
+    replay_server.reset()
+
+
 @pytest.fixture
 def store(tmp_path):
     from ingest.store import Store

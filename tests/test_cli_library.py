@@ -11,7 +11,6 @@ import pytest
 from ingest.store import Store
 from search.library import Library
 from tests.conftest import PUBMED_DATA, run_cli
-from tests.eutils_server import EUtilsServer
 from tests.test_library import (
     LISTED,
     METAPUB,
@@ -169,14 +168,6 @@ def test_a_save_succeeds_while_an_ingest_holds_the_store(ms):
 
 
 # -- --pull against PubMed replayed locally ----------------------------------------------
-
-@pytest.fixture(scope="module")
-def server():
-    if not PUBMED_DATA.is_dir():
-        pytest.skip("real data not found")
-    with EUtilsServer() as s:
-        yield s
-
 
 @pytest.mark.slow
 def test_pull_fetches_new_records_of_the_query_indexes_and_marks_them(server, tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from email.utils import formatdate
@@ -24,7 +23,6 @@ from eutils_server import (
     LARGE_COUNT,
     LARGE_QUERY,
     EUtilsServer,
-    shared_data_dir,
 )
 from lxml import etree
 
@@ -54,19 +52,10 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterable[EUtilsServer]:
-    if not (shared_data_dir() / "pubmed").is_dir():
-        pytest.skip(f"real data not found at {shared_data_dir()} (set MEDSEARCH_SHARED_DATA)")
-    with EUtilsServer() as srv:
-        yield srv
-
-
 @pytest.fixture
-def eutils(server: EUtilsServer) -> Iterable[EUtilsServer]:
-    server.reset()
-    yield server
-    server.reset()
+def eutils(server: EUtilsServer) -> EUtilsServer:
+    """The replay server (the shared ``server`` fixture clears it around each test)."""
+    return server
 
 
 class Sleeps(list):

@@ -16,21 +16,8 @@ import pytest
 from ingest import pipeline
 from ingest.entrez import EntrezClient, EntrezConfig
 from ingest.store import Store
-from tests.conftest import PUBMED_DATA, run_cli
-from tests.eutils_server import BROAD_COUNT, BROAD_QUERY, LARGE_COUNT, LARGE_QUERY, EUtilsServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    if not PUBMED_DATA.is_dir():
-        pytest.skip("real data not found")
-    with EUtilsServer() as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def _fresh(server):
-    server.reset()
+from tests.conftest import run_cli
+from tests.eutils_server import BROAD_COUNT, BROAD_QUERY, LARGE_COUNT, LARGE_QUERY
 
 
 def _env(server, **extra):

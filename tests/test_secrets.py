@@ -10,24 +10,10 @@ from ingest.entrez import EntrezClient, EntrezConfig
 from ingest.errors import EntrezError
 from ingest.redact import MASK, redact, register_secret
 from ingest.store import Store
-from tests.conftest import PUBMED_DATA, run_cli
-from tests.eutils_server import EUtilsServer
+from tests.conftest import run_cli
 
 SECRET = "k3y-Sup3r+Secret/0123456789"  # '+' and '/' change when URL-encoded
 CLI_SECRET = "0123456789abcdefSecretKey42"  # the CLI accepts letters and digits only
-
-
-@pytest.fixture(scope="module")
-def server():
-    if not PUBMED_DATA.is_dir():
-        pytest.skip("real data not found")
-    with EUtilsServer() as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def _fresh(server):
-    server.reset()
 
 
 def _every_text_in(db) -> str:

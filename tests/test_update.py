@@ -20,26 +20,11 @@ from ingest import pipeline
 from ingest.entrez import EntrezClient, EntrezConfig
 from ingest.pubmed_update import plan_update, update
 from ingest.store import Store
-from tests.conftest import PUBMED_DATA, run_cli
+from tests.conftest import run_cli
 from tests.eutils_server import EUtilsServer
 
 #: A real retraction notice's PMID (neilfws_retractions.medline, "Retraction of Publication").
 NOTICE_PMID = "24472593"
-
-
-@pytest.fixture(scope="module")
-def server():
-    if not PUBMED_DATA.is_dir():
-        pytest.skip("real data not found")
-    with EUtilsServer() as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def _fresh(server):
-    server.reset()
-    yield
-    server.reset()
 
 
 def _env(server, **extra):
