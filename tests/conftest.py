@@ -43,6 +43,41 @@ def server(replay_server):
     replay_server.reset()
 
 
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    """The demo records in a real index snapshot (tests/engine_snapshot.py), built once per module."""
+    from tests.engine_snapshot import real_snapshot
+
+    return real_snapshot(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def engine(real):
+    """An engine over ``real`` (BM25 and the fake embedder)."""
+    from tests.engine_snapshot import engine_over
+
+    return engine_over(real.db)
+
+
+@pytest.fixture(scope="module")
+def snap(tmp_path_factory):
+    """A read-only connection to a snapshot's record tables (with the query-syntax tables) of the
+    demo records, built once per module."""
+    import duckdb
+
+    from ingest.pipeline import ingest_files
+    from ingest.store import Store
+    from tests.snapshot_db import make_snapshot
+
+    tmp = tmp_path_factory.mktemp("snapshot")
+    with Store(tmp / "store.duckdb") as store:
+        ingest_files(store, [require_shared_data() / "pubmed"], progress=False)
+    make_snapshot(tmp / "store.duckdb", tmp / "corpus.duckdb")
+    con = duckdb.connect(str(tmp / "corpus.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
 @pytest.fixture
 def store(tmp_path):
     from ingest.store import Store

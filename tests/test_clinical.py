@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pytest
 
@@ -10,8 +9,7 @@ from ingest.errors import ConfigError
 from search.clinical import CLINICAL_NAMES, FILTER_NAMES, FILTERS, clinical_filter, named_filter
 from search.query import parse, to_pubmed
 from search.restrict import _run, evaluate
-from tests.conftest import PUBMED_DATA, needs_data
-from tests.snapshot_db import make_snapshot
+from tests.conftest import needs_data
 
 # The records below were read in their XML (title, abstract, keywords, MeSH with major
 # flags and qualifiers, publication types, PMC id); every expectation follows from the
@@ -71,20 +69,6 @@ EXPECTED_IN = {
 }  # fmt: skip
 
 pytestmark = needs_data
-
-
-@pytest.fixture(scope="module")
-def snap(tmp_path_factory):
-    from ingest.pipeline import ingest_files
-    from ingest.store import Store
-
-    tmp = tmp_path_factory.mktemp("clinical")
-    with Store(tmp / "store.duckdb") as store:
-        ingest_files(store, [PUBMED_DATA], progress=False)
-    make_snapshot(tmp / "store.duckdb", tmp / "corpus.duckdb")
-    con = duckdb.connect(str(tmp / "corpus.duckdb"), read_only=True)
-    yield con
-    con.close()
 
 
 def pmids_of(con, ixs) -> set[str]:

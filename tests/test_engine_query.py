@@ -16,18 +16,7 @@ from ingest.errors import ConfigError
 from search.query import QuerySyntaxError
 from search.text import Tokenizer
 from search.types import Filters
-from tests.engine_snapshot import engine_over, real_snapshot
 from tests.test_clinical import CHECKED, EXPECTED_IN
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    return real_snapshot(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def engine(real):
-    return engine_over(real.db)
 
 
 def ids(results) -> list[str]:

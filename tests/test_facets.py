@@ -12,17 +12,6 @@ from search.facets import count_facets, order_rows
 from search.records_view import RecordColumns
 from search.text import Tokenizer
 from search.types import Filters
-from tests.engine_snapshot import engine_over, real_snapshot
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    return real_snapshot(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def engine(real):
-    return engine_over(real.db)
 
 
 def year_of(a) -> int | None:

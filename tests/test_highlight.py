@@ -3,7 +3,6 @@ and of the restriction's words; offsets index the original text (accents, Greek,
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +10,6 @@ from search.highlight import _WORD, Highlighter, WordTokens, exact_token, query_
 from search.query import parse
 from search.restrict import tokens as restrict_tokens
 from search.text import Tokenizer, TokenizerConfig
-from tests.engine_snapshot import engine_over, real_snapshot
 
 
 def marked(query: str, title: str, abstract: str = "") -> list[tuple[str, str]]:
@@ -100,11 +98,6 @@ def test_the_cached_exact_word_is_the_restrictions_own_reading(text):
 
 
 # -- through the engine, on real records -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    return engine_over(real_snapshot(tmp_path_factory).db)
 
 
 def test_hits_mark_the_query_in_their_own_title_and_abstract(engine):

@@ -12,24 +12,9 @@ import pytest
 from ingest.errors import SearchIndexError
 from search.query import And, DateRange, Not, Or, Term, parse
 from search.restrict import TOKENS_SQL, check_snapshot, evaluate, evaluate_mask, tokens
-from tests.conftest import PUBMED_DATA, needs_data
-from tests.snapshot_db import make_snapshot
+from tests.conftest import needs_data
 
 pytestmark = needs_data
-
-
-@pytest.fixture(scope="module")
-def snap(tmp_path_factory):
-    from ingest.pipeline import ingest_files
-    from ingest.store import Store
-
-    tmp = tmp_path_factory.mktemp("restrict")
-    with Store(tmp / "store.duckdb") as store:
-        ingest_files(store, [PUBMED_DATA], progress=False)
-    make_snapshot(tmp / "store.duckdb", tmp / "corpus.duckdb")
-    con = duckdb.connect(str(tmp / "corpus.duckdb"), read_only=True)
-    yield con
-    con.close()
 
 
 def ix_of(con, *pmids: str) -> set[int]:

@@ -13,19 +13,8 @@ from ingest.errors import ConfigError
 from search import fusion
 from search.engine import Engine, EngineConfig
 from search.types import Filters
-from tests.engine_snapshot import engine_over, real_snapshot
 
 ASTHMA_RCT = "29768149"  # NEJM budesonide-formoterol trial; MeSH major topics include Asthma
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    return real_snapshot(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def engine(real):
-    return engine_over(real.db)
 
 
 def notices(real) -> set[str]:
