@@ -100,3 +100,17 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
 needs_data = pytest.mark.skipif(
     not PUBMED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA} (set MEDSEARCH_SHARED_DATA)"
 )
+
+
+def assert_store_consistent(store) -> None:
+    """No part of a record without its record; no record without the parts its row lists."""
+    for table in ("authors", "mesh_headings", "abstract_sections", "publication_types", "article_ids"):
+        orphans = store.con.execute(
+            f"SELECT count(*) FROM {table} WHERE doc_id NOT IN (SELECT doc_id FROM articles)"
+        ).fetchone()[0]
+        assert orphans == 0, table
+    partless = store.con.execute(
+        "SELECT count(*) FROM articles a WHERE len(a.publication_types) > 0 AND NOT EXISTS "
+        "(SELECT 1 FROM publication_types p WHERE p.doc_id = a.doc_id)"
+    ).fetchone()[0]
+    assert partless == 0

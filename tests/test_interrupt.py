@@ -28,7 +28,7 @@ import pytest
 from ingest import pipeline
 from ingest.store import Store
 from tests.builders import real_records, replicate, write_pubmed_xml
-from tests.conftest import PUBMED_DATA, SHARED_DATA, needs_data
+from tests.conftest import PUBMED_DATA, SHARED_DATA, assert_store_consistent, needs_data
 
 SCIFACT = SHARED_DATA / "beir" / "scifact" / "corpus.jsonl"
 #: Real inputs read in this process (under 8 MB of XML): 5,183 BEIR documents in two
@@ -94,20 +94,6 @@ def _interrupt(db: Path, inputs: list[Path], delay: float) -> subprocess.Complet
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def _assert_consistent(store: Store) -> None:
-    """No part of a record without its record; no record without the parts its row lists."""
-    for table in ("authors", "mesh_headings", "abstract_sections", "publication_types", "article_ids"):
-        orphans = store.con.execute(
-            f"SELECT count(*) FROM {table} WHERE doc_id NOT IN (SELECT doc_id FROM articles)"
-        ).fetchone()[0]
-        assert orphans == 0, table
-    partless = store.con.execute(
-        "SELECT count(*) FROM articles a WHERE len(a.publication_types) > 0 AND NOT EXISTS "
-        "(SELECT 1 FROM publication_types p WHERE p.doc_id = a.doc_id)"
-    ).fetchone()[0]
-    assert partless == 0
-
-
 def _check_interrupted(got: subprocess.CompletedProcess, db: Path, clean: Clean, *, whole_batches: bool) -> None:
     lines = [line for line in got.stderr.splitlines() if line.strip()]
     if got.returncode == 0:  # it finished before the signal came
@@ -126,7 +112,7 @@ def _check_interrupted(got: subprocess.CompletedProcess, db: Path, clean: Clean,
             assert runs[0].message == pipeline.INTERRUPTED
         else:  # before the run was opened: nothing written yet
             assert count == 0
-        _assert_consistent(store)
+        assert_store_consistent(store)
         if whole_batches:
             assert count in clean.counts, count
 

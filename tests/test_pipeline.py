@@ -13,25 +13,11 @@ from ingest import pipeline, sources
 from ingest.errors import MedsearchError
 from ingest.store import Store
 from tests.builders import real_records, replicate, write_pubmed_xml
-from tests.conftest import PUBMED_DATA, REPO
+from tests.conftest import PUBMED_DATA, REPO, assert_store_consistent
 
 
 def _content(store: Store) -> list[tuple]:
     return store.con.execute("SELECT doc_id, record_hash FROM articles ORDER BY doc_id").fetchall()
-
-
-def _assert_consistent(store: Store) -> None:
-    """No part of a record without its record; every record with all its parts."""
-    for table in ("authors", "mesh_headings", "abstract_sections", "publication_types"):
-        orphans = store.con.execute(
-            f"SELECT count(*) FROM {table} WHERE doc_id NOT IN (SELECT doc_id FROM articles)"
-        ).fetchone()[0]
-        assert orphans == 0, table
-    missing_types = store.con.execute(
-        "SELECT count(*) FROM articles a WHERE len(a.publication_types) > 0 AND NOT EXISTS "
-        "(SELECT 1 FROM publication_types p WHERE p.doc_id = a.doc_id)"
-    ).fetchone()[0]
-    assert missing_types == 0
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +46,7 @@ def test_a_crash_mid_run_keeps_finished_batches_and_a_rerun_completes(tmp_path, 
         assert store.count() == 2_000  # two whole batches, nothing of the third
         assert store.runs(1)[0].status == "failed"
         assert "disk went away" in store.runs(1)[0].message
-        _assert_consistent(store)
+        assert_store_consistent(store)
         monkeypatch.setattr(sources, "iter_items", real_iter)
         report = pipeline.ingest_files(store, [big_file], batch_size=1_000, progress=False, parallel=False)
         assert report.result.unchanged == 2_000 and report.result.stored == 7_000
@@ -102,7 +88,7 @@ def test_sigkill_inside_a_transaction_leaves_the_committed_batches_only(tmp_path
     proc.wait()
     with Store(db) as store:
         assert store.count() == 2_000  # two committed batches; nothing of the third
-        _assert_consistent(store)
+        assert_store_consistent(store)
         report = pipeline.ingest_files(store, [big_file], progress=False)
         assert report.result.unchanged == 2_000 and store.count() == 9_000
         assert [r.status for r in store.runs(2)] == ["completed", "interrupted"]
@@ -138,7 +124,7 @@ def _ingest_both_ways(tmp_path, paths):
     with Store(db) as par:
         b = pipeline.ingest_files(par, paths, progress=False, parallel=True)
         assert _content(par) == expected
-        _assert_consistent(par)
+        assert_store_consistent(par)
     return a, b, db
 
 
