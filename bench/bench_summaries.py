@@ -63,6 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _grounded_numbers(sentences, sources: dict[str, str]) -> tuple[int, int]:
+    """How many numbers the sentences state, and how many of them a paper each one cites gives."""
+    from search.summarize.grounding import numbers, strip_citations
+
+    stated = grounded = 0
+    for s in sentences:
+        have = set().union(*(numbers(sources[p]) for p in s.cited)) if s.cited else set()
+        found = numbers(strip_citations(s.text))
+        stated += len(found)
+        grounded += len(found & have)
+    return stated, grounded
+
+
 # -- running -------------------------------------------------------------------------------
 def run_questions(args: argparse.Namespace) -> int:
     from search.config import Settings
@@ -123,16 +136,9 @@ def timed_overview(summarizer, question: str, papers, cache_path: Path | None) -
 
 def summary_metrics(summary, papers) -> dict:
     """Counts from which ``report`` computes the shares."""
-    from search.summarize.grounding import numbers, strip_citations
-
     abstracts = {p.pmid: f"{p.title}\n{p.abstract}" for p in papers}
     sentences = list(summary.sentences) + [s for f in summary.findings for s in f.sentences]
-    nums = grounded = 0
-    for s in sentences:
-        have = set().union(*(numbers(abstracts[p]) for p in s.cited)) if s.cited else set()
-        found = numbers(strip_citations(s.text))
-        nums += len(found)
-        grounded += len(found & have)
+    nums, grounded = _grounded_numbers(sentences, abstracts)
     invented = sum(1 for f in summary.all_flags if f.kind == "invented_citation")
     shown_citations = sum(len(s.cited) for s in summary.sentences)  # overview: cited by the model
     model_citations_in_findings = 0  # findings are cited by construction, not by the model
@@ -188,13 +194,7 @@ def one_prompt_baseline(model, question: str, papers) -> dict:
     sources = {p.pmid: f"{p.title}\n{p.abstract}" for p in usable}
     written = cited_ids(raw)
     checked = check_text(raw, sources)
-    nums = grounded = 0
-    from search.summarize.grounding import numbers, strip_citations
-    for s in checked:
-        have = set().union(*(numbers(sources[p]) for p in s.cited)) if s.cited else set()
-        found = numbers(strip_citations(s.text))
-        nums += len(found)
-        grounded += len(found & have)
+    nums, grounded = _grounded_numbers(checked, sources)
     return {"raw": raw, "stats": stream.stats.to_json(), "citations_written": len(written),
             "citations_valid": sum(1 for p in written if p in sources), "sentences": len(checked),
             "flagged": sum(1 for s in checked if s.flags), "numbers": nums, "numbers_grounded": grounded}
