@@ -66,8 +66,8 @@ def _write(folder: Path, name: str, content: str | bytes) -> Path:
     [
         ("efetch.xml", PUBMED_DOC, PUBMED_XML),
         ("baseline.xml", OLD_BASELINE, PUBMED_XML),
-        ("update.xml.gz", gzip.compress(PUBMED_DOC.encode()), PUBMED_XML),
-        ("lies.txt", gzip.compress(PUBMED_DOC.encode()), PUBMED_XML),  # gzip named .txt
+        ("update.xml.gz", gzip.compress(PUBMED_DOC.encode(), mtime=0), PUBMED_XML),
+        ("lies.txt", gzip.compress(PUBMED_DOC.encode(), mtime=0), PUBMED_XML),  # gzip named .txt
         ("plain.xml.gz", PUBMED_DOC, PUBMED_XML),  # not compressed despite .gz
         ("bom.xml", "\ufeff" + PUBMED_DOC, PUBMED_XML),
         ("export.txt", MEDLINE_DOC, MEDLINE),
@@ -87,7 +87,7 @@ def test_sniff_supported(tmp_path: Path, name: str, content: str | bytes, expect
     [
         ("esearch.xml", ESEARCH, "markup with root element <eSearchResult>: not PubMed XML"),
         ("page.html", "<!DOCTYPE html>\n<html><body/></html>", "root element <html>"),
-        ("esearch.xml.gz", gzip.compress(ESEARCH.encode()), "gzip content with root element"),
+        ("esearch.xml.gz", gzip.compress(ESEARCH.encode(), mtime=0), "gzip content with root element"),
         ("broken.gz", b"\x1f\x8b\x08\x00garbage", "cannot read file"),
         ("pmids.txt", "12345\n67890\n", "unknown format"),
         ("notes.txt", "TI  - no PMID first\n", "unknown format"),
