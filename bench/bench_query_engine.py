@@ -23,24 +23,7 @@ warm-up queries are not counted. The stores and indexes are cached under ``data/
 
     .venv/bin/python bench/bench_query_engine.py [--sizes 10000 100000] [--queries 50]
 
-Results of three consecutive runs on the 2-core development machine, shared with other jobs
-(load average 2.5-3.6 while they ran), 50 queries, p50 / p95 in ms (ranges over the runs):
-
-    case                          10,000 records                100,000 records
-    free text (unfiltered)        44-55 / 68-112                40-61 / 50-106
-    + 3 clauses, selective        29-37 / 35-89   (restrict 8-10)   34-50 / 41-91    (restrict 9-11)
-    + 3 clauses, broad            58-96 / 69-212  (restrict 10-15)  83-132 / 108-267 (restrict 15-22)
-    facets, selective             16-20 / 21-35                 20-24 / 25-41
-    date sort, selective          24-38 / 28-59                 31-53 / 39-66
-    clauses only (listing)        11-12 / 14-17                 13-15 / 17-27
-
-The selective restriction keeps 159 of 100,000 records, the broad one about 60% of them
-(8,294 match the free text as well). In the broad case the dense stage scores a masked
-int8 pass (24-31 ms at 100k against 15-20 unfiltered) and learned fusion reads 200
-candidates; result cards come from the snapshot's card file (``search/card_file.py``): read
-through SQL instead, the four card queries cost about 20 ms of CPU per page at 100k.
-Targets: p50 < 100 ms at 100k (met by the selective query in every run and by the broad
-one in the quietest: 83 ms, 100 and 132 ms under more load), facets < 50 ms (met).
+Figures, and what limits the broad case: ``docs/search.md`` ("Speed").
 """
 
 from __future__ import annotations
@@ -82,11 +65,11 @@ def base_index() -> tuple[Path, Path]:
     from search.index import IndexManager, IndexSettings
 
     db, index = CACHE / "base.duckdb", CACHE / "base.index"
-    if not (index / "CURRENT").is_file():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        with Store(db) as store:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with Store(db) as store:
+        if not (index / "CURRENT").is_file():
             ingest_files(store, [DATA], progress=False)
-            IndexManager(store, index, IndexSettings()).build_or_update(progress=True)
+        IndexManager(store, index, IndexSettings()).build_or_update(progress=True)  # no-op when current
     return db, index
 
 
@@ -96,8 +79,10 @@ def replicated(base: Path, base_index_dir: Path, n: int) -> tuple[Path, Path, di
     from search.index import IndexManager, IndexSettings
 
     db, index = CACHE / f"n{n}.duckdb", CACHE / f"n{n}.index"
-    if (index / "CURRENT").is_file():
-        return db, index, {}
+    if (index / "CURRENT").is_file():  # cached: brought up to date (another index format, damage)
+        with Store(db, read_only=True, lock=True) as store:
+            report = IndexManager(store, index, IndexSettings()).build_or_update(progress=True)
+        return db, index, {} if report.up_to_date else report.seconds
     for p in (db, index):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     with Store(db) as store:

@@ -35,33 +35,7 @@ Other commands: ``backends`` (ONNX int8 vs torch fp32 speed and agreement, the
 numbers behind ``search.models.DEFAULT_BACKEND``), ``recipe`` (BM25 with and
 without MeSH/keywords on the demo PubMed records, see ``search.corpus``).
 
-Results of one run of this script on this 2-core VM (Xeon with AVX-512 VNNI),
-shared with other jobs while measured (load average ~5), 200 queries, in ms::
-
-    docs       total p50  p95    embed  bm25  dense  fuse  filtered p50
-    10,000       16.8     40.8   10.2    0.5   6.9   1.0     20.5
-    100,000      26.9     43.5   14.4    1.6   7.8   1.0     25.7
-    1,000,000    90.5    123.3    9.9   13.7  57.6   1.1     78.2
-
-    dense stage alone, float32-only vs int8 first pass + exact re-score (p50):
-    10k 5.8 vs 1.4 ms, 100k 25.3 vs 4.7 ms, 1M 235 vs 55 ms.
-
-    docs       bm25 index  +tokenising  dense index  build peak  query peak  disk
-    10,000        4.3 s        4 s        0.0 s         253 MB     376 MB     22 MB
-    100,000      18.9 s       44 s        1.0 s         697 MB     602 MB    249 MB
-    1,000,000   134 s       ~440 s        6.4 s       4,107 MB   3,006 MB  2,485 MB
-
-(An earlier run under heavier load gave 149 / 238 ms p50 / p95 at 1M.)
-Targets (p50 < 50 ms at 10k, < 300 ms at 1M) are met. BM25 build time grows about
-linearly (x4.4 from 10k to 100k, start-up included; x7 from 100k to 1M), build memory
-x2.8 from 10k to 100k and x5.9 from 100k to 1M (bm25s holds every (document, term)
-pair three times while building; the token lists of every document are in memory). The
-tokenizer (2,300-3,100 texts of ~900 characters/s on one core) is the larger part
-of a 1M BM25 build; dense "index" time excludes embedding, which on this CPU runs at
-5-8 abstracts/s (1M abstracts: 1.5-2 days; that is why the vectors here are
-derived). Query peak at 1M includes the float32-only comparison runs, which touch
-the whole 1.5 GB matrix; the int8 path alone touches the 0.4 GB int8 copy and
-a few thousand float32 rows per query.
+Figures: ``docs/search.md`` ("Speed"), with the command that measures each.
 """
 
 from __future__ import annotations

@@ -141,6 +141,11 @@ def _load(folder: Path, model: str | None, embedder: Any, loader: Any, full_veri
         raise SearchIndexError(f"The search index {folder} named by {CURRENT} does not exist.", hint=HINT)
     manifest = read_manifest(folder)
     if manifest is None:
+        other = read_manifest(folder, any_format=True)
+        if other is not None:
+            raise SearchIndexError(
+                f"The search index in {folder} was built by another version of medsearch (index format "
+                f"{other.get('format')!r}; this version reads format {FORMAT_VERSION}).", hint=HINT)
         raise damaged(folder, ["manifest.json is missing or unreadable"])
     problems = verify_parts(folder, manifest.get("parts", []), full=full_verify)
     if problems:

@@ -227,6 +227,19 @@ def test_a_part_with_changed_bytes_of_the_same_size_is_caught_by_its_checksum(wo
         manager.load()
 
 
+def test_a_snapshot_of_another_index_format_is_named_as_such_and_rebuilt(work):
+    _, manager = work
+    path = manager.index_dir / "v000001" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["format"] -= 1  # as an older medsearch wrote it
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(SearchIndexError, match="(?s)another version of medsearch.*medsearch index"):
+        manager.load()
+    report = manager.build_or_update(progress=False)
+    assert not report.up_to_date and report.snapshot == "v000002"
+    assert len(manager.load().doc_ids) == FIRST
+
+
 def test_force_builds_a_new_snapshot_of_an_intact_index(work):
     _, manager = work
     report = manager.build_or_update(progress=False, force=True)

@@ -1,7 +1,7 @@
 """Findings per paper, then an overview from the findings: "gather evidence, then answer".
 
 A small local model writes a faithful sentence about one abstract at a time but loses
-citations over five at once (``../shared/MODELS.md``; measured again in ``docs/quality.md``).
+citations over five at once (measured in ``docs/quality.md``).
 So each paper gets its own short call (its finding: cited to it by construction, also its
 TL;DR, cached per paper and record version), and the overview is a second short call over
 those findings. Every sentence passes the grounding checks before the caller sees it, and
