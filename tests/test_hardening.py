@@ -110,6 +110,28 @@ def test_open_failures_name_their_real_cause(tmp_path):
         assert "Another medsearch process" not in result.stderr
 
 
+@pytest.mark.slow
+def test_a_database_held_by_another_program_names_that_process(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "held.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+         "sys.stdin.read()", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        out = run_cli("--db", str(db), "stats")
+        _ok_error(out, f"process {holder.pid}")
+        assert "Another medsearch process" not in out.stderr
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
 def test_index_of_a_missing_database_creates_nothing(tmp_path):
     missing = tmp_path / "missing.duckdb"
     _ok_error(run_cli("--db", str(missing), "index", env=BM25_ONLY), "No database at")
