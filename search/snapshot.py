@@ -139,14 +139,13 @@ def load_snapshot(
 def _load(folder: Path, model: str | None, embedder: Any, loader: Any, full_verify: bool) -> Snapshot:
     if not folder.is_dir():
         raise SearchIndexError(f"The search index {folder} named by {CURRENT} does not exist.", hint=HINT)
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder, any_format=True)
     if manifest is None:
-        other = read_manifest(folder, any_format=True)
-        if other is not None:
-            raise SearchIndexError(
-                f"The search index in {folder} was built by another version of medsearch (index format "
-                f"{other.get('format')!r}; this version reads format {FORMAT_VERSION}).", hint=HINT)
         raise damaged(folder, ["manifest.json is missing or unreadable"])
+    if manifest.get("format") != FORMAT_VERSION:
+        raise SearchIndexError(
+            f"The search index in {folder} was built by another version of medsearch (index format "
+            f"{manifest.get('format')!r}; this version reads format {FORMAT_VERSION}).", hint=HINT)
     problems = verify_parts(folder, manifest.get("parts", []), full=full_verify)
     if problems:
         raise damaged(folder, problems)

@@ -171,7 +171,6 @@ def test_a_save_succeeds_while_an_ingest_holds_the_store(ms):
 
 @pytest.mark.slow
 def test_pull_fetches_new_records_of_the_query_indexes_and_marks_them(server, tmp_path):
-    server.reset()
     s = corpus_settings(tmp_path)  # an empty store: everything comes from PubMed
     env = {**env_of(s), "NCBI_EUTILS_URL": server.url, "NCBI_EMAIL": "librarian@example.org"}
     assert run_cli("saved", "add", "tumours", "tumor", env=env).returncode == 0
@@ -196,7 +195,6 @@ def test_pull_fetches_new_records_of_the_query_indexes_and_marks_them(server, tm
 
 @pytest.mark.slow
 def test_a_failing_pull_is_reported_and_the_other_queries_still_run(server, corpus, tmp_path):
-    server.reset()
     s = fresh_copy(corpus, tmp_path)
     env = {**env_of(s), "NCBI_EUTILS_URL": server.url, "NCBI_EMAIL": "librarian@example.org"}
     for name, query in (("a", "cancer"), ("b", "tumor")):
@@ -287,7 +285,6 @@ def test_odd_names_pass_through_create_rename_export_and_backup(ms, tmp_path, na
 
 @pytest.mark.slow
 def test_nightly_pull_brings_a_listed_papers_retraction_into_the_digest(server, tmp_path):
-    server.reset()
     s = corpus_settings(tmp_path)
     env = {**env_of(s), "NCBI_EUTILS_URL": server.url, "NCBI_EMAIL": "librarian@example.org"}
     assert run_cli("saved", "add", "tumours", "tumor", env=env).returncode == 0

@@ -52,12 +52,6 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
 
 
-@pytest.fixture
-def eutils(server: EUtilsServer) -> EUtilsServer:
-    """The replay server (the shared ``server`` fixture clears it around each test)."""
-    return server
-
-
 class Sleeps(list):
     """An injected sleep: records each wait instead of waiting."""
 
@@ -126,77 +120,77 @@ def max_per_window(times: list[float], window: float = 1.0) -> int:
 # --- the happy path ---------------------------------------------------------------------------
 
 
-def test_search_then_fetch_returns_exactly_the_requested_records(eutils: EUtilsServer) -> None:
-    client = client_for(eutils)
+def test_search_then_fetch_returns_exactly_the_requested_records(server: EUtilsServer) -> None:
+    client = client_for(server)
     found = client.search("all[sb]")
-    assert found.count == len(eutils.pool) == len(found.ids) == len(set(found.ids))
+    assert found.count == len(server.pool) == len(found.ids) == len(set(found.ids))
     assert found.webenv and found.query_key and found.warnings == []
     wanted = found.ids[:45] + ["1"]  # PMID 1 is not in the pool: NCBI sends nothing for it
 
     batches = list(client.fetch(wanted + wanted[:5]))  # duplicates are fetched once
 
-    check_batches(eutils, batches, wanted)
+    check_batches(server, batches, wanted)
     returned = {pmid for b in batches for pmid in records_in(b.xml)}
     assert returned == set(wanted) - {"1"}
     assert "1" in batches[-1].ids and all(len(records_in(b.xml)) <= 7 for b in batches)
-    assert len(eutils.requests_to("epost")) == 3  # chunks of 20, 20, 6
-    assert len(eutils.requests_to("efetch")) == 3 + 3 + 1  # batches of 7
-    fetch = eutils.requests_to("efetch")[1].params
+    assert len(server.requests_to("epost")) == 3  # chunks of 20, 20, 6
+    assert len(server.requests_to("efetch")) == 3 + 3 + 1  # batches of 7
+    fetch = server.requests_to("efetch")[1].params
     assert fetch["rettype"] == fetch["retmode"] == "xml" and fetch["retstart"] == "7"
     assert fetch["retmax"] == "7" and fetch["WebEnv"].startswith("MCID_") and fetch["query_key"]
 
 
-def test_fetch_parses_with_the_pubmed_parser(eutils: EUtilsServer) -> None:
+def test_fetch_parses_with_the_pubmed_parser(server: EUtilsServer) -> None:
     pubmed_xml = pytest.importorskip("ingest.pubmed_xml")
-    client = client_for(eutils)
+    client = client_for(server)
     ids = client.search("all[sb]").ids[:30]
     for batch in client.fetch(ids):
         items = pubmed_xml.parse_pubmed_xml_bytes(batch.xml, location=f"batch {batch.index}")
         assert {i.doc_id for i in items} == set(records_in(batch.xml))
 
 
-def test_every_request_carries_tool_email_and_api_key(eutils: EUtilsServer) -> None:
-    round_trip(eutils, client_for(eutils))
-    assert {r.endpoint for r in eutils.requests} == {"esearch", "epost", "efetch"}
-    for r in eutils.requests:
+def test_every_request_carries_tool_email_and_api_key(server: EUtilsServer) -> None:
+    round_trip(server, client_for(server))
+    assert {r.endpoint for r in server.requests} == {"esearch", "epost", "efetch"}
+    for r in server.requests:
         assert (r.params["tool"], r.params["email"], r.params["api_key"]) == (
             "medsearch",
             "tests@example.org",
             KEY,
         )
-    assert {r.method for r in eutils.requests_to("epost")} == {"POST"}
+    assert {r.method for r in server.requests_to("epost")} == {"POST"}
 
 
 def test_no_api_key_is_sent_without_one(
-    eutils: EUtilsServer, monkeypatch: pytest.MonkeyPatch
+    server: EUtilsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Entrez, "api_key", "biopython-global-key")  # must not leak in
     monkeypatch.setattr(Entrez, "email", "global@example.org")
-    client_for(eutils, api_key=None).search("cancer")
-    (request,) = eutils.requests
+    client_for(server, api_key=None).search("cancer")
+    (request,) = server.requests
     assert "api_key" not in request.params and request.params["email"] == "tests@example.org"
 
 
 def test_no_email_is_allowed_and_not_sent(
-    eutils: EUtilsServer, recwarn: pytest.WarningsRecorder
+    server: EUtilsServer, recwarn: pytest.WarningsRecorder
 ) -> None:
-    client_for(eutils, email=None).search("cancer")
-    (request,) = eutils.requests
+    client_for(server, email=None).search("cancer")
+    (request,) = server.requests
     assert "email" not in request.params and request.params["tool"] == "medsearch"
     assert not [w for w in recwarn if "mail" in str(w.message)]
 
 
-def test_since_until_filter_on_entrez_date(eutils: EUtilsServer) -> None:
+def test_since_until_filter_on_entrez_date(server: EUtilsServer) -> None:
     since, until = date(2020, 1, 1), date(2021, 12, 31)
-    found = client_for(eutils).search("all[sb]", since=since, until=until)
-    params = eutils.requests[0].params
+    found = client_for(server).search("all[sb]", since=since, until=until)
+    params = server.requests[0].params
     assert (params["datetype"], params["mindate"], params["maxdate"]) == (
         "edat",
         "2020/01/01",
         "2021/12/31",
     )
     assert params["usehistory"] == "y"
-    assert found.ids == eutils.search_ids("all[sb]", since, until) and 0 < found.count < 178
+    assert found.ids == server.search_ids("all[sb]", since, until) and 0 < found.count < 178
 
 
 # --- faults that are retried ------------------------------------------------------------------
@@ -212,139 +206,139 @@ RETRIED = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("endpoint", "fault"), RETRIED)
-def test_fault_is_retried_then_succeeds(eutils: EUtilsServer, endpoint: str, fault: str) -> None:
-    eutils.inject(endpoint, fault, times=2, retry_after=0)
-    client = client_for(eutils, timeout=0.5 if fault == "slow" else 5.0)
+def test_fault_is_retried_then_succeeds(server: EUtilsServer, endpoint: str, fault: str) -> None:
+    server.inject(endpoint, fault, times=2, retry_after=0)
+    client = client_for(server, timeout=0.5 if fault == "slow" else 5.0)
 
-    round_trip(eutils, client)
+    round_trip(server, client)
 
-    hits = [r for r in eutils.requests if r.fault]
+    hits = [r for r in server.requests if r.fault]
     assert [(r.endpoint, r.fault) for r in hits] == [(endpoint, fault)] * 2
     normal = {"esearch": 1, "epost": 1, "efetch": 2}
-    assert len(eutils.requests_to(endpoint)) == normal[endpoint] + 2
+    assert len(server.requests_to(endpoint)) == normal[endpoint] + 2
 
 
-def test_transient_error_text_in_a_400_is_retried(eutils: EUtilsServer) -> None:
+def test_transient_error_text_in_a_400_is_retried(server: EUtilsServer) -> None:
     body = (
         b"<eFetchResult><ERROR> Error: External viewer error: Empty Response. "
         b"Bytes read: 0 Status: Timeout</ERROR></eFetchResult>"
     )
-    eutils.inject("efetch", "status", status=400, body=body, content_type="text/xml")
-    round_trip(eutils, client_for(eutils))
-    assert len(eutils.requests_to("efetch")) == 3
+    server.inject("efetch", "status", status=400, body=body, content_type="text/xml")
+    round_trip(server, client_for(server))
+    assert len(server.requests_to("efetch")) == 3
 
 
-def test_retry_after_seconds_is_the_wait(eutils: EUtilsServer) -> None:
-    eutils.inject("esearch", "429", retry_after="3")
+def test_retry_after_seconds_is_the_wait(server: EUtilsServer) -> None:
+    server.inject("esearch", "429", retry_after="3")
     sleeps = Sleeps()
-    client_for(eutils, sleep=sleeps).search("cancer")
-    first, second = eutils.requests_to("esearch")
+    client_for(server, sleep=sleeps).search("cancer")
+    first, second = server.requests_to("esearch")
     assert first.fault == "429" and second.fault is None and sleeps == [3]
 
 
-def test_retry_after_http_date_is_the_wait(eutils: EUtilsServer) -> None:
-    eutils.inject("esearch", "503", retry_after=formatdate(time.time() + 4, usegmt=True))
+def test_retry_after_http_date_is_the_wait(server: EUtilsServer) -> None:
+    server.inject("esearch", "503", retry_after=formatdate(time.time() + 4, usegmt=True))
     sleeps = Sleeps()
-    client_for(eutils, sleep=sleeps).search("cancer")
-    assert len(eutils.requests_to("esearch")) == 2 and len(sleeps) == 1
+    client_for(server, sleep=sleeps).search("cancer")
+    assert len(server.requests_to("esearch")) == 2 and len(sleeps) == 1
     assert 2 <= sleeps[0] <= 4  # HTTP-dates have whole seconds
 
 
-def test_a_long_retry_after_is_capped(eutils: EUtilsServer) -> None:
-    eutils.inject("efetch", "429", retry_after="86400")
+def test_a_long_retry_after_is_capped(server: EUtilsServer) -> None:
+    server.inject("efetch", "429", retry_after="86400")
     sleeps = Sleeps()
-    round_trip(eutils, client_for(eutils, sleep=sleeps, retry_after_max=7))
+    round_trip(server, client_for(server, sleep=sleeps, retry_after_max=7))
     assert sleeps == [7]
 
 
-def test_backoff_grows_between_tries_and_stays_under_the_cap(eutils: EUtilsServer) -> None:
-    eutils.inject("esearch", "500", times=5)
+def test_backoff_grows_between_tries_and_stays_under_the_cap(server: EUtilsServer) -> None:
+    server.inject("esearch", "500", times=5)
     sleeps = Sleeps()
-    client = client_for(eutils, sleep=sleeps, max_tries=6, backoff_factor=1.0, backoff_max=5.0)
+    client = client_for(server, sleep=sleeps, max_tries=6, backoff_factor=1.0, backoff_max=5.0)
     client.search("cancer")
-    assert len(eutils.requests_to("esearch")) == 6
+    assert len(server.requests_to("esearch")) == 6
     # urllib3's schedule: none before the first retry, then factor * 2**(n-1) plus
     # jitter (up to factor/2), never above backoff_max
     assert len(sleeps) == 4 and 2 <= sleeps[0] <= 2.5 and 4 <= sleeps[1] <= 4.5
     assert sleeps[2] == sleeps[3] == 5.0
 
 
-def test_expired_webenv_mid_fetch_is_reposted(eutils: EUtilsServer) -> None:
-    client = client_for(eutils)
+def test_expired_webenv_mid_fetch_is_reposted(server: EUtilsServer) -> None:
+    client = client_for(server)
     wanted = client.search("all[sb]").ids[:30]
     batches = []
     for batch in client.fetch(wanted):
         batches.append(batch)
         if batch.index == 1:
-            eutils.inject("efetch", "expire")  # NCBI forgets every WebEnv before the next efetch
+            server.inject("efetch", "expire")  # NCBI forgets every WebEnv before the next efetch
 
-    check_batches(eutils, batches, wanted)
-    posts = eutils.requests_to("epost")
+    check_batches(server, batches, wanted)
+    posts = server.requests_to("epost")
     assert len(posts) == 3  # chunk 1, chunk 1 again (its 13 unfetched ids), chunk 2
     first_batch = set(batches[0].ids)
     reposted = posts[1].params["id"].split(",")
     assert len(reposted) == 13 and set(reposted) == set(wanted[:20]) - first_batch
-    efetch = eutils.requests_to("efetch")
+    efetch = server.requests_to("efetch")
     assert efetch[1].fault == "expire" and efetch[2].params["retstart"] == "0"
     assert efetch[2].params["WebEnv"] != efetch[1].params["WebEnv"]
 
 
-def test_history_lost_for_good_is_an_error(eutils: EUtilsServer) -> None:
-    eutils.inject("efetch", "error_xml", times=10, text="Unable to obtain query #1")
-    client = client_for(eutils)
+def test_history_lost_for_good_is_an_error(server: EUtilsServer) -> None:
+    server.inject("efetch", "error_xml", times=10, text="Unable to obtain query #1")
+    client = client_for(server)
     with pytest.raises(EntrezError, match="Unable to obtain query #1"):
         list(client.fetch(["11618220", "11636720"]))
-    assert len(eutils.requests_to("epost")) == 3  # the first post and two re-posts
+    assert len(server.requests_to("epost")) == 3  # the first post and two re-posts
 
 
 # --- failures that are reported ---------------------------------------------------------------
 
 
-def test_persistent_500_gives_up_with_a_helpful_error(eutils: EUtilsServer) -> None:
-    eutils.inject("esearch", "500", times=10)
+def test_persistent_500_gives_up_with_a_helpful_error(server: EUtilsServer) -> None:
+    server.inject("esearch", "500", times=10)
     with pytest.raises(EntrezHTTPError) as caught:
-        client_for(eutils).search("cancer")
+        client_for(server).search("cancer")
     err = caught.value
-    assert err.status == 500 and len(eutils.requests) == 3
+    assert err.status == 500 and len(server.requests) == 3
     assert "NCBI esearch failed after 3 tries: HTTP 500" in err.message
-    assert err.url.startswith(eutils.url + "esearch.fcgi?") and "term=cancer" in err.url
+    assert err.url.startswith(server.url + "esearch.fcgi?") and "term=cancer" in err.url
     assert KEY not in str(err) and "api_key" not in str(err)
     assert "network connection" in err.hint and "ncbi.nlm.nih.gov/Status" in err.hint
     assert "batch size" in err.hint
 
 
-def test_persistent_429_suggests_an_api_key(eutils: EUtilsServer) -> None:
-    eutils.inject("efetch", "429", times=10, retry_after="0")
-    client = client_for(eutils, api_key=None, max_tries=2)
+def test_persistent_429_suggests_an_api_key(server: EUtilsServer) -> None:
+    server.inject("efetch", "429", times=10, retry_after="0")
+    client = client_for(server, api_key=None, max_tries=2)
     with pytest.raises(EntrezHTTPError) as caught:
         list(client.fetch(["11618220"]))
     assert caught.value.status == 429 and "API key" in caught.value.hint
 
 
-def test_a_refused_request_is_not_retried(eutils: EUtilsServer) -> None:
+def test_a_refused_request_is_not_retried(server: EUtilsServer) -> None:
     body = b'{"error":"API key invalid","api-key":"x","type":"invalid","status":"unknown"}'
-    eutils.inject("esearch", "status", status=400, body=body, content_type="application/json")
+    server.inject("esearch", "status", status=400, body=body, content_type="application/json")
     with pytest.raises(EntrezHTTPError, match='HTTP 400.*"API key invalid"') as caught:
-        client_for(eutils).search("cancer")
-    assert caught.value.status == 400 and len(eutils.requests) == 1
+        client_for(server).search("cancer")
+    assert caught.value.status == 400 and len(server.requests) == 1
     assert "API key" in caught.value.hint
 
 
 @pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
-def test_html_page_after_every_try_is_a_clear_error(eutils: EUtilsServer, endpoint: str) -> None:
-    eutils.inject(endpoint, "html", times=10)
+def test_html_page_after_every_try_is_a_clear_error(server: EUtilsServer, endpoint: str) -> None:
+    server.inject(endpoint, "html", times=10)
     with pytest.raises(EntrezError, match="HTML page \\('PmFetch response'\\)") as caught:
-        round_trip(eutils, client_for(eutils))
+        round_trip(server, client_for(server))
     assert not isinstance(caught.value, EntrezHTTPError)
-    assert len(eutils.requests_to(endpoint)) == 3 and "maintenance" in caught.value.hint
+    assert len(server.requests_to(endpoint)) == 3 and "maintenance" in caught.value.hint
 
 
-def test_html_then_a_503_then_xml_share_one_budget(eutils: EUtilsServer) -> None:
-    eutils.inject("esearch", "html")
-    eutils.inject("esearch", "503", retry_after=None)
-    found = client_for(eutils).search("cancer")
+def test_html_then_a_503_then_xml_share_one_budget(server: EUtilsServer) -> None:
+    server.inject("esearch", "html")
+    server.inject("esearch", "503", retry_after=None)
+    found = client_for(server).search("cancer")
     assert found.count > 0
-    assert [r.fault for r in eutils.requests_to("esearch")] == ["html", "503", None]
+    assert [r.fault for r in server.requests_to("esearch")] == ["html", "503", None]
 
 
 ERROR_DOCS = [
@@ -359,24 +353,24 @@ ERROR_DOCS = [
 
 @pytest.mark.parametrize(("endpoint", "file", "quoted"), ERROR_DOCS)
 def test_ncbi_error_documents_are_quoted(
-    eutils: EUtilsServer, endpoint: str, file: str | None, quoted: str
+    server: EUtilsServer, endpoint: str, file: str | None, quoted: str
 ) -> None:
-    eutils.inject(endpoint, "error_xml", **({"file": file} if file else {}))
+    server.inject(endpoint, "error_xml", **({"file": file} if file else {}))
     with pytest.raises(EntrezError) as caught:
-        round_trip(eutils, client_for(eutils))
+        round_trip(server, client_for(server))
     assert quoted in caught.value.message and f"NCBI {endpoint}" in caught.value.message
-    assert len(eutils.requests_to(endpoint)) == 1
+    assert len(server.requests_to(endpoint)) == 1
 
 
-def test_phrase_not_found_is_a_warning_with_no_hits(eutils: EUtilsServer) -> None:
-    found = client_for(eutils).search("abcXYZ")
+def test_phrase_not_found_is_a_warning_with_no_hits(server: EUtilsServer) -> None:
+    found = client_for(server).search("abcXYZ")
     assert (found.count, found.ids) == (0, [])
     assert found.warnings == ["PhraseNotFound: abcXYZ", "OutputMessage: No items found."]
     assert found.query_translation == "(abcXYZ[All Fields])"
 
 
-def test_unknown_words_are_dropped_with_a_warning(eutils: EUtilsServer) -> None:
-    client = client_for(eutils)
+def test_unknown_words_are_dropped_with_a_warning(server: EUtilsServer) -> None:
+    client = client_for(server)
     plain = client.search("cancer")
     found = client.search("cancer AND qwertyuiop")
     assert found.ids == plain.ids and found.count == plain.count > 0
@@ -435,14 +429,14 @@ class CountingLimiter(RateLimiter):
         return 0.0
 
 
-def test_every_request_and_every_retry_passes_the_rate_limiter(eutils: EUtilsServer) -> None:
-    eutils.inject("efetch", "503", retry_after=None)
-    eutils.inject("esearch", "drop")
-    eutils.inject("epost", "html")
+def test_every_request_and_every_retry_passes_the_rate_limiter(server: EUtilsServer) -> None:
+    server.inject("efetch", "503", retry_after=None)
+    server.inject("esearch", "drop")
+    server.inject("epost", "html")
     limiter = CountingLimiter()
-    config = EntrezConfig(email="a@example.org", base_url=eutils.url, backoff_factor=0)
-    round_trip(eutils, EntrezClient(config, limiter=limiter, sleep=Sleeps()))
-    assert limiter.calls == len(eutils.requests) == 3 + 3  # one of each, three retried
+    config = EntrezConfig(email="a@example.org", base_url=server.url, backoff_factor=0)
+    round_trip(server, EntrezClient(config, limiter=limiter, sleep=Sleeps()))
+    assert limiter.calls == len(server.requests) == 3 + 3  # one of each, three retried
 
 
 @pytest.mark.parametrize(("key", "rate"), [(None, 3.0), (KEY, 10.0)])
@@ -455,48 +449,48 @@ def test_the_default_rate_is_ncbis(key: str | None, rate: float) -> None:
 
 
 @pytest.mark.slow
-def test_a_large_result_is_split_by_entry_date(eutils: EUtilsServer) -> None:
-    client = client_for(eutils)
+def test_a_large_result_is_split_by_entry_date(server: EUtilsServer) -> None:
+    client = client_for(server)
     found = client.search(LARGE_QUERY)
     assert found.count == LARGE_COUNT == len(found.ids) == len(set(found.ids))
-    assert set(found.ids) == set(eutils.search_ids(LARGE_QUERY)) and found.warnings == []
-    first, *slices = eutils.requests_to("esearch")
+    assert set(found.ids) == set(server.search_ids(LARGE_QUERY)) and found.warnings == []
+    first, *slices = server.requests_to("esearch")
     assert first.params["usehistory"] == "y" and "mindate" not in first.params
     assert slices and all(r.params["datetype"] == "edat" for r in slices)
     assert all(int(r.params["retstart"]) + int(r.params["retmax"]) <= 9_999 for r in slices)
 
     sample = found.ids[::1000]  # synthetic ids: real records with their PMID rewritten
     batches = list(client.fetch(sample))
-    check_batches(eutils, batches, sample)
+    check_batches(server, batches, sample)
     assert {p for b in batches for p in records_in(b.xml)} == set(sample)
 
 
-def test_a_large_dated_result_matches_the_server(eutils: EUtilsServer) -> None:
+def test_a_large_dated_result_matches_the_server(server: EUtilsServer) -> None:
     since, until = date(2016, 1, 1), date(2018, 6, 30)
-    found = client_for(eutils).search(LARGE_QUERY, since=since, until=until)
-    expected = eutils.search_ids(LARGE_QUERY, since, until)
+    found = client_for(server).search(LARGE_QUERY, since=since, until=until)
+    expected = server.search_ids(LARGE_QUERY, since, until)
     assert len(expected) > 9_999 and sorted(found.ids) == sorted(expected)
-    for r in eutils.requests_to("esearch"):
+    for r in server.requests_to("esearch"):
         assert since <= date(*map(int, r.params["mindate"].split("/"))) <= until
 
 
-def test_one_day_over_the_cap_is_a_clear_error(eutils: EUtilsServer) -> None:
+def test_one_day_over_the_cap_is_a_clear_error(server: EUtilsServer) -> None:
     day = date(2021, 6, 1)
-    if "one busy day" not in eutils.synthetic:
-        eutils.add_synthetic("one busy day", 12_000, day, day)
+    if "one busy day" not in server.synthetic:
+        server.add_synthetic("one busy day", 12_000, day, day)
     with pytest.raises(EntrezError, match="12,000 PubMed records dated 2021-06-01") as caught:
-        client_for(eutils).search("one busy day", since=day - timedelta(days=3), until=day)
+        client_for(server).search("one busy day", since=day - timedelta(days=3), until=day)
     assert "narrow the query" in caught.value.hint
 
 
 # --- input and settings -----------------------------------------------------------------------
 
 
-def test_fetch_checks_ids_before_any_request(eutils: EUtilsServer) -> None:
-    client = client_for(eutils)
+def test_fetch_checks_ids_before_any_request(server: EUtilsServer) -> None:
+    client = client_for(server)
     with pytest.raises(EntrezError, match="not PubMed ids: 'abc'"):
         list(client.fetch(["123", "abc"]))
-    assert list(client.fetch([])) == [] and eutils.requests == []
+    assert list(client.fetch([])) == [] and server.requests == []
 
 
 @pytest.mark.parametrize(
@@ -519,33 +513,33 @@ def test_bad_settings_are_config_errors(bad: dict) -> None:
 # --- bounded searches -----------------------------------------------------------------------
 
 
-def test_the_first_n_of_a_million_hits_take_one_esearch(eutils: EUtilsServer) -> None:
-    found = client_for(eutils).search_top(BROAD_QUERY, 500)
-    assert found.count == BROAD_COUNT and found.ids == eutils.search_ids(BROAD_QUERY)[:500]
-    (request,) = eutils.requests
+def test_the_first_n_of_a_million_hits_take_one_esearch(server: EUtilsServer) -> None:
+    found = client_for(server).search_top(BROAD_QUERY, 500)
+    assert found.count == BROAD_COUNT and found.ids == server.search_ids(BROAD_QUERY)[:500]
+    (request,) = server.requests
     assert request.params["retmax"] == "500" and "usehistory" not in request.params
 
 
 @pytest.mark.slow
-def test_past_the_cap_the_newest_date_slices_come_first(eutils: EUtilsServer) -> None:
-    found = client_for(eutils).search_top(BROAD_QUERY, 12_000)
-    assert found.ids == eutils.search_ids(BROAD_QUERY)[:12_000]  # newest entry first
-    assert len(eutils.requests) < 20  # date halving down to the newest slices, not a listing
+def test_past_the_cap_the_newest_date_slices_come_first(server: EUtilsServer) -> None:
+    found = client_for(server).search_top(BROAD_QUERY, 12_000)
+    assert found.ids == server.search_ids(BROAD_QUERY)[:12_000]  # newest entry first
+    assert len(server.requests) < 20  # date halving down to the newest slices, not a listing
 
 
-def test_modified_records_are_found_among_posted_ids(eutils: EUtilsServer) -> None:
-    ids = eutils.search_ids("all[sb]")[:30]
-    eutils.revise(ids[4], eutils.record_xml(ids[4]), modified=date.today())
-    eutils.delete(ids[7])
-    check = client_for(eutils).check_stored(ids, date.today() - timedelta(days=1))
+def test_modified_records_are_found_among_posted_ids(server: EUtilsServer) -> None:
+    ids = server.search_ids("all[sb]")[:30]
+    server.revise(ids[4], server.record_xml(ids[4]), modified=date.today())
+    server.delete(ids[7])
+    check = client_for(server).check_stored(ids, date.today() - timedelta(days=1))
     assert check.modified == (ids[4],) and check.unlisted == (ids[7],)
-    terms = [r.params["term"] for r in eutils.requests_to("esearch")]
-    assert all(t.startswith("#") for t in terms) and len(eutils.requests_to("epost")) == 2
+    terms = [r.params["term"] for r in server.requests_to("esearch")]
+    assert all(t.startswith("#") for t in terms) and len(server.requests_to("epost")) == 2
 
 
-def test_gone_names_only_the_pmids_pubmed_does_not_find(eutils: EUtilsServer) -> None:
-    ids = eutils.search_ids("all[sb]")[:5]
-    eutils.delete(ids[2])
-    assert client_for(eutils).gone(ids) == [ids[2]]
-    (request,) = eutils.requests
+def test_gone_names_only_the_pmids_pubmed_does_not_find(server: EUtilsServer) -> None:
+    ids = server.search_ids("all[sb]")[:5]
+    server.delete(ids[2])
+    assert client_for(server).gone(ids) == [ids[2]]
+    (request,) = server.requests
     assert request.params["term"] == " OR ".join(f"{i}[uid]" for i in ids)
