@@ -12,6 +12,12 @@ Inside :class:`HeldInterrupts` a SIGINT only sets a flag, so no statement is cut
 block ends, committed or rolled back, the signal is raised again for the handler that was
 in place before (Python's, which raises ``KeyboardInterrupt``). Written by hand: the
 standard library has no such guard, and the one needed is a dozen lines.
+
+A Ctrl-C can still be swallowed where Python code does not see it: DuckDB turns a
+``KeyboardInterrupt`` raised inside a statement into its own error, or drops it when the
+statement ends first. So the command line installs :func:`install` as the SIGINT handler: it
+raises ``KeyboardInterrupt`` as Python's does, and also remembers the request, which
+:func:`raise_if_requested` turns into a ``KeyboardInterrupt`` at the next batch boundary.
 """
 
 from __future__ import annotations
@@ -19,6 +25,25 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType, TracebackType
+
+_requested = False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    global _requested
+    _requested = True
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """SIGINT raises ``KeyboardInterrupt`` and is remembered until the program stops (main thread)."""
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def raise_if_requested() -> None:
+    """A ``KeyboardInterrupt`` if a Ctrl-C came and was swallowed before it stopped the work."""
+    if _requested:
+        raise KeyboardInterrupt
 
 
 class HeldInterrupts:

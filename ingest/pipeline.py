@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.errors import MedsearchError
-from ingest.interrupts import HeldInterrupts
+from ingest.interrupts import HeldInterrupts, raise_if_requested
 from ingest.progress import progress_bar
 from ingest.records import Item, Problem
 from ingest.rows import PreparedBatch, prepare_batch
@@ -74,6 +74,7 @@ class _Run:
         return self.apply_prepared(prepare_batch(batch))
 
     def apply_prepared(self, batch: PreparedBatch) -> BatchResult:
+        raise_if_requested()  # a Ctrl-C that DuckDB swallowed stops the run between batches
         result = self.store.apply_prepared(batch, self.report.run_id)
         self.report.result += result
         self.report.problems.extend(batch.problems)

@@ -15,6 +15,9 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\ninterrupted.", file=sys.stderr)
         return 130
+    from ingest import interrupts
+
+    interrupts.install()
     try:
         code = run()
     except KeyboardInterrupt:  # between the command's own guard and here

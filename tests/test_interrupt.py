@@ -179,3 +179,21 @@ def test_ctrl_c_while_worker_processes_parse(tmp_path, parallel_inputs, seed):
     checked through consistency and the re-run."""
     inputs, clean = parallel_inputs
     _trial(tmp_path, inputs, clean, seed, whole_batches=False)
+
+
+def test_a_ctrl_c_swallowed_before_it_stopped_the_work_stops_the_next_batch(tmp_path, monkeypatch):
+    """DuckDB may turn the KeyboardInterrupt into its own error or drop it: the request stays."""
+    from ingest import interrupts
+
+    monkeypatch.setattr(interrupts, "_requested", False)
+    previous = signal.getsignal(signal.SIGINT)
+    interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)  # swallowed below, as DuckDB may do
+        with Store(tmp_path / "s.duckdb") as store:
+            with pytest.raises(KeyboardInterrupt):
+                pipeline.ingest_files(store, [PUBMED_DATA / "biopython" / "pubmed1.xml"], progress=False)
+            assert store.count() == 0 and store.runs(1)[0].status == "interrupted"
+    finally:
+        signal.signal(signal.SIGINT, previous)
