@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _grounded_numbers(sentences, sources: dict[str, str]) -> tuple[int, int]:
     """How many numbers the sentences state, and how many of them a paper each one cites gives."""
-    from search.summarize.grounding import numbers, strip_citations
+    from search.summarize.grounding import numbers, source_numbers, strip_citations
 
     stated = grounded = 0
     for s in sentences:
-        have = set().union(*(numbers(sources[p]) for p in s.cited)) if s.cited else set()
+        have = set().union(*(source_numbers(sources[p]) for p in s.cited)) if s.cited else set()
         found = numbers(strip_citations(s.text))
         stated += len(found)
         grounded += len(found & have)

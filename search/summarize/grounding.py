@@ -5,8 +5,8 @@
   before the sentence's final punctuation.
 - Numbers (percentages, ratios, confidence intervals, p-values, sample sizes, years):
   every number in a sentence must occur in an abstract the sentence cites, compared by
-  value (``0.90`` = ``0.9``, ``1,234`` = ``1234``, ``0·85`` = ``0.85``); otherwise the
-  sentence is flagged and shown with a marker.
+  value (``0.90`` = ``0.9``, ``1,234`` = ``1234``, ``0·85`` = ``0.85``, "Fifteen" = ``15``);
+  otherwise the sentence is flagged and shown with a marker.
 - An overview sentence that cites nothing is flagged, except statements that the papers do
   not answer the question; one that restates a single finding almost word for word is
   cited to that finding's paper (:func:`restates`).
@@ -92,6 +92,25 @@ def numbers(text: str) -> set[str]:
     return out
 
 
+_UNITS = "one two three four five six seven eight nine".split()
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+#: Numbers spelled out, two to ninety-nine, to their values ("one" is mostly a pronoun).
+_WORD_VALUES = {
+    **{w: i for i, w in enumerate(_UNITS, start=1) if w != "one"},
+    **{w: i for i, w in enumerate(_TEENS, start=10)},
+    **{w: 10 * i for i, w in enumerate(_TENS, start=2)},
+    **{f"{t}-{u}": 10 * i + j for i, t in enumerate(_TENS, start=2) for j, u in enumerate(_UNITS, start=1)},
+}
+_SPELLED = re.compile(r"\b(?:" + "|".join(sorted(_WORD_VALUES, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def source_numbers(text: str) -> set[str]:
+    """The numbers an abstract states: :func:`numbers`, and those it spells out from two to
+    ninety-nine ("Fifteen patients" states 15)."""
+    return numbers(text) | {str(_WORD_VALUES[word.lower()]) for word in _SPELLED.findall(text)}
+
+
 def cite(text: str, pmids: Iterable[str]) -> str:
     """``text`` with ``[PMID a, PMID b]`` before its final punctuation (a full stop if none)."""
     pmids = list(pmids)
@@ -142,7 +161,7 @@ def check_sentence(raw: str, sources: Mapping[str, str], *, cite_as: str | None 
         cited = [p for p in wrote if p in sources]
         text = canonical_citations(raw, cited)
     body = strip_citations(raw)
-    grounded = set().union(*(numbers(sources[p]) for p in cited)) if cited else set()
+    grounded = set().union(*(source_numbers(sources[p]) for p in cited)) if cited else set()
     missing = sorted(numbers(body) - grounded, key=lambda x: (len(x), x))
     if missing:
         where = "in the cited abstract" if cited else "from a cited abstract"

@@ -134,8 +134,8 @@ class _Run:
             self.cache_times.append(hit.created_at)
             return _finding_from(paper, hit.output, "model", cached=True)
         if self.failure is None:
-            raw = self._generate(prompts.finding_messages(paper), prompts.FINDING_OPTIONS,
-                                 enough=MAX_FINDING_SENTENCES)
+            messages = prompts.finding_messages(paper, self._abstract_budget())
+            raw = self._generate(messages, prompts.FINDING_OPTIONS, enough=MAX_FINDING_SENTENCES)
             if raw is not None:
                 found = _finding_from(paper, raw, "model")
                 if found.sentences:
@@ -146,8 +146,13 @@ class _Run:
 
     def _finding_key(self, paper: Paper) -> str:
         """Findings do not depend on the question, so one serves every query (and the TL;DR)."""
-        return cache_key("finding", self._identity(), prompts.FINDING_VERSION, "",
-                         [(paper.pmid, paper.version)])
+        version = f"{prompts.FINDING_VERSION}/{self._abstract_budget()}"
+        return cache_key("finding", self._identity(), version, "", [(paper.pmid, paper.version)])
+
+    def _abstract_budget(self) -> int:
+        """How much of an abstract the model reads: a model on this CPU reads it condensed."""
+        local = self.model is not None and self.model.destination is None
+        return prompts.LOCAL_ABSTRACT_CHARS if local else prompts.MAX_ABSTRACT_CHARS
 
     def _prefetch(self, papers: Sequence[Paper]) -> None:
         if self.owner.cache is not None and self.model is not None:

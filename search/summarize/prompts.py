@@ -16,12 +16,17 @@ import re
 from collections.abc import Sequence
 
 from search.llm import GenerationOptions, Message
+from search.summarize.condense import condense
 from search.summarize.types import Paper
 
-FINDING_VERSION = "finding-2"
+FINDING_VERSION = "finding-3"
 OVERVIEW_VERSION = "overview-2"
 #: Longer abstracts are cut here (about 1,200 tokens): the context holds the prompt and answer.
 MAX_ABSTRACT_CHARS = 5000
+#: What a model on this machine's CPU reads of an abstract (about 270 tokens), kept by
+#: :func:`search.summarize.condense.condense`: reading the whole of a median abstract took
+#: longer than writing its finding (``docs/quality.md``). A model behind an endpoint reads it all.
+LOCAL_ABSTRACT_CHARS = 1200
 FINDING_OPTIONS = GenerationOptions(max_tokens=100)
 OVERVIEW_OPTIONS = GenerationOptions(max_tokens=200)
 
@@ -68,10 +73,12 @@ def essential(abstract: str) -> str:
     return "\n".join(kept) if kept else abstract
 
 
-def finding_messages(paper: Paper) -> list[Message]:
+def finding_messages(paper: Paper, budget: int = MAX_ABSTRACT_CHARS) -> list[Message]:
+    """The finding prompt, with at most about ``budget`` characters of the abstract."""
+    abstract = condense(essential(paper.abstract), budget)
     user = (
         f"<title>{as_data(paper.title)}</title>\n"
-        f"<abstract>\n{as_data(essential(paper.abstract), MAX_ABSTRACT_CHARS)}\n</abstract>\n"
+        f"<abstract>\n{as_data(abstract, MAX_ABSTRACT_CHARS)}\n</abstract>\n"
         "Summarise this abstract in one sentence."
     )
     return [Message("system", FINDING_SYSTEM), Message("user", user)]
