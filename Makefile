@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_library.py
 	$(BIN)/python bench/bench_summaries.py run
 	$(BIN)/python bench/bench_summaries.py report
+	$(BIN)/python bench/bench_findings.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

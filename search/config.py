@@ -96,6 +96,11 @@ SETTINGS: dict[str, Setting] = {
     "summary_papers": Setting(
         "MEDSEARCH_SUMMARY_PAPERS", "How many top results an overview summarises (default 5)."
     ),
+    "summary_abstract_chars": Setting(
+        "MEDSEARCH_SUMMARY_ABSTRACT_CHARS",
+        "How much of each abstract the summary model reads, in characters (default 5000: all but "
+        "the longest; 1200 makes findings about 18 % faster on a 2-core CPU and less complete).",
+    ),
 }
 
 
@@ -126,6 +131,7 @@ class Settings:
     llm_api_key_env: str = "MEDSEARCH_LLM_API_KEY"
     llm_threads: int | None = None
     summary_papers: int = 5
+    summary_abstract_chars: int = 5000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -169,6 +175,8 @@ class Settings:
             choice_problem("MEDSEARCH_SEARCH_MODE", self.search_mode, (None, "bm25", "dense", "hybrid", "rerank"), unset),
             choice_problem("MEDSEARCH_ALLOW_DOWNLOAD", self.allow_download, ("0", "1"), unset),
             None if self.summary_papers >= 1 else ("MEDSEARCH_SUMMARY_PAPERS must be at least 1.", unset),
+            None if 300 <= self.summary_abstract_chars <= 5000 else
+            ("MEDSEARCH_SUMMARY_ABSTRACT_CHARS must be between 300 and 5000.", unset),
             None if self.llm_threads is None or self.llm_threads >= 1 else
             ("MEDSEARCH_LLM_THREADS must be at least 1.", unset),
             None if not self.ncbi_email or _EMAIL.fullmatch(self.ncbi_email) else

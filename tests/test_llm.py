@@ -118,6 +118,18 @@ def test_settings_choose_the_model(tmp_path):
     assert Settings.from_env({"MEDSEARCH_SUMMARY_PAPERS": "3"}).summary_papers == 3
 
 
+def test_the_abstract_budget_is_read_checked_and_given_to_the_summarizer(tmp_path):
+    from search.summarize import open_summarizer
+
+    for wrong in ("100", "9000"):
+        with pytest.raises(ConfigError, match="MEDSEARCH_SUMMARY_ABSTRACT_CHARS must be between 300 and 5000"):
+            Settings.from_env({"MEDSEARCH_SUMMARY_ABSTRACT_CHARS": wrong})
+    env = {"MEDSEARCH_SUMMARY_ABSTRACT_CHARS": "1200", "MEDSEARCH_LLM": "none",
+           "MEDSEARCH_LIBRARY_DB": str(tmp_path / "library.duckdb")}
+    assert open_summarizer(Settings.from_env(env)).abstract_chars == 1200
+    assert open_summarizer(Settings.from_env({**env, "MEDSEARCH_SUMMARY_ABSTRACT_CHARS": ""})).abstract_chars == 5000
+
+
 def test_a_file_that_is_not_a_model_fails_to_load_as_unavailable(tmp_path):
     pytest.importorskip("xllamacpp")
     from search.llm.local import LocalModel

@@ -48,10 +48,10 @@ def open_summarizer(settings: Settings) -> Summarizer:
 
     cache = SummaryCache(settings.library_path)
     try:
-        return Summarizer(open_model(settings), cache)
+        return Summarizer(open_model(settings), cache, abstract_chars=settings.summary_abstract_chars)
     except ModelUnavailable as exc:
         reason = f"{exc.message} {exc.hint}" if exc.hint else exc.message
-        return Summarizer(None, cache, unavailable=reason)
+        return Summarizer(None, cache, unavailable=reason, abstract_chars=settings.summary_abstract_chars)
 
 
 def papers_by_id(engine, doc_ids: Sequence[str]) -> list[Paper]:

@@ -57,9 +57,11 @@ class Summarizer:
     """
 
     def __init__(self, model: ChatModel | None, cache: SummaryCache | None = None, *,
-                 unavailable: str | None = None, clock: Callable[[], datetime] = datetime.now) -> None:
+                 unavailable: str | None = None, clock: Callable[[], datetime] = datetime.now,
+                 abstract_chars: int = prompts.MAX_ABSTRACT_CHARS) -> None:
         self.model = model
         self.cache = cache
+        self.abstract_chars = abstract_chars  # how much of an abstract a finding prompt carries
         self.unavailable = unavailable or ("no language model is configured" if model is None else None)
         self.clock = clock
 
@@ -134,7 +136,7 @@ class _Run:
             self.cache_times.append(hit.created_at)
             return _finding_from(paper, hit.output, "model", cached=True)
         if self.failure is None:
-            messages = prompts.finding_messages(paper, self._abstract_budget())
+            messages = prompts.finding_messages(paper, self.owner.abstract_chars)
             raw = self._generate(messages, prompts.FINDING_OPTIONS, enough=MAX_FINDING_SENTENCES)
             if raw is not None:
                 found = _finding_from(paper, raw, "model")
@@ -146,13 +148,8 @@ class _Run:
 
     def _finding_key(self, paper: Paper) -> str:
         """Findings do not depend on the question, so one serves every query (and the TL;DR)."""
-        version = f"{prompts.FINDING_VERSION}/{self._abstract_budget()}"
+        version = f"{prompts.FINDING_VERSION}/{self.owner.abstract_chars}"
         return cache_key("finding", self._identity(), version, "", [(paper.pmid, paper.version)])
-
-    def _abstract_budget(self) -> int:
-        """How much of an abstract the model reads: a model on this CPU reads it condensed."""
-        local = self.model is not None and self.model.destination is None
-        return prompts.LOCAL_ABSTRACT_CHARS if local else prompts.MAX_ABSTRACT_CHARS
 
     def _prefetch(self, papers: Sequence[Paper]) -> None:
         if self.owner.cache is not None and self.model is not None:

@@ -21,12 +21,11 @@ from search.summarize.types import Paper
 
 FINDING_VERSION = "finding-3"
 OVERVIEW_VERSION = "overview-2"
-#: Longer abstracts are cut here (about 1,200 tokens): the context holds the prompt and answer.
+#: Longer abstracts are condensed to this (about 1,200 tokens; the context holds the prompt
+#: and the answer) by :func:`search.summarize.condense.condense`, which keeps the conclusion
+#: and the first result where cutting the end would lose them. ``MEDSEARCH_SUMMARY_ABSTRACT_CHARS``
+#: condenses more: faster findings, measured less complete (``docs/quality.md``).
 MAX_ABSTRACT_CHARS = 5000
-#: What a model on this machine's CPU reads of an abstract (about 270 tokens), kept by
-#: :func:`search.summarize.condense.condense`: reading the whole of a median abstract took
-#: longer than writing its finding (``docs/quality.md``). A model behind an endpoint reads it all.
-LOCAL_ABSTRACT_CHARS = 1200
 FINDING_OPTIONS = GenerationOptions(max_tokens=100)
 OVERVIEW_OPTIONS = GenerationOptions(max_tokens=200)
 
