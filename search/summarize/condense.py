@@ -1,10 +1,11 @@
-"""The part of an abstract that a finding needs, within a budget: short prompts are read fast.
+"""The part of an abstract that a finding needs, within a budget.
 
-On a 2-core CPU the local model reads a prompt at about 80 tokens/s, so reading a median
-abstract (about 400 tokens) took longer than writing its finding. A finding says who was
-studied, the intervention or exposure, and the main result with its numbers; those sit in
-known places of an abstract. Sentences are kept in this order of need until the budget is
-spent, then given back in their own order under their own section labels:
+An abstract longer than the budget (``MEDSEARCH_SUMMARY_ABSTRACT_CHARS``, default 5,000
+characters) is condensed rather than cut at the end, where its conclusion is. A smaller
+budget reads faster on a CPU and keeps less (measured in ``docs/quality.md``). A finding says
+who was studied, the intervention or exposure, and the main result with its numbers; those
+sit in known places of an abstract. Sentences are kept in this order of need until the
+budget is spent, then given back in their own order under their own section labels:
 
 1. the conclusion (a labelled CONCLUSIONS section, or an unlabelled abstract's last sentence);
 2. the first sentence of the results (usually the primary outcome, with its numbers);
