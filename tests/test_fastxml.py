@@ -138,7 +138,7 @@ def _text(draw: st.DrawFn) -> str:
             tag = draw(st.sampled_from(["i", "sup", "b"]))
             parts.append(f"<{tag}>{escape(raw, quote=False)}</{tag}>")
         elif kind == "cdata":
-            parts.append(f"<![CDATA[{raw}]]>")
+            parts.append(f"<![CDATA[{raw.replace(']]>', ']] >')}]]>")  # "]]>" would end it early
         elif kind == "comment":
             parts.append(f"<!--{raw.replace('-', '')}-->")
         else:
