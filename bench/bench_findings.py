@@ -82,24 +82,17 @@ def bench_papers(settings) -> list:
 
 
 def one_finding(model, paper, budget: int) -> dict:
-    from search.llm import TimedStream
-    from search.summarize import prompts
+    """The paper's TL;DR as the pipeline writes it (no cache), with its call's timings."""
+    from search.summarize import Summarizer, prompts
     from search.summarize.extractive import conclusion
-    from search.summarize.grounding import numbers, source_numbers, split_sentences
-    from search.summarize.pipeline import MAX_FINDING_SENTENCES
+    from search.summarize.grounding import numbers, source_numbers, strip_citations
 
-    messages = prompts.finding_messages(paper, budget)
-    stream = TimedStream(model, messages, prompts.FINDING_OPTIONS)
-    text = ""
-    chunks = iter(stream)
-    for piece in chunks:  # stopped as the pipeline stops it: enough sentences written
-        text += piece
-        if len(split_sentences(text)) > MAX_FINDING_SENTENCES:
-            break
-    chunks.close()
+    summary = Summarizer(model, None, abstract_chars=budget).tldr("", paper)
+    (stats,) = summary.stats
+    text = strip_citations(" ".join(s.text for f in summary.findings for s in f.sentences))
     stated = numbers(text)
-    return {"prompt_chars": len(messages[-1].content), "first_token_s": stream.stats.first_token_s,
-            "total_s": stream.stats.total_s, "tokens_per_s": stream.stats.tokens_per_s,
+    return {"prompt_chars": len(prompts.finding_messages(paper, budget)[-1].content),
+            "first_token_s": stats.first_token_s, "total_s": stats.total_s, "tokens_per_s": stats.tokens_per_s,
             "recall": conclusion_recall(conclusion(paper.abstract), text), "numbers": len(stated),
             "grounded": len(stated & source_numbers(f"{paper.title}\n{paper.abstract}")), "text": text}
 

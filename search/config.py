@@ -104,6 +104,11 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
+#: The most of an abstract a summary prompt carries, in characters (about 1,200 tokens: the
+#: model's context holds the prompt and the answer); the default of MEDSEARCH_SUMMARY_ABSTRACT_CHARS.
+MAX_ABSTRACT_CHARS = 5000
+
+
 def _whole_number(env: str, raw: str) -> int:
     try:
         return int(raw)
@@ -131,7 +136,7 @@ class Settings:
     llm_api_key_env: str = "MEDSEARCH_LLM_API_KEY"
     llm_threads: int | None = None
     summary_papers: int = 5
-    summary_abstract_chars: int = 5000
+    summary_abstract_chars: int = MAX_ABSTRACT_CHARS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -175,8 +180,8 @@ class Settings:
             choice_problem("MEDSEARCH_SEARCH_MODE", self.search_mode, (None, "bm25", "dense", "hybrid", "rerank"), unset),
             choice_problem("MEDSEARCH_ALLOW_DOWNLOAD", self.allow_download, ("0", "1"), unset),
             None if self.summary_papers >= 1 else ("MEDSEARCH_SUMMARY_PAPERS must be at least 1.", unset),
-            None if 300 <= self.summary_abstract_chars <= 5000 else
-            ("MEDSEARCH_SUMMARY_ABSTRACT_CHARS must be between 300 and 5000.", unset),
+            None if 300 <= self.summary_abstract_chars <= MAX_ABSTRACT_CHARS else
+            (f"MEDSEARCH_SUMMARY_ABSTRACT_CHARS must be between 300 and {MAX_ABSTRACT_CHARS}.", unset),
             None if self.llm_threads is None or self.llm_threads >= 1 else
             ("MEDSEARCH_LLM_THREADS must be at least 1.", unset),
             None if not self.ncbi_email or _EMAIL.fullmatch(self.ncbi_email) else

@@ -15,17 +15,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from search import config
 from search.llm import GenerationOptions, Message
 from search.summarize.condense import condense
 from search.summarize.types import Paper
 
 FINDING_VERSION = "finding-3"
 OVERVIEW_VERSION = "overview-2"
-#: Longer abstracts are condensed to this (about 1,200 tokens; the context holds the prompt
-#: and the answer) by :func:`search.summarize.condense.condense`, which keeps the conclusion
-#: and the first result where cutting the end would lose them. ``MEDSEARCH_SUMMARY_ABSTRACT_CHARS``
-#: condenses more: faster findings, measured less complete (``docs/quality.md``).
-MAX_ABSTRACT_CHARS = 5000
+#: Longer abstracts are condensed to this by :func:`search.summarize.condense.condense`, which
+#: keeps the conclusion and the first result where cutting the end would lose them.
+#: ``MEDSEARCH_SUMMARY_ABSTRACT_CHARS`` condenses more: faster findings, measured less complete
+#: (``docs/quality.md``).
+MAX_ABSTRACT_CHARS = config.MAX_ABSTRACT_CHARS
 FINDING_OPTIONS = GenerationOptions(max_tokens=100)
 OVERVIEW_OPTIONS = GenerationOptions(max_tokens=200)
 
