@@ -3,10 +3,10 @@
     python bench/bench_findings.py [--budgets 5000 1200] [--limit 39] [--db data/medsearch.duckdb]
 
 The papers are those the 30 questions of ``bench/questions.jsonl`` bring up among their top 5
-with an abstract about the question (39 on the demo records). Each paper's finding is asked
-of the configured model (``MEDSEARCH_LLM``, default the packaged one) once per budget
-(``prompts.finding_messages(paper, budget)``: 5000 is the whole abstract, less its
-background), in one run, the budgets' order turning from paper to paper. Each budget has a
+with an abstract about the question (39 on the demo records). Each paper's TL;DR is written
+by the pipeline (``Summarizer(..., abstract_chars=budget).tldr``) with the configured model
+(``MEDSEARCH_LLM``, default the packaged one) once per budget (5000 is the whole abstract,
+less its background), in one run, the budgets' order turning from paper to paper. Each budget has a
 model instance of its own: llama.cpp keeps the prompts it has read and reuses any cached
 start, so one instance would read the second prompt of a paper faster than the first. No
 summary cache is used.
