@@ -1,17 +1,19 @@
 """Finding prompts side by side: how much of each abstract the model reads, against speed and quality.
 
-    python bench/bench_findings.py [--budgets 5000 1200] [--limit 39] [--db data/medsearch.duckdb]
+    python bench/bench_findings.py [--budgets 5000 1200] [--runtimes openvino llama.cpp]
+                                   [--limit 39] [--db data/medsearch.duckdb]
 
 The papers are those the 30 questions of ``bench/questions.jsonl`` bring up among their top 5
 with an abstract about the question (39 on the demo records). Each paper's TL;DR is written
 by the pipeline (``Summarizer(..., abstract_chars=budget).tldr``) with the configured model
 (``MEDSEARCH_LLM``, default the packaged one) once per budget (5000 is the whole abstract,
 less its background), in one run, the budgets' order turning from paper to paper. Each budget has a
-model instance of its own: llama.cpp keeps the prompts it has read and reuses any cached
+model instance of its own, and so does each runtime (``--runtimes``: every budget is run
+on each; default the configured one, ``MEDSEARCH_LLM_RUNTIME``): llama.cpp keeps the prompts it has read and reuses any cached
 start, so one instance would read the second prompt of a paper faster than the first. No
 summary cache is used.
 
-Printed per budget: prompt characters (p50), first token and whole call (p50 / p90 s),
+Printed per budget (``runtime/budget`` with more than one runtime): prompt characters (p50), first token and whole call (p50 / p90 s),
 tokens/s, conclusion recall (as ``bench_summaries.py``) and numbers grounded (numbers of the
 finding that its abstract states, as the checks read them).
 """
@@ -19,6 +21,7 @@ finding that its abstract states, as the checks read them).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -36,6 +39,7 @@ from bench_summaries import QUESTIONS, conclusion_recall  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budgets", type=int, nargs="+", default=[5000, 1200])
+    parser.add_argument("--runtimes", nargs="+", help="local runtimes to compare (default MEDSEARCH_LLM_RUNTIME)")
     parser.add_argument("--limit", type=int, default=None, help="first K papers only")
     parser.add_argument("--db", type=Path, help="corpus database (default MEDSEARCH_DB)")
     parser.add_argument("--out", type=Path, help="also write every finding here (JSON lines)")
@@ -46,19 +50,24 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env(db=args.db)
     papers = bench_papers(settings)[:args.limit]
-    models = {budget: open_model(settings) for budget in args.budgets}  # see the module's doc
-    rows: dict[int, list[dict]] = {b: [] for b in args.budgets}
+    runtimes = args.runtimes or [settings.llm_runtime]
+    arms = [(runtime, budget) for runtime in runtimes for budget in args.budgets]
+    models = {arm: open_model(dataclasses.replace(settings, llm_runtime=arm[0])) for arm in arms}  # module doc
+    rows: dict[tuple[str, int], list[dict]] = {arm: [] for arm in arms}
     for i, paper in enumerate(papers):
-        turn = i % len(args.budgets)
-        for budget in args.budgets[turn:] + args.budgets[:turn]:
-            row = one_finding(models[budget], paper, budget)
-            rows[budget].append(row)
-            print(f"{paper.pmid} {budget}: {row['prompt_chars']} chars, first token {row['first_token_s']:.2f} s, "
-                  f"{row['total_s']:.2f} s, recall {row['recall']}", file=sys.stderr, flush=True)
+        turn = i % len(arms)
+        for runtime, budget in arms[turn:] + arms[:turn]:
+            row = one_finding(models[runtime, budget], paper, budget)
+            rows[runtime, budget].append(row)
+            print(f"{paper.pmid} {runtime}/{budget}: {row['prompt_chars']} chars, first token "
+                  f"{row['first_token_s']:.2f} s, {row['total_s']:.2f} s, recall {row['recall']}",
+                  file=sys.stderr, flush=True)
             if args.out:
                 with args.out.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps({"pmid": paper.pmid, "budget": budget, **row}, ensure_ascii=False) + "\n")
-    print(json.dumps({str(b): summary(r) for b, r in rows.items()} | {"papers": len(papers),
+                    f.write(json.dumps({"pmid": paper.pmid, "runtime": runtime, "budget": budget, **row},
+                                       ensure_ascii=False) + "\n")
+    label = (lambda arm: f"{arm[0]}/{arm[1]}") if len(runtimes) > 1 else (lambda arm: str(arm[1]))
+    print(json.dumps({label(arm): summary(r) for arm, r in rows.items()} | {"papers": len(papers),
                                                                      "load_average": os.getloadavg()[0]},
                      indent=2))
     return 0

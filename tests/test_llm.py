@@ -130,14 +130,31 @@ def test_the_abstract_budget_is_read_checked_and_given_to_the_summarizer(tmp_pat
     assert open_summarizer(Settings.from_env({**env, "MEDSEARCH_SUMMARY_ABSTRACT_CHARS": ""})).abstract_chars == 5000
 
 
-def test_a_file_that_is_not_a_model_fails_to_load_as_unavailable(tmp_path):
-    pytest.importorskip("xllamacpp")
+def test_settings_choose_the_local_runtime(tmp_path):
     from search.llm.local import LocalModel
+    from search.llm.openvino_local import OpenVINOModel
 
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    default = open_model(Settings.from_env({"MEDSEARCH_LLM": str(gguf)}))
+    assert isinstance(default, OpenVINOModel) and default.destination is None
+    chosen = open_model(Settings.from_env({"MEDSEARCH_LLM": str(gguf), "MEDSEARCH_LLM_RUNTIME": "llama.cpp"}))
+    assert isinstance(chosen, LocalModel)
+    assert default.identity == chosen.identity  # the same weights: cached summaries are shared
+    with pytest.raises(ConfigError, match="MEDSEARCH_LLM_RUNTIME must be one of"):
+        Settings.from_env({"MEDSEARCH_LLM_RUNTIME": "vllm"})
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "llama.cpp"])
+def test_a_file_that_is_not_a_model_fails_to_load_as_unavailable(tmp_path, runtime):
+    pytest.importorskip({"openvino": "openvino_genai", "llama.cpp": "xllamacpp"}[runtime])
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + bytes(range(256)) * 40)
-    with pytest.raises(ModelUnavailable, match="could not load bad.gguf"):
-        LocalModel(bad).load()
+    model = open_model(Settings.from_env({"MEDSEARCH_LLM": str(bad), "MEDSEARCH_LLM_RUNTIME": runtime}))
+    with pytest.raises(ModelUnavailable, match="could not load bad.gguf") as err:
+        model.load()
+    assert "MEDSEARCH_LLM" in err.value.hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.gguf"]  # no half-made conversion left
 
 
 def test_joined_parts_are_checked_against_their_hash(tmp_path):

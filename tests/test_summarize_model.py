@@ -1,11 +1,12 @@
 """The packaged model for real (slow: it loads 1.1 GB and writes on the CPU): two real
-abstracts, one with a prompt-injection line, an overview and a TL;DR. What can be checked
-is checked: every citation names a paper given, every finding is cited to its own paper in
-at most two sentences, every number either is found in the cited abstract or is flagged,
-and it finishes."""
+abstracts, one with a prompt-injection line, an overview and a TL;DR, on each local runtime.
+What can be checked is checked: every citation names a paper given, every finding is cited
+to its own paper in at most two sentences, every number either is found in the cited
+abstract or is flagged, and it finishes. Also OpenVINO's one-time conversion of the GGUF."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -32,10 +33,11 @@ def _spelled(text: str) -> set[str]:
     return {str(i) for i, w in enumerate(_WORDS) if i >= 2 and w in words}
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["openvino", "llama.cpp"])
+def model(request):
+    """The packaged model on this machine, on each local runtime (OpenVINO is the default)."""
     try:
-        return open_model(Settings.from_env({}))  # the default: the packaged model, on this machine
+        return open_model(Settings.from_env({"MEDSEARCH_LLM_RUNTIME": request.param}))
     except ModelUnavailable as exc:
         pytest.fail(f"the packaged model is not usable: {exc}")
 
@@ -67,3 +69,22 @@ def test_a_tldr_from_the_packaged_model_is_cited_and_cached(model, tmp_path):
     assert first.cited_pmids == (PROPOFOL,) and first.findings[0].source == "model"
     again = Summarizer(model, cache).tldr("propofol", real(PROPOFOL))
     assert again.cached and again.text == first.text and again.stats == ()
+
+
+def test_the_openvino_conversion_is_made_once_and_made_again_for_other_weights(tmp_path):
+    from search.llm import MODEL_DIR, packaged
+    from search.llm.openvino_local import STAMP, OpenVINOModel
+
+    gguf = tmp_path / "model.gguf"
+    gguf.symlink_to(packaged.packaged_model_path(MODEL_DIR))
+    converted, weights = tmp_path / "model.openvino", tmp_path / "model.openvino" / "openvino_model.bin"
+
+    OpenVINOModel(gguf, identity="weights-a").load()
+    assert json.loads((converted / STAMP).read_text())["source"] == "weights-a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.gguf", "model.openvino"]  # no temporary left
+    made = weights.stat().st_mtime_ns
+    OpenVINOModel(gguf, identity="weights-a").load()
+    assert weights.stat().st_mtime_ns == made  # read again, not converted again
+    OpenVINOModel(gguf, identity="weights-b").load()  # the file now holds other weights
+    assert json.loads((converted / STAMP).read_text())["source"] == "weights-b"
+    assert weights.stat().st_mtime_ns != made

@@ -3,10 +3,13 @@
 :func:`open_model` turns the settings into a model:
 
 - ``MEDSEARCH_LLM_URL`` set: an OpenAI-compatible endpoint (:mod:`search.llm.endpoint`);
-- else ``MEDSEARCH_LLM=packaged`` (default): the packaged Qwen2.5-Coder-1.5B-Instruct GGUF,
-  run on this machine (:mod:`search.llm.packaged`, :mod:`search.llm.local`);
+- else ``MEDSEARCH_LLM=packaged`` (default): the packaged Qwen2.5-Coder-1.5B-Instruct GGUF
+  (:mod:`search.llm.packaged`), run on this machine;
 - ``MEDSEARCH_LLM=/path/model.gguf``: that file, run on this machine;
 - ``MEDSEARCH_LLM=none``: no model (summaries are extractive).
+
+A local model runs on OpenVINO (``MEDSEARCH_LLM_RUNTIME=openvino``, the default,
+:mod:`search.llm.openvino_local`) or llama.cpp (``llama.cpp``, :mod:`search.llm.local`).
 
 Nothing is loaded here: a local model loads on its first request.
 """
@@ -54,16 +57,19 @@ def open_model(settings: Settings, *, environ: dict[str, str] | None = None) -> 
     if choice.lower() == "none":
         raise ModelUnavailable("No summary model is configured (MEDSEARCH_LLM=none).",
                                hint="Unset MEDSEARCH_LLM to use the packaged model.")
-    from search.llm.local import LocalModel
+    if settings.llm_runtime == "llama.cpp":
+        from search.llm.local import LocalModel as runtime
+    else:
+        from search.llm.openvino_local import OpenVINOModel as runtime
 
     if choice.lower() == "packaged":
         from search.llm import packaged
 
         path = packaged.packaged_model_path(MODEL_DIR)
-        return LocalModel(path, name=packaged.NAME, identity=f"gguf-sha256:{packaged.SHA256}",
-                          threads=settings.llm_threads)
+        return runtime(path, name=packaged.NAME, identity=f"gguf-sha256:{packaged.SHA256}",
+                       threads=settings.llm_threads)
     path = Path(choice).expanduser()
     if not path.is_file():
         raise ModelUnavailable(f"MEDSEARCH_LLM names {path}, which is not a file.",
                                hint="Give the path of a .gguf model, 'packaged' or 'none'.")
-    return LocalModel(path, threads=settings.llm_threads)
+    return runtime(path, threads=settings.llm_threads)

@@ -9,9 +9,11 @@ chat-completions server) and :mod:`search.llm.scripted` (fixed answers, for test
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from ingest.errors import MedsearchError
@@ -82,6 +84,23 @@ class GenerationStats:
         tps = self.tokens_per_s
         return {"first_token_s": _round(self.first_token_s), "total_s": _round(self.total_s),
                 "tokens": self.tokens, "tokens_per_s": _round(tps)}
+
+
+def default_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def file_identity(path: Path) -> str:
+    """Names a model file for cache keys: its name, size and modification time."""
+    try:
+        st = path.stat()
+        return f"gguf:{path.name}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        return f"gguf:{path.name}"
 
 
 def _round(x: float | None) -> float | None:

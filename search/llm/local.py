@@ -26,7 +26,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from search.llm.base import GenerationOptions, LLMError, Message, ModelUnavailable, log
+from search.llm.base import (
+    GenerationOptions,
+    LLMError,
+    Message,
+    ModelUnavailable,
+    default_threads,
+    file_identity,
+    log,
+)
 
 _POLICY_GIVEN = "OMP_WAIT_POLICY" in os.environ
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -48,14 +56,6 @@ N_CTX = 4096
 _DONE = object()
 
 
-def default_threads() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 class LocalModel:
     """A GGUF file run by llama.cpp on the CPU, loaded lazily; thread-safe."""
 
@@ -63,7 +63,7 @@ class LocalModel:
                  threads: int | None = None) -> None:
         self.path = Path(path)
         self._name = name or self.path.name
-        self._identity = identity or _file_identity(self.path)
+        self._identity = identity or file_identity(self.path)
         self.threads = threads or default_threads()
         self._server = None
         self._lock = threading.Lock()
@@ -163,12 +163,3 @@ def _start_server(path: Path, threads: int):
     except Exception as exc:
         raise ModelUnavailable(f"llama.cpp could not load {path.name}: {exc}",
                                hint="Check that the file is a GGUF model, or set MEDSEARCH_LLM=none.") from exc
-
-
-def _file_identity(path: Path) -> str:
-    """Names a model file for cache keys: its name, size and modification time."""
-    try:
-        st = path.stat()
-        return f"gguf:{path.name}:{st.st_size}:{st.st_mtime_ns}"
-    except OSError:
-        return f"gguf:{path.name}"
