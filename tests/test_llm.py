@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +207,15 @@ def test_the_installed_parts_add_up_to_the_published_file():
     except ModelUnavailable as exc:
         pytest.skip(exc.message)
     assert len(parts) == 22 and sum(p.stat().st_size for p in parts) == 1_117_320_768
+
+
+def test_openvino_is_loaded_without_its_usage_telemetry():
+    """``import openvino`` would send an event to Google Analytics: nothing may leave the machine."""
+    pytest.importorskip("openvino_genai")
+    code = ("import sys\nfrom search.llm.openvino_local import _runtime\n_runtime()\n"
+            "from openvino.tools.ovc import telemetry_utils\n"
+            "print(telemetry_utils.tm.__name__, any(m.startswith('openvino_telemetry') and sys.modules[m] is not None"
+            " for m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "False"], done.stderr[-2000:]

@@ -88,3 +88,16 @@ def test_the_openvino_conversion_is_made_once_and_made_again_for_other_weights(t
     OpenVINOModel(gguf, identity="weights-b").load()  # the file now holds other weights
     assert json.loads((converted / STAMP).read_text())["source"] == "weights-b"
     assert weights.stat().st_mtime_ns != made
+
+
+def test_a_stream_closed_early_frees_the_model_for_the_next_request(model):
+    from search.llm import GenerationOptions, Message
+
+    messages = [Message("system", "You answer briefly."), Message("user", "Count from one to fifty in words.")]
+    stream = model.stream(messages, GenerationOptions(max_tokens=200))
+    first = [next(stream) for _ in range(3)]
+    stream.close()  # the reader stops: generation must stop and release the model
+    assert all(first)
+    greedy = "".join(model.stream(messages, GenerationOptions(max_tokens=8)))
+    sampled = "".join(model.stream(messages, GenerationOptions(max_tokens=8, temperature=0.7)))
+    assert greedy.strip() and sampled.strip()

@@ -95,21 +95,18 @@ class OpenVINOModel:
             return self._pipe
 
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
-        import openvino_genai as og
-
         pipe = self.load()
+        og = _runtime()
         config = og.GenerationConfig()
         config.max_new_tokens = options.max_tokens
-        if options.temperature > 0:
-            config.do_sample = True
+        config.do_sample = options.temperature > 0
+        if config.do_sample:
             config.temperature = options.temperature
             config.rng_seed = 0
-        else:
-            config.do_sample = False
-            # Each proposal is checked against the model's own greedy choice: the text is the one it
-            # writes token by token, but for rounding (2 of 24 findings differed between 3 and 5).
-            config.num_assistant_tokens = ASSISTANT_TOKENS
-            config.max_ngram_size = NGRAM_SIZE
+        # Greedy, each proposal is checked against the model's own choice: the text is the one it
+        # writes token by token, but for rounding (2 of 24 findings differed between 3 and 5).
+        config.num_assistant_tokens = ASSISTANT_TOKENS
+        config.max_ngram_size = NGRAM_SIZE
         # No repetition penalty: OpenVINO's counts every prompt token (llama.cpp's only the last
         # 64) and pushes the model away from the abstract's words (conclusion recall 0.32 against 0.38).
         history = og.ChatHistory([m.to_json() for m in messages])
@@ -148,7 +145,7 @@ class _QueueStreamer:
     """
 
     def __new__(cls, tokenizer, chunks: queue.Queue, stop: threading.Event):
-        import openvino_genai as og
+        og = _runtime()
 
         class Streamer(og.StreamerBase):
             def __init__(self) -> None:
@@ -174,19 +171,32 @@ class _QueueStreamer:
         return Streamer()
 
 
+def _runtime():
+    """``openvino_genai``, imported without OpenVINO's usage telemetry.
+
+    ``import openvino`` loads its conversion tools, which send an "import" event to Google
+    Analytics unless the user opted out, whenever the ``openvino-telemetry`` package is
+    installed (it comes with ``openvino``). Nothing may leave the machine by default, so that
+    package is made unimportable here first; the tools then use their own no-op stub.
+    """
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)
+    import openvino_genai
+
+    return openvino_genai
+
+
 def converted_dir(path: Path) -> Path:
     return path.with_name(f"{path.stem}.openvino")
 
 
 def _stamp(identity: str) -> dict[str, str]:
-    import openvino
-
-    return {"source": identity, "openvino": openvino.__version__}
+    return {"source": identity, "openvino": _runtime().__version__}
 
 
 def _open_pipeline(path: Path, identity: str, threads: int):
     try:
-        import openvino_genai as og
+        og = _runtime()
     except ImportError:
         raise ModelUnavailable(
             "The OpenVINO runtime (openvino-genai) is not installed.",
@@ -214,6 +224,7 @@ def _open_pipeline(path: Path, identity: str, threads: int):
 #: (the app, a CLI command) down with it.
 _CONVERT = """
 import sys
+sys.modules["openvino_telemetry"] = None  # no usage telemetry (see _runtime)
 import openvino_genai
 openvino_genai.LLMPipeline(sys.argv[1], "CPU", enable_save_ov_model=True, INFERENCE_NUM_THREADS=int(sys.argv[2]))
 """
