@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -84,6 +86,63 @@ class GenerationStats:
         tps = self.tokens_per_s
         return {"first_token_s": _round(self.first_token_s), "total_s": _round(self.total_s),
                 "tokens": self.tokens, "tokens_per_s": _round(tps)}
+
+
+class LocalFileModel:
+    """What every model file run on this machine shares: its name (shown on summaries), its
+    identity (cache keys: the weights, so every runtime of the same file shares the cache),
+    its CPU threads, and no destination (nothing leaves the machine)."""
+
+    def __init__(self, path: Path, *, name: str | None = None, identity: str | None = None,
+                 threads: int | None = None) -> None:
+        self.path = Path(path)
+        self._name = name or self.path.name
+        self._identity = identity or file_identity(self.path)
+        self.threads = threads or default_threads()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def destination(self) -> str | None:
+        return None
+
+
+_DONE = object()
+
+
+def worker_stream(generate: Callable[[Callable[[object], None], threading.Event], None], *,
+                  thread_name: str, error: Callable[[Exception], LLMError]) -> Iterator[object]:
+    """A blocking, calling-back generation turned into a generator.
+
+    ``generate(put, stop)`` runs in a worker thread, calls ``put`` with each item it makes and
+    should stop soon after ``stop`` is set, which happens when the consumer closes the
+    generator. An exception in the worker is raised to the consumer as ``error(exc)``.
+    """
+    items: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            generate(items.put, stop)
+        except Exception as exc:  # surfaced to the consumer below
+            items.put(exc)
+        finally:
+            items.put(_DONE)
+
+    threading.Thread(target=work, name=thread_name, daemon=True).start()
+    try:
+        while (item := items.get()) is not _DONE:
+            if isinstance(item, Exception):
+                raise error(item)
+            yield item
+    finally:
+        stop.set()
 
 
 def default_threads() -> int:

@@ -20,7 +20,6 @@ that searches before it summarises must import this module first (``medsearch su
 from __future__ import annotations
 
 import os
-import queue
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,11 +28,11 @@ from pathlib import Path
 from search.llm.base import (
     GenerationOptions,
     LLMError,
+    LocalFileModel,
     Message,
     ModelUnavailable,
-    default_threads,
-    file_identity,
     log,
+    worker_stream,
 )
 
 _POLICY_GIVEN = "OMP_WAIT_POLICY" in os.environ
@@ -53,32 +52,16 @@ def _openmp_loaded() -> bool:
 _POLICY_TOO_LATE = not _POLICY_GIVEN and _openmp_loaded()
 #: Context window: a long abstract (~1,000 tokens) plus instructions and the answer fit.
 N_CTX = 4096
-_DONE = object()
 
 
-class LocalModel:
+class LocalModel(LocalFileModel):
     """A GGUF file run by llama.cpp on the CPU, loaded lazily; thread-safe."""
 
     def __init__(self, path: Path, *, name: str | None = None, identity: str | None = None,
                  threads: int | None = None) -> None:
-        self.path = Path(path)
-        self._name = name or self.path.name
-        self._identity = identity or file_identity(self.path)
-        self.threads = threads or default_threads()
+        super().__init__(path, name=name, identity=identity, threads=threads)
         self._server = None
         self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    @property
-    def destination(self) -> str | None:
-        return None
 
     def load(self):
         """The llama.cpp server with the model loaded (loads it on the first call)."""
@@ -94,34 +77,16 @@ class LocalModel:
             "max_tokens": options.max_tokens, "temperature": options.temperature,
             "repeat_penalty": options.repeat_penalty, "seed": 0,
         }
-        # llama.cpp calls back once per token from inside a blocking call; a worker thread
-        # makes that a generator, and a closed generator stops generation at the next token.
-        chunks: queue.Queue = queue.Queue()
-        stop = threading.Event()
 
-        def on_chunk(data: dict) -> bool:
-            chunks.put(data)
-            return stop.is_set()
+        # llama.cpp calls back once per token from inside a blocking call; returning True stops it.
+        def generate(put, stop: threading.Event) -> None:
+            server.handle_chat_completions(request, lambda data: put(data) or stop.is_set())
 
-        def work() -> None:
-            try:
-                server.handle_chat_completions(request, on_chunk)
-            except Exception as exc:  # surfaced to the consumer below
-                chunks.put(exc)
-            finally:
-                chunks.put(_DONE)
-
-        threading.Thread(target=work, name="llama.cpp generation", daemon=True).start()
-        try:
-            while (item := chunks.get()) is not _DONE:
-                if isinstance(item, Exception):
-                    raise LLMError(f"llama.cpp failed while generating: {item}",
-                                   hint="Try again; if it keeps failing, set MEDSEARCH_LLM=none.")
-                text = _delta_text(item)
-                if text:
-                    yield text
-        finally:
-            stop.set()
+        failed = lambda exc: LLMError(f"llama.cpp failed while generating: {exc}",  # noqa: E731
+                                      hint="Try again; if it keeps failing, set MEDSEARCH_LLM=none.")
+        for chunk in worker_stream(generate, thread_name="llama.cpp generation", error=failed):
+            if text := _delta_text(chunk):
+                yield text
 
 
 def _delta_text(chunk: dict) -> str:

@@ -24,23 +24,23 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from search.llm.base import (
     GenerationOptions,
     LLMError,
+    LocalFileModel,
     Message,
     ModelUnavailable,
     default_threads,
-    file_identity,
     log,
+    worker_stream,
 )
 
 #: Prompt lookup: tokens proposed per step, and the longest run of last tokens looked up in
@@ -54,33 +54,17 @@ NGRAM_SIZE = 3
 PRECISION = "f32"
 #: The stamp written into a finished conversion.
 STAMP = "medsearch-source.json"
-_DONE = object()
 
 
-class OpenVINOModel:
+class OpenVINOModel(LocalFileModel):
     """A GGUF file run by OpenVINO GenAI on the CPU, converted once and loaded lazily; thread-safe."""
 
     def __init__(self, path: Path, *, name: str | None = None, identity: str | None = None,
                  threads: int | None = None) -> None:
-        self.path = Path(path)
-        self._name = name or self.path.name
-        self._identity = identity or file_identity(self.path)
-        self.threads = threads or default_threads()
+        super().__init__(path, name=name, identity=identity, threads=threads)
         self._pipe = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()  # one generation at a time: a pipeline is not re-entrant
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    @property
-    def destination(self) -> str | None:
-        return None
 
     @property
     def converted_dir(self) -> Path:
@@ -110,41 +94,29 @@ class OpenVINOModel:
         # No repetition penalty: OpenVINO's counts every prompt token (llama.cpp's only the last
         # 64) and pushes the model away from the abstract's words (conclusion recall 0.32 against 0.38).
         history = og.ChatHistory([m.to_json() for m in messages])
-        chunks: queue.Queue = queue.Queue()
-        stop = threading.Event()
-        streamer = _QueueStreamer(pipe.get_tokenizer(), chunks, stop)
+        tokenizer = pipe.get_tokenizer()
 
-        def work() -> None:
-            try:
-                with self._run_lock:
-                    pipe.generate(history, config, streamer)
-            except Exception as exc:  # surfaced to the consumer below
-                chunks.put(exc)
-            finally:
-                chunks.put(_DONE)
+        def generate(put, stop: threading.Event) -> None:
+            with self._run_lock:
+                pipe.generate(history, config, _TextStreamer(tokenizer, put, stop))
 
-        threading.Thread(target=work, name="OpenVINO generation", daemon=True).start()
-        try:
-            while (item := chunks.get()) is not _DONE:
-                if isinstance(item, Exception):
-                    raise LLMError(f"OpenVINO failed while generating: {item}",
-                                   hint="Try again; if it keeps failing, set MEDSEARCH_LLM_RUNTIME=llama.cpp "
-                                        "or MEDSEARCH_LLM=none.")
-                if item:
-                    yield item
-        finally:
-            stop.set()
+        failed = lambda exc: LLMError(  # noqa: E731
+            f"OpenVINO failed while generating: {exc}",
+            hint="Try again; if it keeps failing, set MEDSEARCH_LLM_RUNTIME=llama.cpp or MEDSEARCH_LLM=none.")
+        for text in worker_stream(generate, thread_name="OpenVINO generation", error=failed):
+            if text:
+                yield text
 
 
-class _QueueStreamer:
-    """Turns OpenVINO's token callbacks into text chunks on a queue, about one per token.
+class _TextStreamer:
+    """Turns OpenVINO's token callbacks into text chunks passed to ``put``, about one per token.
 
     Prompt lookup accepts several tokens at once; they are decoded one by one, so a chunk
     stays about one token and tokens/s means what it says. Setting ``stop`` ends generation
     at the next token.
     """
 
-    def __new__(cls, tokenizer, chunks: queue.Queue, stop: threading.Event):
+    def __new__(cls, tokenizer, put: Callable[[str], None], stop: threading.Event):
         og = _runtime()
 
         class Streamer(og.StreamerBase):
@@ -155,7 +127,7 @@ class _QueueStreamer:
             def _on_text(self, text: str):
                 if stop.is_set():
                     return og.StreamingStatus.STOP
-                chunks.put(text)
+                put(text)
                 return og.StreamingStatus.RUNNING
 
             def write(self, token):
