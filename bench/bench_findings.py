@@ -7,14 +7,14 @@ The papers are those the 30 questions of ``bench/questions.jsonl`` bring up amon
 with an abstract about the question (39 on the demo records). Each paper's TL;DR is written
 by the pipeline (``Summarizer(..., abstract_chars=budget).tldr``) with the configured model
 (``MEDSEARCH_LLM``, default the packaged one) once per budget (5000 is the whole abstract,
-less its background), in one run, the budgets' order turning from paper to paper. Each budget has a
-model instance of its own, and so does each runtime (``--runtimes``: every budget is run
-on each; default the configured one, ``MEDSEARCH_LLM_RUNTIME``): llama.cpp keeps the prompts it has read and reuses any cached
-start, so one instance would read the second prompt of a paper faster than the first. No
-summary cache is used.
+less its background), in one run, the budgets' order turning from paper to paper. Each
+budget has a model instance of its own, and so does each runtime (``--runtimes``: every
+budget is run on each; default the configured one, ``MEDSEARCH_LLM_RUNTIME``): llama.cpp
+keeps the prompts it has read and reuses any cached start, so one instance would read the
+second prompt of a paper faster than the first. No summary cache is used.
 
-Printed per budget (``runtime/budget`` with more than one runtime): prompt characters (p50), first token and whole call (p50 / p90 s),
-tokens/s, conclusion recall (as ``bench_summaries.py``) and numbers grounded (numbers of the
+Printed per budget (``runtime/budget`` with more than one runtime): prompt characters
+(p50), first token and whole call (p50 / p90 s), tokens/s, conclusion recall (as ``bench_summaries.py``) and numbers grounded (numbers of the
 finding that its abstract states, as the checks read them).
 """
 
