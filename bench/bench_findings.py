@@ -14,8 +14,9 @@ keeps the prompts it has read and reuses any cached start, so one instance would
 second prompt of a paper faster than the first. No summary cache is used.
 
 Printed per budget (``runtime/budget`` with more than one runtime): prompt characters
-(p50), first token and whole call (p50 / p90 s), tokens/s, conclusion recall (as ``bench_summaries.py``) and numbers grounded (numbers of the
-finding that its abstract states, as the checks read them).
+(p50), first token and whole call (p50 / p90 s), tokens/s, conclusion recall (as
+``bench_summaries.py``) and numbers grounded (numbers of the finding that its abstract
+states, as the checks read them).
 """
 
 from __future__ import annotations
