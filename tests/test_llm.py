@@ -5,6 +5,8 @@ stream timing. The real local model runs in ``test_summarize_model.py`` (slow)."
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
 import socket
 import subprocess
 import sys
@@ -26,6 +28,14 @@ from search.llm.endpoint import EndpointModel, is_loopback, public_url
 from search.llm.packaged import join_parts
 from search.llm.scripted import ScriptedModel
 from tests.chat_server import ChatServer
+
+
+def installed(module: str) -> None:
+    """Skip unless ``module`` is installed, without importing it (``import openvino`` alone
+    would send telemetry: only the runtime's own import path blocks it)."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed")
+
 
 MESSAGES = [Message("system", "Be brief."), Message("user", "Say it.")]
 OPTS = GenerationOptions(max_tokens=50)
@@ -150,7 +160,7 @@ def test_settings_choose_the_local_runtime(tmp_path):
 
 @pytest.mark.parametrize("runtime", ["openvino", "llama.cpp"])
 def test_a_file_that_is_not_a_model_fails_to_load_as_unavailable(tmp_path, runtime):
-    pytest.importorskip({"openvino": "openvino_genai", "llama.cpp": "xllamacpp"}[runtime])
+    installed({"openvino": "openvino_genai", "llama.cpp": "xllamacpp"}[runtime])
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + bytes(range(256)) * 40)
     model = open_model(Settings.from_env({"MEDSEARCH_LLM": str(bad), "MEDSEARCH_LLM_RUNTIME": runtime}))
@@ -211,7 +221,7 @@ def test_the_installed_parts_add_up_to_the_published_file():
 
 def test_openvino_is_loaded_without_its_usage_telemetry():
     """``import openvino`` would send an event to Google Analytics: nothing may leave the machine."""
-    pytest.importorskip("openvino_genai")
+    installed("openvino_genai")
     code = ("import sys\nfrom search.llm.openvino_local import _runtime\n_runtime()\n"
             "from openvino.tools.ovc import telemetry_utils\n"
             "print(telemetry_utils.tm.__name__, any(m.startswith('openvino_telemetry') and sys.modules[m] is not None"
@@ -219,3 +229,14 @@ def test_openvino_is_loaded_without_its_usage_telemetry():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "False"], done.stderr[-2000:]
+
+
+def test_onnxruntime_telemetry_is_off_unless_the_environment_says_otherwise():
+    """onnxruntime's usage telemetry would look up a Microsoft host from long-lived processes."""
+    code = "import search, os\nprint(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                            env={**env, "ORT_DISABLE_TELEMETRY": "0"})
+    assert (default.stdout.strip(), chosen.stdout.strip()) == ("1", "0")
