@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -138,7 +139,25 @@ def server(demo_cache, tmp_path_factory):
     yield Server(url, db, env, proc, log)
     proc.terminate()
     proc.wait(timeout=30)
-    assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-3000:]
+    text = log.read_text(errors="replace")
+    assert not app_tracebacks(text), text[-3000:]
+
+
+#: Streamlit 1.67's websocket endpoint, when a browser page closes while the server is closing
+#: the same socket, logs this traceback from its own code (seen once in a fresh-clone run, in
+#: teardown). It is not the app's failure; any other traceback is.
+STREAMLIT_CLOSE_RACE = 'WebSocketDisconnected: Cannot call "send" once a close message has been sent.'
+
+
+def app_tracebacks(log: str) -> list[str]:
+    """The tracebacks in a server log (a chain of them counted as one), less Streamlit's own
+    websocket close race."""
+    chained = re.sub(r"\n\s*(During handling of the above exception, another exception occurred|"
+                     r"The above exception was the direct cause of the following exception):\s*\n\s*"
+                     r"Traceback \(most recent call last\):", "\n", log)
+    blocks = chained.split("Traceback (most recent call last):")[1:]
+    return [b for b in blocks if not (STREAMLIT_CLOSE_RACE in b and "starlette_websocket.py" in b
+                                      and "/webapp/" not in b and "app.py\"" not in b)]
 
 
 @pytest.fixture(scope="module")
