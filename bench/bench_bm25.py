@@ -5,7 +5,7 @@ rank-bm25's ``BM25Okapi`` on SciFact, same tokens and queries, side by side.
 ``tune``: nDCG@10 of tokenizer settings and of a (k1, b) grid on the NFCorpus dev
 and SciFact train splits (the selection criterion: their mean), the test splits
 shown for information only. These numbers chose the defaults of
-``search.text.TokenizerConfig`` and ``search.lexical.BM25Params``.
+``search.retrieval.tokenizer.TokenizerConfig`` and ``search.retrieval.bm25.BM25Params``.
 
     python bench/bench_bm25.py speed [--queries 200]
     python bench/bench_bm25.py tune [--grid]
@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ingest.beir import load_qrels, load_queries  # noqa: E402
-from search.lexical import BM25Params, LexicalIndex  # noqa: E402
-from search.metrics import ndcg_at_k  # noqa: E402
-from search.text import Tokenizer, TokenizerConfig  # noqa: E402
+from search.eval.metrics import ndcg_at_k  # noqa: E402
+from search.retrieval.bm25 import BM25Params, LexicalIndex  # noqa: E402
+from search.retrieval.tokenizer import Tokenizer, TokenizerConfig  # noqa: E402
 
 BEIR = REPO.parent / "shared" / "data" / "beir"
 SPLITS = {"nfcorpus": ("dev", "test"), "scifact": ("train", "test")}

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest import sources  # noqa: E402
 from ingest.records import Article  # noqa: E402
-from search.export import FORMATS, export_bytes  # noqa: E402
+from search.citations.export import FORMATS, export_bytes  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pubmed"
 TARGET_S = 2.0

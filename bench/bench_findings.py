@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench_papers(settings) -> list:
     """The on-topic papers with an abstract of the questions' top 5, each once, in order."""
-    from search.service import open_engine
+    from search.assembly import open_engine
     from search.summarize import papers_from_search
     from search.summarize.topic import on_topic
 

@@ -8,7 +8,7 @@ MiniLM, a few minutes on 2 cores): the library's share of a run does not depend 
 mode, and a cheaper search makes it easier to see.
 
 1. Export: a list holding every paper, exported in each format through the library's
-   path (``lists.entries`` -> ``Engine.articles`` from the snapshot -> ``search.export``
+   path (``lists.entries`` -> ``Engine.articles`` from the snapshot -> ``search.citations.export``
    -> atomic file write), best of ``--repeat``; the record lookup is also timed alone.
 2. Saved runs: 20 saved queries (the first 20 questions of ``bench/questions.jsonl``)
    with k=50. For each round and query, back to back: the bare ``Engine.search`` the run
@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest.pipeline import ingest_files  # noqa: E402
 from ingest.store import Store  # noqa: E402
+from search.citations.export import FORMATS  # noqa: E402
 from search.config import Settings  # noqa: E402
-from search.export import FORMATS  # noqa: E402
 from search.library import Library, open_searcher, run_query  # noqa: E402
 from search.library.exporting import export_papers  # noqa: E402
 from search.library.pull import update_index  # noqa: E402

@@ -1,4 +1,4 @@
-"""Speed of query restriction (search/restrict.py) on synthetic snapshots of 10k and 100k records.
+"""Speed of query restriction (search/query/restrict.py) on synthetic snapshots of 10k and 100k records.
 
 The snapshots are made of the real records under ``../shared/data/pubmed`` (ingested into a
 scratch store), replicated with new doc_ids and publication years spread over 2000-2024, with
@@ -23,9 +23,9 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from search.clinical import named_filter  # noqa: E402
-from search.query import parse  # noqa: E402
-from search.restrict import evaluate, prepare_snapshot  # noqa: E402
+from search.query.clinical import named_filter  # noqa: E402
+from search.query.restrict import evaluate, prepare_snapshot  # noqa: E402
+from search.query.syntax import parse  # noqa: E402
 
 CHILD_TABLES = ("authors", "abstract_sections", "mesh_headings", "publication_types",
                 "article_ids", "keywords", "chemicals", "comments_corrections")

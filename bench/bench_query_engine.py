@@ -62,7 +62,7 @@ def base_index() -> tuple[Path, Path]:
     """The real records in a store, indexed with the packaged MiniLM (built once, cached)."""
     from ingest.pipeline import ingest_files
     from ingest.store import Store
-    from search.index import IndexManager, IndexSettings
+    from search.index.build import IndexManager, IndexSettings
 
     db, index = CACHE / "base.duckdb", CACHE / "base.index"
     if (index / "CURRENT").is_file():
@@ -79,7 +79,7 @@ def _bring_up_to_date(db: Path, index: Path) -> dict:
     """The index brought up to date with its store (a copied or cached index: new records, another
     index format, damage); the build's timings, or {} when it was current."""
     from ingest.store import Store
-    from search.index import IndexManager, IndexSettings
+    from search.index.build import IndexManager, IndexSettings
 
     with Store(db, read_only=True, lock=True) as store:
         report = IndexManager(store, index, IndexSettings()).build_or_update(progress=True)
@@ -138,7 +138,7 @@ def pct(values: list[float]) -> str:
 
 def run(db: Path, index: Path, qs: list[str]) -> None:
     from search.engine import Engine, EngineConfig
-    from search.index import IndexSettings
+    from search.index.build import IndexSettings
 
     engine = Engine.open(index_dir=index, db_path=db, index_settings=IndexSettings(),
                          config=EngineConfig(mode="hybrid"))

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.train_reranker import DEFAULT_BEIR, base_model_path, load_set  # noqa: E402
-from search.rerank import CrossEncoderReranker, OnnxReranker, Reranker, holds_onnx  # noqa: E402
+from search.retrieval.rerank import CrossEncoderReranker, OnnxReranker, Reranker, holds_onnx  # noqa: E402
 
 TARGET_S = 1.5
 
@@ -67,8 +67,8 @@ def hybrid_quality(onnx_dir: str, k: int, split: str = "dev") -> None:
     from ingest.beir import load_qrels, load_queries
     from ingest.store import Store
     from search.engine import Engine, EngineConfig
-    from search.index import IndexManager
-    from search.rerank import passage
+    from search.index.build import IndexManager
+    from search.retrieval.rerank import passage
 
     reranker = OnnxReranker(onnx_dir)
     print(f"| set (queries) | {' | '.join(f'a={a}' for a in ALPHAS)} |\n|---|" + "---|" * len(ALPHAS))

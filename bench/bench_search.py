@@ -1,7 +1,7 @@
 """Search latency and index cost at 10k, 100k and 1M documents; embedder and text-recipe checks.
 
 ``python bench/bench_search.py latency`` measures one query through BM25 + dense
-+ reciprocal rank fusion (``search.fusion.rrf``; no rerank), query embedding
++ reciprocal rank fusion (``search.retrieval.fusion.rrf``; no rerank), query embedding
 included, over indexes saved to disk and loaded back as the engine loads them
 (dense memory-mapped). Each size runs in two fresh processes, ``build`` and
 ``query``, so each peak RSS (``ru_maxrss``) is that phase's own.
@@ -32,8 +32,8 @@ A "filtered" run repeats the queries with a random 30% mask (mask building is th
 engine's cost, not counted).
 
 Other commands: ``backends`` (ONNX int8 vs torch fp32 speed and agreement, the
-numbers behind ``search.models.DEFAULT_BACKEND``), ``recipe`` (BM25 with and
-without MeSH/keywords on the demo PubMed records, see ``search.corpus``).
+numbers behind ``search.retrieval.encoders.DEFAULT_BACKEND``), ``recipe`` (BM25 with and
+without MeSH/keywords on the demo PubMed records, see ``search.index.documents``).
 
 Figures: ``docs/search.md`` ("Speed"), with the command that measures each.
 """
@@ -98,8 +98,8 @@ def pool(size: int = POOL_SIZE, backend: str = "onnx") -> tuple[list[tuple[str, 
     path = CACHE / f"pool_{backend}_{len(chosen)}.npy"
     if path.is_file():
         return chosen, np.load(path)
-    from search.corpus import compose_text
-    from search.models import load_embedder
+    from search.index.documents import compose_text
+    from search.retrieval.encoders import load_embedder
 
     embedder = load_embedder(backend=backend)  # type: ignore[arg-type]
     start = time.perf_counter()
@@ -191,9 +191,9 @@ def _peak_mb() -> float:
 
 def build(n: int, folder: Path) -> dict:
     """Build and save both indexes for ``n`` synthetic documents; times and peak memory."""
-    from search.dense import DenseIndex, DenseParams
-    from search.lexical import LexicalIndex
-    from search.text import Tokenizer
+    from search.retrieval.bm25 import LexicalIndex
+    from search.retrieval.dense import DenseIndex, DenseParams
+    from search.retrieval.tokenizer import Tokenizer
 
     docs, vectors = pool()
     corpus = Synthetic(docs, vectors)
@@ -226,17 +226,17 @@ def build(n: int, folder: Path) -> dict:
 
 
 def _int8_min() -> int:
-    from search.dense import INT8_MIN_ROWS
+    from search.retrieval.dense import INT8_MIN_ROWS
 
     return INT8_MIN_ROWS
 
 
 def query(folder: Path, n_queries: int) -> dict:
     """Load the saved indexes and time BM25 + dense + RRF per query (also filtered)."""
-    from search.dense import DenseIndex
-    from search.fusion import rrf
-    from search.lexical import LexicalIndex
-    from search.models import load_embedder
+    from search.retrieval.bm25 import LexicalIndex
+    from search.retrieval.dense import DenseIndex
+    from search.retrieval.encoders import load_embedder
+    from search.retrieval.fusion import rrf
 
     t = time.perf_counter()
     lexical = LexicalIndex.load(folder / "bm25", fingerprint="bench", mmap=True)
@@ -291,7 +291,7 @@ def _pcts(values: list[float]) -> dict[str, float]:
 
 def check_tokens(sample: int = 5_000) -> dict:
     """Tokenizer rate on joined texts, and token concatenation == tokenising the joined text."""
-    from search.text import Tokenizer
+    from search.retrieval.tokenizer import Tokenizer
 
     docs, vectors = pool()
     corpus = Synthetic(docs, vectors)
@@ -355,8 +355,8 @@ def _print_table(rows: list[dict], tokens: dict) -> None:
 
 def backends(n_docs: int = 200, n_queries: int = 100) -> None:
     """Speed of both backends for documents and queries, and agreement of their vectors."""
-    from search.corpus import compose_text
-    from search.models import load_embedder
+    from search.index.documents import compose_text
+    from search.retrieval.encoders import load_embedder
 
     docs, _ = pool()
     texts = [compose_text(t, x) for _, t, x in docs[:n_docs]]
@@ -403,9 +403,9 @@ def recipe(data: Path) -> None:
 
     from ingest.pipeline import ingest_files
     from ingest.store import Store
-    from search.corpus import compose_text, iter_documents
-    from search.lexical import LexicalIndex
-    from search.text import LUCENE_STOPWORDS
+    from search.index.documents import compose_text, iter_documents
+    from search.retrieval.bm25 import LexicalIndex
+    from search.retrieval.tokenizer import LUCENE_STOPWORDS
 
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "demo.duckdb") as store:
         ingest_files(store, [data], progress=False)

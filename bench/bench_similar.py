@@ -12,7 +12,7 @@ nearest records; the figure is
 - **hit@10**: the share of documents with at least one co-relevant record among their 10.
 
 It reads the index ``medsearch eval`` caches under ``data/eval/`` (real packaged MiniLM vectors:
-run ``medsearch eval ../shared/data/beir/<set>`` first). Methods (``search/similar.py``): rrf,
+run ``medsearch eval ../shared/data/beir/<set>`` first). Methods (``search/results/similar.py``): rrf,
 weighted (``weighted:W``: BM25 weight W), dense, bm25. The default was chosen on the *train*
 splits; test is reported.
 
@@ -54,7 +54,7 @@ def co_relevant(folder: Path, split: str, corpus: set[str]) -> dict[str, set[str
 def open_engine(name: str):
     from ingest.store import Store
     from search.engine import Engine, EngineConfig
-    from search.index import IndexManager, IndexSettings
+    from search.index.build import IndexManager, IndexSettings
 
     dbs = sorted((REPO / "data" / "eval").glob(f"{name}-*.duckdb"))
     if not dbs:
@@ -65,7 +65,7 @@ def open_engine(name: str):
 
 
 def measure(engine, co: dict[str, set[str]], method: str) -> dict[str, float]:
-    """``method``: a method of search/similar.py; ``weighted:W`` is min-max fusion with BM25 weight W."""
+    """``method``: a method of search/results/similar.py; ``weighted:W`` is min-max fusion with BM25 weight W."""
     n = len(engine.snapshot.doc_ids)
     name, _, weight = method.partition(":")
     kw = {"bm25_weight": float(weight)} if weight else {}
@@ -85,7 +85,7 @@ def measure(engine, co: dict[str, set[str]], method: str) -> dict[str, float]:
 
 
 def main() -> None:
-    from search.similar import METHODS
+    from search.results.similar import METHODS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", nargs="+", default=["nfcorpus", "scifact"])

@@ -78,8 +78,8 @@ def _grounded_numbers(sentences, sources: dict[str, str]) -> tuple[int, int]:
 
 # -- running -------------------------------------------------------------------------------
 def run_questions(args: argparse.Namespace) -> int:
+    from search.assembly import open_engine
     from search.config import Settings
-    from search.service import open_engine
     from search.summarize import open_summarizer, papers_from_search
 
     settings = Settings.from_env(db=args.db)
@@ -112,7 +112,7 @@ def _threads(summarizer) -> int | None:
 
 def timed_overview(summarizer, question: str, papers, cache_path: Path | None) -> dict:
     from search.summarize import FindingReady, Summarizer, SummaryReady
-    from search.summary_cache import SummaryCache
+    from search.summarize.cache import SummaryCache
 
     with tempfile.TemporaryDirectory() as tmp:
         cache = SummaryCache(cache_path or Path(tmp) / "library.duckdb")
@@ -166,7 +166,7 @@ def finding_details(summary: dict, papers) -> list[dict]:
 
 
 def conclusion_recall(reference: str, text: str) -> float | None:
-    from search.text import Tokenizer
+    from search.retrieval.tokenizer import Tokenizer
 
     tok = Tokenizer()
     ref = set(tok(reference))

@@ -5,7 +5,7 @@
 Training queries: NFCorpus train and 80% of SciFact train (a fixed, hash-based
 split); model selection and the printed comparison: NFCorpus dev and the other
 20% of SciFact train. Test splits are never read. Candidates and features are
-exactly what the engine computes (``search.ltr.candidate_features`` over the
+exactly what the engine computes (``search.retrieval.learned_fusion.candidate_features`` over the
 BM25 and dense top 100); labels are the graded judgements, 0 for unjudged.
 Uses the cached eval databases and indexes (run ``medsearch eval`` first).
 """
@@ -22,11 +22,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest.beir import load_qrels, load_queries  # noqa: E402
-from search.evaluate import eval_store  # noqa: E402
-from search.index import IndexManager  # noqa: E402
-from search.ltr import FEATURES, PACKAGED_LTR, candidate_features  # noqa: E402
-from search.metrics import ndcg_at_k  # noqa: E402
-from search.text import Tokenizer  # noqa: E402
+from search.eval.beir import eval_store  # noqa: E402
+from search.eval.metrics import ndcg_at_k  # noqa: E402
+from search.index.build import IndexManager  # noqa: E402
+from search.retrieval.learned_fusion import FEATURES, PACKAGED_LTR, candidate_features  # noqa: E402
+from search.retrieval.tokenizer import Tokenizer  # noqa: E402
 
 BEIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "beir"
 DEPTH = 100

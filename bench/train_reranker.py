@@ -27,9 +27,9 @@ no library knows about this project (``docs/training.md`` tells the whole recipe
 - Export (``--export-onnx``): ONNX (TorchScript exporter), int8 dynamic quantisation
   (onnxruntime), ``tokenizer.json``; the Spearman agreement of int8 and torch fp32 on
   real pairs; then the full dev sets are reranked (BM25 top-``--k``) and the weight
-  ``alpha`` of :func:`search.rerank.combine` is tuned and written to ``reranker.json``.
+  ``alpha`` of :func:`search.retrieval.rerank.combine` is tuned and written to ``reranker.json``.
   ``--pack`` stores a copy as its difference from the base weights
-  (:mod:`search.onnx_delta`), the form ``search/models/reranker`` ships in.
+  (:mod:`search.retrieval.onnx_delta`), the form ``search/models/reranker`` ships in.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ if str(REPO) not in sys.path:
 from ingest.beir import available_splits, iter_beir_corpus, load_qrels, load_queries  # noqa: E402
 from ingest.errors import ConfigError, MedsearchError  # noqa: E402
 from ingest.records import Article  # noqa: E402
-from search.lexical import LexicalIndex  # noqa: E402
-from search.metrics import ndcg_at_k  # noqa: E402
-from search.rerank import META_FILE, Reranker, combine, load_reranker, passage  # noqa: E402
+from search.eval.metrics import ndcg_at_k  # noqa: E402
+from search.retrieval.bm25 import LexicalIndex  # noqa: E402
+from search.retrieval.rerank import META_FILE, Reranker, combine, load_reranker, passage  # noqa: E402
 
 DEFAULT_BEIR = (REPO.parent / "shared/data/beir/nfcorpus", REPO.parent / "shared/data/beir/scifact")
 DEV_SEED = 20240601
@@ -173,7 +173,7 @@ def beir_source(bset: BeirSet) -> TrainSource:
 def pubmed_source(db: str | Path, *, limit: int) -> TrainSource:
     """Pseudo-queries from a store: each title -> its own abstract, among the stored abstracts."""
     from ingest.store import Store
-    from search.corpus import iter_documents
+    from search.index.documents import iter_documents
 
     with Store(db, read_only=True) as store:
         docs = [d for d in iter_documents(store) if d.title.strip() and len(d.abstract) > 200]
@@ -435,7 +435,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 def export_onnx(model_dir: Path, out_dir: Path, max_length: int) -> Path:
     """Export ``model_dir`` to ONNX and quantise it to int8 (dynamic) as ``out_dir/model.onnx``.
 
-    Written by hand because the shipped model's packing (:mod:`search.onnx_delta`)
+    Written by hand because the shipped model's packing (:mod:`search.retrieval.onnx_delta`)
     relies on this graph's layout; the library route (``optimum``) lays it out otherwise.
     ``tokenizer.json`` and ``reranker.json`` go beside ``model.onnx``; the fp32 graph
     is left as ``<out_dir>_fp32.onnx`` next to ``out_dir``.
@@ -483,7 +483,7 @@ def _logits_only(model: Any) -> Any:
 
 def pack_copy(onnx_dir: Path, packed: Path) -> Path:
     """Copy the int8 model to ``packed`` and store it there as a difference from the base weights."""
-    from search.onnx_delta import pack
+    from search.retrieval.onnx_delta import pack
 
     if packed.exists():
         shutil.rmtree(packed)
@@ -509,7 +509,7 @@ def agreement(a: Reranker, b: Reranker, sets: Sequence[BeirSet], *, queries: int
 
 def export_and_tune(args: argparse.Namespace, best: Path, sets: Sequence[BeirSet], log: Log) -> Path:
     """int8 ONNX of ``best``, its agreement with fp32, the dev alpha table in its ``reranker.json``."""
-    from search.rerank import CrossEncoderReranker, OnnxReranker
+    from search.retrieval.rerank import CrossEncoderReranker, OnnxReranker
 
     onnx_dir = export_onnx(best, args.out / "onnx", args.max_length)
     rho = agreement(CrossEncoderReranker(str(best), max_length=args.max_length),

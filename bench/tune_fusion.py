@@ -20,10 +20,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest.beir import load_qrels, load_queries  # noqa: E402
-from search import fusion  # noqa: E402
-from search.evaluate import eval_store  # noqa: E402
-from search.index import IndexManager  # noqa: E402
-from search.metrics import ndcg_at_k, recall_at_k  # noqa: E402
+from search.eval.beir import eval_store  # noqa: E402
+from search.eval.metrics import ndcg_at_k, recall_at_k  # noqa: E402
+from search.index.build import IndexManager  # noqa: E402
+from search.retrieval import fusion  # noqa: E402
 
 BEIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "beir"
 DEPTH = 1000

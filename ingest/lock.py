@@ -3,7 +3,7 @@
 DuckDB lets one process open a database file for writing, and then no other process
 may open it at all, not even to read. So the store belongs to one writer at a time,
 and everything that only reads (search, the app, exports, summaries) reads an index
-snapshot instead (``search/snapshot.py``), never the store.
+snapshot instead (``search/index/snapshot.py``), never the store.
 
 Two writers (an ``ingest`` started while ``index`` runs, say) must not fail on
 DuckDB's lock with a trace: the second one waits for the first, saying whom it waits

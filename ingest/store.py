@@ -567,7 +567,7 @@ class Store:
             order = "abstract_index, position"
         return _dicts(self.con.execute(f"SELECT * FROM {source} WHERE doc_id = ? ORDER BY {order}", [doc_id]))
 
-    # -- search index (read-only; used by search.corpus) -------------------------------
+    # -- search index (read-only; used by search.index.documents) -------------------------------
     def corpus_fingerprint(self) -> tuple[int, str]:
         """(record count, digest of every (doc_id, record_hash)): changes with any record.
 

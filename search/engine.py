@@ -6,13 +6,13 @@
                                             └─> dense top-N ─┴─> fusion -> rerank of the top M
                                                                  -> page (sort, offset) -> hits
 
-The engine reads an index snapshot (``search/snapshot.py``), never the store, so it
+The engine reads an index snapshot (``search/index/snapshot.py``), never the store, so it
 answers while ``ingest`` or ``index`` runs in another process; when ``index`` publishes a
 new snapshot, the next search switches to it whole (a search never mixes two snapshots).
 
-A query may mix free text with PubMed-style clauses (``search/query.py``): the free text
+A query may mix free text with PubMed-style clauses (``search/query/syntax.py``): the free text
 ranks, the clauses restrict. The restriction, the evidence filters of :class:`Filters`
-(Clinical Queries, humans, ages, free full text; ``search/clinical.py``) and the column
+(Clinical Queries, humans, ages, free full text; ``search/query/clinical.py``) and the column
 filters become one boolean mask over the snapshot's documents, applied inside each
 retriever *before* its top-k, so a filter that leaves 3 records returns those 3. A query
 with no free text lists its matches newest first, as PubMed does.
@@ -38,21 +38,21 @@ import numpy as np
 
 from ingest.errors import ConfigError
 from ingest.records import Article
-from search import fusion as fusion_lib
-from search import similar as similar_lib
-from search.explain import annotate
-from search.facets import FACET_LIMIT, count_facets, order_rows
-from search.highlight import WordTokens
-from search.index import IndexSettings, default_index_dir
-from search.ltr import LearnedFusion, candidate_features
-from search.paging import Ranked, listing, matches, page_hits, sorted_page
-from search.query import Node, ParsedQuery, Term, parse, to_pubmed
-from search.ranking import Fused, Scored
-from search.rerank import Reranker, combine, passage
-from search.selection import TYPE_ALIASES, expand_types, ms, restriction_of, select
-from search.snapshot import Snapshot, load_snapshot, pointer_stamp
-from search.status import IndexStatus, reader_status
-from search.text import Tokenizer
+from search.index.build import IndexSettings, default_index_dir
+from search.index.freshness import IndexStatus, reader_status
+from search.index.snapshot import Snapshot, load_snapshot, pointer_stamp
+from search.query.mask import TYPE_ALIASES, expand_types, ms, restriction_of, select
+from search.query.syntax import Node, ParsedQuery, Term, parse, to_pubmed
+from search.results import similar as similar_lib
+from search.results.explain import annotate
+from search.results.facets import FACET_LIMIT, count_facets, order_rows
+from search.results.highlight import WordTokens
+from search.results.paging import Ranked, listing, matches, page_hits, sorted_page
+from search.retrieval import fusion as fusion_lib
+from search.retrieval.learned_fusion import LearnedFusion, candidate_features
+from search.retrieval.ranking import Fused, Scored
+from search.retrieval.rerank import Reranker, combine, passage
+from search.retrieval.tokenizer import Tokenizer
 from search.types import SORTS, Facets, Filters, Hit, SearchResults, SimilarResults
 
 __all__ = ["MODES", "NO_FILTERS", "TYPE_ALIASES", "Engine", "EngineConfig", "Ranked", "SnapshotSource",
@@ -68,7 +68,7 @@ class EngineConfig:
     (see ``docs/quality.md``)."""
 
     mode: str = "hybrid"
-    # Learned fusion (LambdaMART over cheap features, search.ltr) beat the best fixed fusion on
+    # Learned fusion (LambdaMART over cheap features, search.retrieval.learned_fusion) beat the best fixed fusion on
     # both dev sets (docs/quality.md).
     fusion: str = "learned"  # "learned" | "weighted" | "rrf"
     rrf_k: float = fusion_lib.RRF_K
@@ -112,7 +112,7 @@ class SnapshotSource:
 
     def _embedder_once(self):
         if self._embedder is None:
-            from search.models import load_embedder
+            from search.retrieval.encoders import load_embedder
 
             s = self.settings
             self._embedder = load_embedder(
@@ -195,7 +195,7 @@ class Engine:
     # -- the stages ---------------------------------------------------------------------
     @staticmethod
     def restriction(parsed: ParsedQuery | None, filters: Filters) -> Node | None:
-        """The query's restriction AND the evidence filters of ``filters`` (see search.selection)."""
+        """The query's restriction AND the evidence filters of ``filters`` (see search.query.mask)."""
         return restriction_of(parsed, filters)
 
     def mask(self, snap: Snapshot, filters: Filters, restriction: Node | None = None,
@@ -340,7 +340,7 @@ class Engine:
         return [Fused(h.doc_id, h.score, i) for i, h in enumerate(fused, start=1)]
 
     def _learned(self, snap: Snapshot, query: str, qvec, bm25: list[Scored], dense: list[Scored]) -> list[Fused]:
-        """Learned fusion (search.ltr): the model scores every candidate of either list."""
+        """Learned fusion (search.retrieval.learned_fusion): the model scores every candidate of either list."""
         ids, matrix = candidate_features(snap, self._tokenizer(), query, qvec, bm25, dense)
         if not ids:
             return []
@@ -371,7 +371,7 @@ class Engine:
         (``relevance``, ``date``: newest first, ``author``: first author A to Z, or
         ``evidence``: strongest study design first, relevance within a level), each hit with
         its result card (read for the whole page in one batch). Raises
-        :class:`search.query.QuerySyntaxError` (a ConfigError) for a malformed query."""
+        :class:`search.query.syntax.QuerySyntaxError` (a ConfigError) for a malformed query."""
         query = _non_empty(query)
         snap = self.snapshot
         ranked = self.rank(query, k=k, offset=offset, filters=filters, mode=mode, sort=sort, snapshot=snap)
@@ -419,7 +419,7 @@ class Engine:
     def similar(self, pmid: str, *, k: int = 10, filters: Filters = NO_FILTERS,
                 include_notices: bool = False, method: str = similar_lib.DEFAULT_METHOD) -> SimilarResults:
         """The ``k`` records nearest to the paper ``pmid`` (a PMID or doc id): its dense vector
-        fused with a BM25 query of its title and MeSH major topics (``search/similar.py``).
+        fused with a BM25 query of its title and MeSH major topics (``search/results/similar.py``).
 
         The paper itself is never listed, retraction notices only with ``include_notices``;
         ``filters`` apply as in :meth:`search`."""
@@ -439,7 +439,7 @@ class Engine:
                      method: str = similar_lib.DEFAULT_METHOD, bm25_weight: float = similar_lib.BM25_WEIGHT,
                      snapshot: Snapshot | None = None) -> similar_lib.Near:
         """:meth:`similar` without the result cards (for evaluation runs; ``method`` and
-        ``bm25_weight``: see ``search/similar.py``)."""
+        ``bm25_weight``: see ``search/results/similar.py``)."""
         snap = snapshot or self.snapshot
         key = str(pmid).strip()
         doc_id = snap.records.find(key) if key else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from search.clinical import AGE_FILTERS
+from search.query.clinical import AGE_FILTERS
 
 #: The range of publication years a filter accepts.
 MIN_YEAR, MAX_YEAR = 1000, 2100
@@ -21,7 +21,7 @@ class Filters:
     Every field is optional; set fields combine with AND, values inside a tuple with OR.
     Matching of publication types, journals, languages and MeSH terms ignores case.
 
-    The evidence filters are PubMed's published search strings (``search/clinical.py``
+    The evidence filters are PubMed's published search strings (``search/query/clinical.py``
     cites each source), evaluated like a query restriction:
 
     - ``clinical``: a Clinical Queries filter, ``"category/scope"`` with category therapy,
@@ -76,7 +76,7 @@ class Filters:
 
     @property
     def named_filters(self) -> tuple[str, ...]:
-        """The names (``search.clinical.FILTERS``) of the evidence filters in effect."""
+        """The names (``search.query.clinical.FILTERS``) of the evidence filters in effect."""
         names = [self.clinical] if self.clinical else []
         names += ["systematic-review"] * self.systematic_review + ["humans"] * self.humans_only
         names += [f"age/{a}" for a in self.ages]
@@ -87,7 +87,7 @@ class Filters:
 def _clinical_name(value: str) -> str:
     """``value`` as a Clinical Queries filter name ``category/scope``, or a ConfigError."""
     from ingest.errors import ConfigError
-    from search.clinical import CATEGORY_ALIASES, CLINICAL_NAMES
+    from search.query.clinical import CATEGORY_ALIASES, CLINICAL_NAMES
 
     key = " ".join(str(value).strip().lower().replace("_", "-").split())
     cat, _, scope = key.partition("/")
@@ -108,7 +108,7 @@ def _age_group(value: str) -> str:
     return key
 
 
-#: The age groups of :attr:`Filters.ages` (MeSH check tags; ``search.clinical`` defines each).
+#: The age groups of :attr:`Filters.ages` (MeSH check tags; ``search.query.clinical`` defines each).
 AGE_GROUPS = tuple(f.name.removeprefix("age/") for f in AGE_FILTERS)
 
 #: The orders :meth:`search.engine.Engine.search` can list hits in.
@@ -152,11 +152,11 @@ class EvidenceSource:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Where a record's study design stands in the evidence ordering of ``search/evidence.py``.
+    """Where a record's study design stands in the evidence ordering of ``search/results/evidence.py``.
 
     ``level`` 1 is the strongest (guidelines, systematic reviews, meta-analyses); a badge
     shows ``label``; ``sources`` are the publication types or MeSH headings it came from
-    (none for level :data:`search.evidence.UNCLASSIFIED`).
+    (none for level :data:`search.results.evidence.UNCLASSIFIED`).
     """
 
     level: int

@@ -23,11 +23,11 @@ class Real:
 
     db: Path
     articles: dict  # doc_id -> ingest.records.Article
-    lexical: dict  # doc_id -> the text BM25 indexed (search.corpus recipe)
+    lexical: dict  # doc_id -> the text BM25 indexed (search.index.documents recipe)
 
 
 def settings():
-    from search.index import IndexSettings
+    from search.index.build import IndexSettings
 
     return IndexSettings(embedder=FakeEmbedder.name)
 
@@ -39,8 +39,8 @@ def real_snapshot(tmp_path_factory) -> Real:
     if "all" not in _BUILT:
         from ingest.pipeline import ingest_files
         from ingest.store import Store
-        from search.corpus import iter_documents
-        from search.index import IndexManager
+        from search.index.build import IndexManager
+        from search.index.documents import iter_documents
 
         db = tmp_path_factory.mktemp("real-snapshot") / "store.duckdb"
         with Store(db) as store:
@@ -57,7 +57,7 @@ def engine_over(db: Path, **config):
     """An engine over the snapshot of the store at ``db`` (weighted fusion: no model file needed)."""
     from ingest.store import Store
     from search.engine import Engine, EngineConfig
-    from search.index import IndexManager
+    from search.index.build import IndexManager
 
     with Store(db, read_only=True) as store:
         snap = IndexManager(store, settings=settings(), embedder=FakeEmbedder()).load()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 
 def main(db: str, out: str, stop: str, query: str, mode: str | None = None) -> int:
+    from search.assembly import open_engine
     from search.config import Settings
-    from search.service import open_engine
 
     engine = open_engine(Settings.from_env(db=Path(db)))
     with open(out, "a", encoding="utf-8") as f:

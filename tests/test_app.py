@@ -73,7 +73,7 @@ class FakeSource:
     @staticmethod
     def make(index_dir: Path):
         from search.engine import SnapshotSource
-        from search.index import IndexSettings
+        from search.index.build import IndexSettings
 
         class Source(SnapshotSource):
             def _embedder_once(self):
@@ -86,7 +86,7 @@ class FakeSource:
 
 def index(db: Path) -> None:
     from ingest.store import Store
-    from search.index import IndexManager, IndexSettings
+    from search.index.build import IndexManager, IndexSettings
 
     with Store(db) as store:
         IndexManager(store, settings=IndexSettings(embedder=FakeEmbedder.name),
@@ -475,8 +475,8 @@ class _Media:
 
 
 def test_a_list_downloads_in_every_format_and_each_file_reads_back(services, corpus, monkeypatch):
-    from search.export import FORMATS
-    from search.importers import read_citations
+    from search.citations.export import FORMATS
+    from search.citations.importers import read_citations
 
     _, articles = corpus
     _Media.install(monkeypatch)
@@ -616,9 +616,9 @@ def test_new_records_show_after_index_without_a_restart_and_saved_data_stays(cor
 @pytest.mark.slow
 def test_the_engine_and_models_load_once_for_every_session(tmp_path, monkeypatch):
     """app.py as served: two sessions, several runs, one engine (st.cache_resource)."""
-    import search.service
+    import search.assembly
     from ingest.store import Store
-    from search.index import IndexManager, IndexSettings
+    from search.index.build import IndexManager, IndexSettings
     from webapp.services import shared_services
 
     db = tmp_path / "m.duckdb"
@@ -629,8 +629,8 @@ def test_the_engine_and_models_load_once_for_every_session(tmp_path, monkeypatch
                         "MEDSEARCH_LLM": "none", "MEDSEARCH_LIBRARY_DB": str(tmp_path / "lib.duckdb")}.items():
         monkeypatch.setenv(name, value)
     opened = []
-    real = search.service.open_engine
-    monkeypatch.setattr(search.service, "open_engine", lambda settings: opened.append(1) or real(settings))
+    real = search.assembly.open_engine
+    monkeypatch.setattr(search.assembly, "open_engine", lambda settings: opened.append(1) or real(settings))
     shared_services.clear()
     try:
         script = str(Path(__file__).resolve().parents[1] / "app.py")

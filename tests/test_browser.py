@@ -247,7 +247,7 @@ def open_app(page, server: Server, query: str = "") -> None:
 
 
 def test_search_filter_add_to_list_and_download_exports(page, server):
-    from search.importers import read_citations
+    from search.citations.importers import read_citations
 
     open_app(page, server)
     timings = []

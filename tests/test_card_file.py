@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from search.records_view import RecordsView
+from search.index.records import RecordsView
 from tests.engine_snapshot import engine_over, real_snapshot
 
 

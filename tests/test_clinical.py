@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from ingest.errors import ConfigError
-from search.clinical import CLINICAL_NAMES, FILTER_NAMES, FILTERS, clinical_filter, named_filter
-from search.query import parse, to_pubmed
-from search.restrict import _run, evaluate
+from search.query.clinical import (
+    CLINICAL_NAMES,
+    FILTER_NAMES,
+    FILTERS,
+    clinical_filter,
+    named_filter,
+)
+from search.query.restrict import _run, evaluate
+from search.query.syntax import parse, to_pubmed
 from tests.conftest import needs_data
 
 # The records below were read in their XML (title, abstract, keywords, MeSH with major

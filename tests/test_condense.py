@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from search.llm.scripted import ScriptedModel
 from search.summarize import Summarizer, prompts
+from search.summarize.cache import SummaryCache
 from search.summarize.condense import condense
 from search.summarize.grounding import split_sentences
-from search.summary_cache import SummaryCache
 from tests.test_summarize import MET, PROPOFOL, real
 
 FINDING = "Tamsulosin did not help."

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ingest.errors import ConfigError, SearchIndexError
-from search import dense as dense_mod
-from search.dense import DenseIndex, DenseUpdate
+from search.retrieval import dense as dense_mod
+from search.retrieval.dense import DenseIndex, DenseUpdate
 
 
 class FakeEmbedder:
@@ -112,7 +112,7 @@ def test_the_int8_first_pass_returns_the_exact_top_k(monkeypatch, density, clump
 
 
 def test_the_int8_error_bound_holds():
-    from search.dense_int8 import Int8Matrix
+    from search.retrieval.dense_int8 import Int8Matrix
 
     index = _random_index(5000, dims=48, seed=5)
     int8 = Int8Matrix.from_vectors(index.vectors)
@@ -126,7 +126,7 @@ def test_the_int8_error_bound_holds():
 
 def test_the_embedded_int8_graph_is_the_one_the_builder_makes():
     pytest.importorskip("onnx")
-    from search.dense_int8 import MATMUL_INT8_ONNX, graph_bytes
+    from search.retrieval.dense_int8 import MATMUL_INT8_ONNX, graph_bytes
 
     assert graph_bytes() == MATMUL_INT8_ONNX
 
@@ -268,14 +268,14 @@ def test_load_refuses_another_corpus_model_or_recipe(tmp_path):
 
 
 def test_a_missing_optional_dependency_names_the_pip_command():
-    from search.models import require
+    from search.retrieval.encoders import require
 
     with pytest.raises(ConfigError, match="pip install no_such_module_xyz"):
         require("no_such_module_xyz")
 
 
 def test_known_model_families_get_their_prefixes():
-    from search.models import default_prefixes, load_embedder
+    from search.retrieval.encoders import default_prefixes, load_embedder
 
     assert default_prefixes("intfloat/e5-base-v2") == ("query: ", "passage: ")
     assert default_prefixes("BAAI/bge-small-en-v1.5")[0].startswith("Represent this sentence")
@@ -285,7 +285,7 @@ def test_known_model_families_get_their_prefixes():
 
 
 def test_the_packaged_onnx_embedder_gives_unit_vectors():
-    from search.models import load_embedder
+    from search.retrieval.encoders import load_embedder
 
     emb = load_embedder(backend="onnx")
     assert (emb.name, emb.dims, emb.max_seq_length) == ("packaged:all-MiniLM-L6-v2", 384, 256)
@@ -304,8 +304,8 @@ def test_the_packaged_onnx_embedder_gives_unit_vectors():
 @pytest.mark.slow
 def test_onnx_int8_agrees_with_torch_fp32_on_real_abstracts(store, shared_data):
     from ingest.pipeline import ingest_files
-    from search.corpus import iter_documents
-    from search.models import load_embedder
+    from search.index.documents import iter_documents
+    from search.retrieval.encoders import load_embedder
 
     files = sorted((shared_data / "pubmed" / "metapub" / "fixtures" / "pmid_xml").glob("*.xml"))[:30]
     ingest_files(store, files, progress=False)
@@ -320,7 +320,7 @@ def test_onnx_int8_agrees_with_torch_fp32_on_real_abstracts(store, shared_data):
 @pytest.mark.slow
 def test_an_uncached_hub_model_is_not_downloaded_without_permission(monkeypatch):
     pytest.importorskip("sentence_transformers")
-    from search.models import load_embedder
+    from search.retrieval.encoders import load_embedder
 
     monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # restored after the test

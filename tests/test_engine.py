@@ -15,9 +15,9 @@ import pytest
 from ingest.errors import ConfigError
 from ingest.pipeline import ingest_files
 from ingest.store import Store
-from search import fusion
 from search.engine import Engine, EngineConfig
-from search.index import IndexManager, IndexSettings
+from search.index.build import IndexManager, IndexSettings
+from search.retrieval import fusion
 from search.types import Filters
 from tests.conftest import PUBMED_DATA
 from tests.fake_embedder import FakeEmbedder
@@ -128,7 +128,7 @@ def test_hybrid_stage_scores_agree_with_each_stage_alone(engine):
 
 
 def _oracle_features(snap, query_words, ids, bm25_scores, dense_scores, bm25_rank, dense_rank):
-    """The 12 learned-fusion features written out from their definitions (docs of search/ltr.py)."""
+    """The 12 learned-fusion features written out from their definitions (docs of search/retrieval/learned_fusion.py)."""
     def minmax(v):
         lo, hi = min(v), max(v)
         return [1.0] * len(v) if hi == lo else [(x - lo) / (hi - lo) for x in v]
@@ -150,7 +150,7 @@ def _oracle_features(snap, query_words, ids, bm25_scores, dense_scores, bm25_ran
 
 
 def test_learned_fusion_orders_the_union_of_both_lists_by_the_model(engine):
-    from search.ltr import LearnedFusion
+    from search.retrieval.learned_fusion import LearnedFusion
 
     snap = engine.snapshot
     learned = Engine(snap, EngineConfig(mode="hybrid", fusion="learned"))

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
-from search.query import QuerySyntaxError
-from search.text import Tokenizer
+from search.query.syntax import QuerySyntaxError
+from search.retrieval.tokenizer import Tokenizer
 from search.types import Filters
 from tests.test_clinical import CHECKED, EXPECTED_IN
 
@@ -317,8 +317,8 @@ def test_a_snapshot_without_query_tables_says_to_force_a_rebuild(engine, tmp_pat
     import duckdb
 
     from ingest.errors import SearchIndexError
-    from search.query import parse
-    from search.records_view import RecordsView
+    from search.index.records import RecordsView
+    from search.query.syntax import parse
 
     copy = tmp_path / "corpus.duckdb"
     shutil.copy(engine.snapshot.records.path, copy)

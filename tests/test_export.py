@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
 from ingest.records import Article, Author, Keyword
-from search.export import FORMATS, export, export_bytes, get_format
-from search.export.fields import abbreviated_pages, page_range
-from search.export.references import format_reference
+from search.citations.export import FORMATS, export, export_bytes, get_format
+from search.citations.export.fields import abbreviated_pages, page_range
+from search.citations.export.references import format_reference
 from tests.conftest import PUBMED_DATA, needs_data
 
 #: Real records and what makes each one a test case (checked in test_the_sample_has_its_oddities).
@@ -419,7 +419,7 @@ def test_csv_guards_cells_a_spreadsheet_would_run_as_formulas():
 
 
 def test_csv_columns_are_the_documented_ones():
-    from search.export.table import COLUMNS
+    from search.citations.export.table import COLUMNS
 
     header = export([], "csv").splitlines()[0].split(",")
     assert header == [name for name, _ in COLUMNS]

@@ -8,9 +8,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from search.facets import count_facets, order_rows
-from search.records_view import RecordColumns
-from search.text import Tokenizer
+from search.index.records import RecordColumns
+from search.results.facets import count_facets, order_rows
+from search.retrieval.tokenizer import Tokenizer
 from search.types import Filters
 
 

@@ -11,11 +11,11 @@ def test_publication_type_aliases_expand():
     assert expand_types(["Letter"]) == ("Letter",)
 
 
-# -- evidence levels (search/evidence.py), on hand-made type lists ------------------------------
+# -- evidence levels (search/results/evidence.py), on hand-made type lists ------------------------------
 
 
 def test_the_best_design_gives_the_level_and_names_its_sources():
-    from search.evidence import evidence_of
+    from search.results.evidence import evidence_of
 
     e = evidence_of(["Journal Article", "Randomized Controlled Trial", "Comment", "Clinical Trial, Phase III"],
                     ["Humans", "Prospective Studies"])
@@ -26,7 +26,7 @@ def test_the_best_design_gives_the_level_and_names_its_sources():
 
 
 def test_topics_and_design_qualifiers_give_no_level():
-    from search.evidence import UNCLASSIFIED, evidence_of
+    from search.results.evidence import UNCLASSIFIED, evidence_of
 
     e = evidence_of(["Journal Article", "Comparative Study", "Multicenter Study"],
                     ["Randomized Controlled Trials as Topic", "Cohort Studies as Topic"])
@@ -35,7 +35,7 @@ def test_topics_and_design_qualifiers_give_no_level():
 
 
 def test_opinion_and_notices_rank_below_unclassified_records():
-    from search.evidence import UNCLASSIFIED, evidence_of
+    from search.results.evidence import UNCLASSIFIED, evidence_of
 
     assert evidence_of(["Letter"]).level == 7 > UNCLASSIFIED
     assert evidence_of(["Retraction of Publication"]).level == 7

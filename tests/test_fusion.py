@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
-from search.fusion import FusedHit, minmax, rrf, weighted_fusion, zscore
+from search.retrieval.fusion import FusedHit, minmax, rrf, weighted_fusion, zscore
 
 A = [("a", 12.0), ("b", 9.0), ("c", 3.0)]  # e.g. BM25
 B = [("b", 0.9), ("d", 0.5)]  # e.g. dense cosine

@@ -6,10 +6,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.highlight import _WORD, Highlighter, WordTokens, exact_token, query_terms
-from search.query import parse
-from search.restrict import tokens as restrict_tokens
-from search.text import Tokenizer, TokenizerConfig
+from search.query.restrict import tokens as restrict_tokens
+from search.query.syntax import parse
+from search.results.highlight import _WORD, Highlighter, WordTokens, exact_token, query_terms
+from search.retrieval.tokenizer import Tokenizer, TokenizerConfig
 
 
 def marked(query: str, title: str, abstract: str = "") -> list[tuple[str, str]]:

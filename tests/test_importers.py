@@ -10,8 +10,8 @@ import pytest
 
 from ingest.errors import SourceError
 from ingest.records import Article, Author
-from search.export import export, export_bytes
-from search.importers import read_citations, sniff
+from search.citations.export import export, export_bytes
+from search.citations.importers import read_citations, sniff
 from tests.conftest import PUBMED_DATA, needs_data
 
 

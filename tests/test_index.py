@@ -15,9 +15,9 @@ import pytest
 from ingest.errors import SearchIndexError
 from ingest.pipeline import ingest_files
 from ingest.store import Store
-from search.corpus import compose_text, corpus_fingerprint, iter_documents
-from search.index import IndexManager, IndexSettings, default_index_dir
-from search.snapshot import current_name
+from search.index.build import IndexManager, IndexSettings, default_index_dir
+from search.index.documents import compose_text, corpus_fingerprint, iter_documents
+from search.index.snapshot import current_name
 from tests.conftest import PUBMED_DATA
 from tests.fake_embedder import FakeEmbedder
 
@@ -284,7 +284,7 @@ def test_another_embedding_model_refuses_to_load_and_is_reported(work):
 
 
 def test_changed_bm25_settings_rebuild_bm25_and_reuse_every_vector(work):
-    from search.lexical import BM25Params
+    from search.retrieval.bm25 import BM25Params
 
     store, _ = work
     manager = _manager(store, settings=IndexSettings(embedder=FakeEmbedder.name, bm25=BM25Params(k1=0.9, b=0.4)))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ingest.errors import MedsearchError, SearchIndexError
-from search.lexical import BM25Params, LexicalIndex
-from search.ranking import top_k_order
-from search.text import Tokenizer, TokenizerConfig
+from search.retrieval.bm25 import BM25Params, LexicalIndex
+from search.retrieval.ranking import top_k_order
+from search.retrieval.tokenizer import Tokenizer, TokenizerConfig
 from tests.conftest import SHARED_DATA
 
 SCIFACT = SHARED_DATA / "beir" / "scifact"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.metrics import (
+from search.eval.metrics import (
     evaluate,
     mrr_at_k,
     mrr_query,

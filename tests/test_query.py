@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
-from search.query import And, DateRange, Not, Or, QuerySyntaxError, Term, parse, to_pubmed
+from search.query.syntax import And, DateRange, Not, Or, QuerySyntaxError, Term, parse, to_pubmed
 
 
 def T(text, field=None, quoted=False, noexp=False):  # noqa: N802 - reads like the tree

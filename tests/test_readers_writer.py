@@ -127,8 +127,8 @@ def test_readers_do_not_block_a_writer(tmp_path, command):
     db = tmp_path / "m.duckdb"
     assert run_cli("--db", str(db), "ingest", "files", str(PUBMED_DATA / "biopython" / "pubmed1.xml"), env=ENV).returncode == 0
     assert run_cli("--db", str(db), "index", env=ENV).returncode == 0
+    from search.assembly import open_engine
     from search.config import Settings
-    from search.service import open_engine
 
     engine = open_engine(Settings.from_env({k: v for k, v in ENV.items()}, db=db))  # holds a snapshot open
     assert engine.search("protein", mode="bm25").snapshot == "v000001"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import ConfigError
-from search.rerank import (
+from search.retrieval.rerank import (
     CrossEncoderReranker,
     OnnxReranker,
     Reranker,
@@ -59,7 +59,7 @@ def test_combine_rejects_bad_alpha_and_lengths() -> None:
 
 
 def test_passage_matches_the_dense_text_recipe() -> None:
-    from search.corpus import compose_text
+    from search.index.documents import compose_text
 
     assert passage(" Title ", "Abstract.") == compose_text("Title", "Abstract.") == "Title\nAbstract."
     assert passage("", "Only abstract") == "Only abstract"
@@ -130,7 +130,7 @@ def test_the_packed_reranker_rebuilds_exactly_or_refuses(tmp_path) -> None:
     import lzma
     import shutil
 
-    from search.onnx_delta import DATA_FILE, session_inputs
+    from search.retrieval.onnx_delta import DATA_FILE, session_inputs
 
     if not holds_onnx(SHIPPED) or (SHIPPED / "model.onnx").is_file():
         pytest.skip("no packed reranker shipped")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ingest.errors import SearchIndexError
-from search.query import And, DateRange, Not, Or, Term, parse
-from search.restrict import TOKENS_SQL, check_snapshot, evaluate, evaluate_mask, tokens
+from search.query.restrict import TOKENS_SQL, check_snapshot, evaluate, evaluate_mask, tokens
+from search.query.syntax import And, DateRange, Not, Or, Term, parse
 from tests.conftest import needs_data
 
 pytestmark = needs_data
@@ -202,7 +202,7 @@ def test_mask_marks_the_matching_rows(snap):
 
 
 def test_a_prepared_snapshot_passes_the_check_and_a_changed_filter_set_does_not(snap, monkeypatch):
-    from search import restrict
+    from search.query import restrict
 
     check_snapshot(snap)
     monkeypatch.setattr(restrict, "filters_fingerprint", lambda: "another definition")

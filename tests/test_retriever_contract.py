@@ -1,4 +1,4 @@
-"""One suite of checks run against every first-stage retriever (search/retriever.py)."""
+"""One suite of checks run against every first-stage retriever (search/retrieval/contract.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ingest.errors import SearchIndexError
-from search.dense import DenseIndex
-from search.lexical import LexicalIndex
-from search.retriever import Retriever
+from search.retrieval.bm25 import LexicalIndex
+from search.retrieval.contract import Retriever
+from search.retrieval.dense import DenseIndex
 from tests.fake_embedder import FakeEmbedder
 
 TEXTS = [

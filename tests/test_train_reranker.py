@@ -1,7 +1,7 @@
 """bench/train_reranker.py, run as a user runs it (a subprocess; tests do not import bench/):
 which queries it trains on (``--dry-run``, fast), and a short real training run on a small
 sample of SciFact that mines negatives, trains, exports to int8 ONNX, packs, loads with
-``search.rerank.load_reranker`` and scores (slow)."""
+``search.retrieval.rerank.load_reranker`` and scores (slow)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from search.onnx_delta import DATA_FILE, GRAPH_FILE, INDEX_FILE
-from search.rerank import CrossEncoderReranker, OnnxReranker, load_reranker, passage
+from search.retrieval.onnx_delta import DATA_FILE, GRAPH_FILE, INDEX_FILE
+from search.retrieval.rerank import CrossEncoderReranker, OnnxReranker, load_reranker, passage
 from tests.builders import beir_sample, read_beir, write_beir
 from tests.conftest import PUBMED_DATA, SHARED_DATA
 

@@ -2,7 +2,7 @@
 
 The app holds no retrieval logic and no SQL: searches, facets and similar articles come
 from :class:`search.engine.Engine`, summaries from :mod:`search.summarize`, saved queries
-and citation lists from :mod:`search.library`, exports from :mod:`search.export`.
+and citation lists from :mod:`search.library`, exports from :mod:`search.citations.export`.
 
 - ``services``: the engine, summariser and library, loaded once per process;
 - ``queries``: the engine's answers, cached per index snapshot;

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from ingest.errors import MedsearchError
-from search.query import QuerySyntaxError
+from search.query.syntax import QuerySyntaxError
 from webapp.markup import md_text
 
 log = logging.getLogger("medsearch.app")

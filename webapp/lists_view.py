@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from search.export import FORMATS, export
+from search.citations.export import FORMATS, export
 from search.library import list_view
 from search.library.types import EntryView
 from webapp.cards import ACTIVE_LIST, active_list

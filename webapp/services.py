@@ -58,8 +58,8 @@ class Services:
 
 def open_services(settings: Settings) -> Services:
     """Every part from ``settings``; raises the library's errors (no index yet, bad settings)."""
+    from search.assembly import open_engine
     from search.library import Library
-    from search.service import open_engine
     from search.summarize import open_summarizer
 
     engine = open_engine(settings)

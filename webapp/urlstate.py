@@ -160,7 +160,7 @@ def _whole(raw: str | None, what: str, problems: list[str]) -> int | None:
 
 def describe(filters: Filters) -> tuple[str, ...]:
     """The filters in effect, one short phrase each, for the line above the results."""
-    from search.clinical import CATEGORY_TITLES
+    from search.query.clinical import CATEGORY_TITLES
 
     f, out = filters, []
     if f.year_from is not None or f.year_to is not None:

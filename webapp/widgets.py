@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from ingest.errors import MedsearchError
-from search.clinical import CATEGORY_TITLES
+from search.query.clinical import CATEGORY_TITLES
 from search.types import AGE_GROUPS, MAX_YEAR, MIN_YEAR, SORTS, Filters, YearCount
 from webapp.markup import md_text
 from webapp.urlstate import VIEWS, AppState, Reading, read, without_filters, write

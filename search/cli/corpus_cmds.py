@@ -80,8 +80,8 @@ def _snapshot_stats(args: argparse.Namespace, settings: Settings, why: str) -> i
     """While a writer holds the store: the counts of the current index snapshot, said so."""
     import sys
 
-    from search.index import default_index_dir
-    from search.snapshot import current_name, read_manifest
+    from search.index.build import default_index_dir
+    from search.index.snapshot import current_name, read_manifest
 
     index_dir = settings.index_dir or default_index_dir(settings.db)
     name = current_name(index_dir)
@@ -102,8 +102,8 @@ def _snapshot_stats(args: argparse.Namespace, settings: Settings, why: str) -> i
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from search.index import IndexManager
-    from search.service import index_settings
+    from search.assembly import index_settings
+    from search.index.build import IndexManager
 
     with open_store(settings, read_only=True, lock=True) as store:
         manager = IndexManager(store, settings.index_dir, index_settings(settings))

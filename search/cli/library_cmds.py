@@ -495,7 +495,7 @@ def cmd_lists_import(args: argparse.Namespace, settings: Settings) -> int:
 # -- export -------------------------------------------------------------------------------
 
 def _register_export(commands: argparse._SubParsersAction) -> None:
-    from search.export import FORMATS  # light: each format's writer loads when used
+    from search.citations.export import FORMATS  # light: each format's writer loads when used
 
     export = commands.add_parser(
         "export", help="export a list (or PMIDs) as RIS, BibTeX, MEDLINE, CSL-JSON, CSV or references",

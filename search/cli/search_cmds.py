@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from search.cli.common import positive, print_json, safe_line
-from search.clinical import CLINICAL_NAMES
 from search.config import Settings
+from search.query.clinical import CLINICAL_NAMES
 from search.types import AGE_GROUPS, SORTS
 
 
@@ -119,14 +119,14 @@ def filters_from(args: argparse.Namespace):
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from search.assembly import open_engine
     from search.cli import search_output as out
-    from search.service import open_engine
 
     filters = filters_from(args)  # validated before any work
     if args.explain_query:
         print(out.query_explanation(args.query, filters))
         return 0
-    from search.query import parse
+    from search.query.syntax import parse
 
     parse(args.query)  # a syntax error is reported before the index loads
     engine = open_engine(settings)
@@ -150,9 +150,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from search.assembly import engine_config, index_settings, reranker_from
     from search.engine import MODES
-    from search.evaluate import evaluate_beir
-    from search.service import engine_config, index_settings, reranker_from
+    from search.eval.beir import evaluate_beir
 
     reranker = reranker_from(settings)
     modes = [m for m in MODES if m != "rerank" or reranker is not None] if args.mode == "all" else [args.mode]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from search.cli.common import safe_line
 from search.types import Facets, Filters, Hit, SearchResults, SimilarResults, Span
 
-#: Evidence levels (search/evidence.py) -> the short badge of a result line; level 6 (other) has none.
+#: Evidence levels (search/results/evidence.py) -> the short badge of a result line; level 6 (other) has none.
 BADGES = {1: "SR/MA/guideline", 2: "RCT", 3: "trial", 4: "observational", 5: "case report", 7: "opinion/notice"}
 SNIPPETS = 3  # marked passages of the abstract shown by --explain
 CONTEXT = 60  # characters around each one
@@ -17,8 +17,8 @@ CONTEXT = 60  # characters around each one
 
 def query_explanation(query: str, filters: Filters) -> str:
     """How ``query`` and the evidence filters of ``filters`` are read (for --explain-query)."""
-    from search.clinical import FILTERS
-    from search.query import parse
+    from search.query.clinical import FILTERS
+    from search.query.syntax import parse
 
     lines = [parse(query).explain()]
     names = filters.named_filters

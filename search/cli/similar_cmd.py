@@ -31,8 +31,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
+    from search.assembly import open_engine
     from search.cli.search_output import print_similar
-    from search.service import open_engine
 
     filters = filters_from(args)
     engine = open_engine(settings)

@@ -54,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
-    from search.service import open_engine
+    from search.assembly import open_engine
     from search.summarize import open_summarizer, papers_by_id, papers_from_search
 
     filters = filters_from(args)

@@ -1,6 +1,6 @@
 """The user's library: saved queries with alerts, citation lists, backup and restore.
 
-Everything lives in the user-data file (``search/userdata.py``, setting
+Everything lives in the user-data file (``search/library/userdata.py``, setting
 ``MEDSEARCH_LIBRARY_DB``), apart from the corpus: it survives re-ingests, deletions,
 index rebuilds and corpus migrations, and a save never waits for an ingest. Every
 operation opens that file for one short transaction, so the app's sessions (threads)
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from search.userdata import UserData
+    from search.library.userdata import UserData
 
 #: Public name -> the module that defines it. Imported on first use (PEP 562), so that
 #: importing one light module of this package (the CLI does, to build its parser) does
@@ -51,7 +51,7 @@ class Library:
     def __init__(self, path: str | Path, *, wait_seconds: float = 15.0) -> None:
         from search.library.lists import CitationLists
         from search.library.queries import SavedQueries
-        from search.userdata import UserData
+        from search.library.userdata import UserData
 
         self.data: UserData = UserData(path, wait_seconds=wait_seconds)
         self.saved = SavedQueries(self.data)

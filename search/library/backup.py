@@ -35,7 +35,7 @@ from ingest.errors import LibraryError
 from search.library.files import atomic_write
 from search.library.names import MAX_NAME, clean_name, name_key, parse_pmid
 from search.library.queries import filters_from_json, filters_to_json
-from search.userdata import UserData
+from search.library.userdata import UserData
 
 FORMAT = "medsearch-library"
 VERSION = 1

@@ -1,6 +1,6 @@
 """``medsearch export``: the records of a list (in its order) or of PMIDs, in a citation format.
 
-The formats are ``search.export``'s; this module picks the records from the index
+The formats are ``search.citations.export``'s; this module picks the records from the index
 snapshot, passes the list's notes along, reports the PMIDs the index does not hold, and
 writes the file whole or not at all.
 """
@@ -23,8 +23,8 @@ class ExportResult:
 
 
 def check_format(fmt: str) -> str:
-    """The format's name as ``search.export`` spells it; ``ConfigError`` naming the valid ones."""
-    from search.export import get_format
+    """The format's name as ``search.citations.export`` spells it; ``ConfigError`` naming the valid ones."""
+    from search.citations.export import get_format
 
     return get_format(fmt).name
 
@@ -33,7 +33,7 @@ def export_papers(pmids: Sequence[str], records: Records, fmt: str, output: str 
                   notes: Mapping[str, str] | None = None) -> ExportResult:
     """Export the records of ``pmids`` in that order (``notes`` by PMID go where the format
     has a place for them); write ``output`` atomically, encoded as the format's files are."""
-    from search.export import export, get_format
+    from search.citations.export import export, get_format
 
     chosen = get_format(fmt)
     if output is not None:

@@ -1,6 +1,6 @@
 """``medsearch lists import``: the PMIDs of a citation file into a list.
 
-``search.importers`` reads the file (RIS, MEDLINE/.nbib, CSL-JSON, BibTeX or a PMID
+``search.citations.importers`` reads the file (RIS, MEDLINE/.nbib, CSL-JSON, BibTeX or a PMID
 list, recognised by content); the list gets its PMIDs in file order, in one transaction.
 """
 
@@ -23,7 +23,7 @@ class ImportOutcome:
 def import_file(lists: CitationLists, name: str, path: str | Path) -> ImportOutcome:
     """Append the PMIDs of ``path`` to the list ``name`` (created if needed). The whole file
     is read and checked first: an unreadable file or unknown format changes nothing."""
-    from search.importers import read_citations
+    from search.citations.importers import read_citations
 
     result = read_citations(Path(path))
     report = lists.add(name, result.pmids, create=True)

@@ -15,7 +15,7 @@ from ingest.errors import LibraryError
 from search.library.names import clean_name, name_key, parse_pmid, parse_pmids
 from search.library.queries import unknown_name
 from search.library.types import AddReport, CitationList, ListEntry
-from search.userdata import UserData
+from search.library.userdata import UserData
 
 _LIST = "SELECT l.id, l.name, l.created_at, (SELECT count(*) FROM list_entries e WHERE e.list_id = l.id) FROM lists l"
 

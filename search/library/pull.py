@@ -69,7 +69,7 @@ def entrez_client(settings: Settings):
 
 def update_index(store: Store, settings: Settings, *, progress: bool = False) -> None:
     """Bring the search index up to date with the store (the one call into the indexer)."""
-    from search.index import IndexManager
-    from search.service import index_settings
+    from search.assembly import index_settings
+    from search.index.build import IndexManager
 
     IndexManager(store, settings.index_dir, index_settings(settings)).build_or_update(progress=progress)

@@ -13,8 +13,8 @@ import duckdb
 from ingest.errors import LibraryError
 from search.library.names import clean_name, name_key
 from search.library.types import QueryRun, SavedQuery, StoredRun
+from search.library.userdata import UserData
 from search.types import Filters, Hit
-from search.userdata import UserData
 
 #: Results a saved query keeps per run unless told otherwise.
 DEFAULT_K = 50

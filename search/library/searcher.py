@@ -13,14 +13,14 @@ from search.library.alerts import Searcher
 def open_searcher(settings: Settings) -> Iterator[Searcher]:
     """The engine over the current index snapshot (never the store, so it works while an
     ingest runs); a block, so that callers hold it only while they need it."""
-    from search.service import open_engine
+    from search.assembly import open_engine
 
     yield open_engine(settings)
 
 
 def current_index_version(settings: Settings) -> str | None:
     """The name of the index's current snapshot, read from its folder without loading it."""
-    from search.index import default_index_dir
-    from search.snapshot import current_name
+    from search.index.build import default_index_dir
+    from search.index.snapshot import current_name
 
     return current_name(settings.index_dir or default_index_dir(settings.db))

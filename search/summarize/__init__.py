@@ -44,7 +44,7 @@ def open_summarizer(settings: Settings) -> Summarizer:
     Nothing heavy happens here: a local model loads on its first request.
     """
     from search.llm import ModelUnavailable, open_model
-    from search.summary_cache import SummaryCache
+    from search.summarize.cache import SummaryCache
 
     cache = SummaryCache(settings.library_path)
     try:

@@ -184,7 +184,7 @@ RESTATES_SHARE = 0.8
 def restates(raw: str, findings: Mapping[str, str]) -> str | None:
     """The PMID whose finding ``raw`` restates (content words: search-tokenizer stems without
     stop words), or None when it restates none, or more than one."""
-    from search.text import Tokenizer
+    from search.retrieval.tokenizer import Tokenizer
 
     tokenize = Tokenizer()
     words = set(tokenize(strip_citations(raw)))

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from search.llm import ChatModel, GenerationStats, LLMError, TimedStream
 from search.summarize import prompts
+from search.summarize.cache import CachedOutput, SummaryCache, cache_key
 from search.summarize.extractive import conclusion
 from search.summarize.grounding import check_sentence, restates, split_sentences
 from search.summarize.topic import on_topic
@@ -38,7 +39,6 @@ from search.summarize.types import (
     Summary,
     SummaryReady,
 )
-from search.summary_cache import CachedOutput, SummaryCache, cache_key
 
 MAX_FINDING_SENTENCES = 2
 #: An abstract replaced by a retraction statement ("The above article has been retracted by the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from search.text import Tokenizer
+from search.retrieval.tokenizer import Tokenizer
 
 #: Words of clinical questions that say nothing about their subject.
 QUESTION_WORDS = frozenset(

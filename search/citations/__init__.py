@@ -1,0 +1,1 @@
+"""Citation files: exports (RIS, BibTeX, MEDLINE, CSL-JSON, CSV, references) and imports."""

@@ -1,0 +1,1 @@
+"""Retrieval quality on BEIR folders: the metrics and the evaluation run."""

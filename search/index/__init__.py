@@ -1,0 +1,1 @@
+"""The index: building snapshots of the store, reading them, result cards, freshness."""

@@ -1,0 +1,1 @@
+"""Numbered SQL migrations of the user-data file (search/library/userdata.py), applied in order."""

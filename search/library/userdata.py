@@ -1,0 +1,196 @@
+"""The user's own data: saved queries, citation lists, notes and the summary cache.
+
+They live in a DuckDB file of their own (setting ``MEDSEARCH_LIBRARY_DB``, default
+``library.duckdb`` beside the corpus database), apart from the corpus store, so that:
+
+- they survive re-ingests, deletions, index rebuilds and migrations of the corpus;
+- a save never waits for, or fails because of, an ``ingest`` / ``index`` run, which holds
+  the corpus store (one writer, see ``ingest/lock.py``).
+
+DuckDB lets one process at a time open a file for writing. The app (one process, many
+browser sessions) and the CLI (other processes) must all be able to write here, so no
+process keeps this file open: every operation attaches it, runs one short transaction and
+detaches it, which checkpoints, so the file on disk is whole between operations. The file
+is attached to one in-memory DuckDB connection per process (``ATTACH``/``DETACH``)
+rather than opened with ``duckdb.connect`` each time: creating a database instance costs
+an order of magnitude more than attaching a file to a running one. When another process
+holds the file at that very moment, the attach is retried for up to ``wait_seconds``.
+Within a process a lock serialises the operations, so threads (the app's sessions) never
+step on each other.
+
+Migrations are the numbered SQL files in ``search/library/migrations/``, applied in
+order once per process and file, each recorded in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from ingest.errors import StoreError
+
+_MIGRATIONS_PACKAGE = "search.library.migrations"
+#: Applications id written into the file: tells our library from any other DuckDB file.
+APPLICATION = "medsearch-library"
+#: The name the file is attached under while an operation runs.
+_ALIAS = "userdata"
+_process_lock = threading.RLock()
+_migrated: set[str] = set()
+_memory: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, connection)
+_attached: list[Path] = []  # the file attached now (at most one; guarded by _process_lock)
+
+
+def _memory_connection() -> duckdb.DuckDBPyConnection:
+    """This process's in-memory connection (a new one after a fork: DuckDB's is not fork-safe)."""
+    global _memory
+    if _memory is None or _memory[0] != os.getpid():
+        _memory = (os.getpid(), duckdb.connect(":memory:"))
+    return _memory[1]
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, sql) of every packaged migration, in order."""
+    found = []
+    for entry in resources.files(_MIGRATIONS_PACKAGE).iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class UserData:
+    """The user-data file; every method opens it for one short transaction and closes it."""
+
+    def __init__(self, path: str | Path, *, wait_seconds: float = 15.0) -> None:
+        self.path = Path(path)
+        self.wait_seconds = wait_seconds
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the file (migrated), detached afterwards; no transaction of its own.
+
+        The connection is shared by the process: use it inside the ``with`` block only and
+        do not close it. Operations do not nest."""
+        with _process_lock:
+            if _attached:
+                raise RuntimeError("UserData operations do not nest: finish one before starting another.")
+            con = self._attach()
+            _attached.append(self.path)
+            try:
+                key = str(self.path.resolve())
+                if key not in _migrated:
+                    self._migrate(con)
+                    _migrated.add(key)
+                yield con
+            except BaseException:
+                _rollback_if_open(con)
+                raise
+            finally:
+                _attached.clear()
+                con.execute("USE memory")
+                con.execute(f"DETACH {_ALIAS}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """:meth:`connect` inside BEGIN ... COMMIT (ROLLBACK on any exception, Ctrl-C too)."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _attach(self) -> duckdb.DuckDBPyConnection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the folder of the library file {self.path}: {exc.strerror or exc}.",
+                hint="Set MEDSEARCH_LIBRARY_DB to a file in a folder you can write.",
+            ) from exc
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(
+                f"The library path {self.path} is not a regular file.",
+                hint="Set MEDSEARCH_LIBRARY_DB to the path of a .duckdb file.",
+            )
+        con = _memory_connection()
+        deadline = time.monotonic() + self.wait_seconds
+        delay = 0.01
+        while True:
+            try:
+                con.execute(f"ATTACH ? AS {_ALIAS}", [str(self.path)])
+                con.execute(f"USE {_ALIAS}")
+                return con
+            except duckdb.IOException as exc:
+                text = str(exc)
+                if "lock" not in text.lower() or time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"Cannot open the library file {self.path}: {text.splitlines()[0]}",
+                        hint="Another program keeps it open for longer than a save takes; close it "
+                        "and try again." if "lock" in text.lower() else
+                        "Check that it is a medsearch library file (MEDSEARCH_LIBRARY_DB) that you can write.",
+                    ) from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.25)
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"{self.path} is not a DuckDB file medsearch can use: {str(exc).splitlines()[0]}",
+                    hint="Set MEDSEARCH_LIBRARY_DB to another path; this file was left as it is.",
+                ) from exc
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?", [_ALIAS]
+        ).fetchall()}
+        if tables and "library_info" not in tables:
+            raise StoreError(
+                f"{self.path} holds tables of another program ({', '.join(sorted(tables)[:5])}).",
+                hint="Set MEDSEARCH_LIBRARY_DB to another path; this file was left as it is.",
+            )
+        if not tables:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("CREATE TABLE library_info (application VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)")
+            con.execute("INSERT INTO library_info VALUES (?, ?)", [APPLICATION, datetime.now()])
+            con.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP NOT NULL)"
+            )
+            con.execute("COMMIT")
+        current = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+        newest = migrations()[-1][0] if migrations() else 0
+        if current > newest:
+            raise StoreError(
+                f"The library file {self.path} was written by a newer medsearch (schema {current}, "
+                f"this one knows {newest}).",
+                hint="Upgrade medsearch, or point MEDSEARCH_LIBRARY_DB at another file.",
+            )
+        applied = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, name, sql in migrations():
+            if version in applied:  # each missing one, even below the newest applied
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now()])
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+
+def _rollback_if_open(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back a transaction a failed operation left open, so that the file can detach."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction was open

@@ -1,0 +1,111 @@
+"""Learned fusion: a LambdaMART model (LightGBM) over cheap features of the fused candidates.
+
+PubMed's own Best Match ranks with LambdaMART over cheap features; this is the same
+idea at our scale. For every candidate of a query (the union of the BM25 and dense
+top-N) it computes :data:`FEATURES` (exact BM25 and dense scores, their ranks and
+min-max normalisations, the equal-weight fusion, title overlap, lengths) and scores
+them with a model trained on the BEIR *train* splits (``bench/train_ltr.py``;
+dev splits for model selection, test never). Costs a few milliseconds per query.
+
+The model is a LightGBM text dump (``search/models/ltr/model.txt``); LightGBM is
+imported lazily.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.errors import ConfigError
+from search.retrieval.tokenizer import Tokenizer
+
+PACKAGED_LTR = Path(__file__).resolve().parents[1] / "models" / "ltr" / "model.txt"
+FEATURES = (
+    "bm25", "bm25_recip_rank", "bm25_minmax", "dense", "dense_recip_rank", "dense_minmax",
+    "fused_minmax", "title_overlap", "title_len", "abstract_len", "query_len", "in_both",
+)  # fmt: skip
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    lo, hi = float(values.min()), float(values.max())
+    return np.ones_like(values) if hi == lo else (values - lo) / (hi - lo)
+
+
+def _recip(ranks: dict[str, int], ids: Sequence[str]) -> np.ndarray:
+    return np.array([1.0 / math.log2(ranks[d] + 1) if d in ranks else 0.0 for d in ids], dtype=np.float32)
+
+
+def features(
+    query_tokens: Sequence[str],
+    ids: Sequence[str],
+    bm25: np.ndarray,
+    dense: np.ndarray,
+    bm25_ranks: dict[str, int],
+    dense_ranks: dict[str, int],
+    texts: dict[str, tuple[str, str]],
+    tokenize: Tokenizer,
+) -> np.ndarray:
+    """The feature matrix (one row per candidate, columns in :data:`FEATURES` order)."""
+    q = set(query_tokens)
+    bm, dn = _minmax(bm25), _minmax(dense)
+    rows = []
+    for d in ids:
+        title, abstract = texts.get(d, ("", ""))
+        title_tokens = set(tokenize(title))
+        rows.append((
+            len(q & title_tokens) / max(len(q), 1), math.log1p(len(title)), math.log1p(len(abstract)),
+            float(d in bm25_ranks and d in dense_ranks),
+        ))
+    extra = np.array(rows, dtype=np.float32).reshape(len(ids), 4)
+    return np.column_stack([
+        bm25, _recip(bm25_ranks, ids), bm, dense, _recip(dense_ranks, ids), dn, 0.5 * bm + 0.5 * dn,
+        extra[:, 0], extra[:, 1], extra[:, 2], np.full(len(ids), math.log1p(len(q)), dtype=np.float32),
+        extra[:, 3],
+    ]).astype(np.float32)
+
+
+def candidate_features(
+    snapshot: Any, tokenize: Tokenizer, query: str, qvec: np.ndarray,
+    bm25: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]],
+) -> tuple[list[str], np.ndarray]:
+    """Candidates (union of both lists, BM25's first) and their features, with exact scores of
+    both retrievers for every candidate (one missing from a list still gets its score).
+    ``snapshot`` is a loaded index snapshot (``search.index.snapshot.Snapshot``)."""
+    ids = list(dict.fromkeys([d for d, _ in bm25] + [d for d, _ in dense]))
+    if not ids:
+        return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
+    rows_of = snapshot.rows_of()
+    rows = np.array([rows_of[d] for d in ids])
+    bm = np.asarray(snapshot.lexical.scores(query), dtype=np.float32)[rows]
+    dn = np.asarray(snapshot.dense.scores(qvec, rows), dtype=np.float32)
+    b_ranks = {d: r for r, (d, _) in enumerate(bm25, start=1)}
+    d_ranks = {d: r for r, (d, _) in enumerate(dense, start=1)}
+    texts = snapshot.records.texts(ids)
+    matrix = features(tokenize(query), ids, bm, dn, b_ranks, d_ranks, texts, tokenize)
+    return ids, matrix
+
+
+class LearnedFusion:
+    """Scores fused candidates with a LightGBM ranking model."""
+
+    def __init__(self, model_path: str | Path = PACKAGED_LTR) -> None:
+        try:
+            import lightgbm
+        except ImportError as exc:
+            raise ConfigError("Learned fusion needs LightGBM.", hint="pip install lightgbm==4.7.0") from exc
+        path = Path(model_path)
+        if not path.is_file():
+            raise ConfigError(f"No learned-fusion model at {path}.", hint="Train one with bench/train_ltr.py, or use fusion 'weighted'.")
+        self.booster: Any = lightgbm.Booster(model_file=str(path))
+        if self.booster.num_feature() != len(FEATURES):
+            raise ConfigError(
+                f"The model at {path} expects {self.booster.num_feature()} features, this code makes {len(FEATURES)}.",
+                hint="Retrain it with bench/train_ltr.py.",
+            )
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(matrix, num_threads=1), dtype=np.float64)

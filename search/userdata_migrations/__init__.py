@@ -1,1 +1,0 @@
-"""Numbered SQL migrations of the user-data file (search/userdata.py), applied in order."""
