@@ -501,6 +501,14 @@ class Engine:
         reached = self._reached(snap, parsed, filters, mode, {})
         return frozenset(snap.doc_ids[r] for r in np.flatnonzero(reached).tolist())
 
+    def cards_of(self, doc_ids: Sequence[str]) -> tuple[Hit, ...]:
+        """Hits with their result cards for ``doc_ids`` (no ranking: rank 0, score 0), in the
+        order given; ids the snapshot lacks are left out."""
+        snap = self.snapshot
+        known = [d for d in doc_ids if d in snap.rows_of()]
+        hits = tuple(Hit(doc_id=d, rank=0, score=0.0) for d in known)
+        return annotate(snap, hits, (), "", None, self._tokenizer(), self._word_tokens.of)
+
     def _reached(self, snap: Snapshot, parsed: ParsedQuery, filters: Filters, mode: str,
                  timings: dict[str, float]) -> np.ndarray:
         """The result set as a boolean mask: every match of a query of clauses only, else the

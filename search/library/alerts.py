@@ -1,7 +1,9 @@
 """Saved-query alerts: run a saved query again, see what is new, and the nightly digest.
 
-As in PubMed's saved-search alerts, a result is *new* when no earlier run of the same
-saved query returned it (a paper that left the top k and came back is not new again).
+A result is *new* when it entered the query's result set (``search/results/result_set.py``)
+since the last run: no earlier run's set held it. The first run is the baseline and calls
+nothing new; a paper once in the set is never new again, wherever it ranks later. The new
+papers are shown whether or not they rank in the top k.
 Each run is kept with its date and what it returned (:mod:`search.library.queries`).
 The search itself runs outside any library transaction, so it never holds the file.
 """
@@ -17,13 +19,19 @@ from search.library.lists import CitationLists
 from search.library.queries import SavedQueries
 from search.library.types import AlertHit, Retraction, RunOutcome, SavedQuery
 from search.library.views import Records
-from search.types import Filters, SearchResults
+from search.types import Filters, Hit, SearchResults
 
 
 class Searcher(Records, Protocol):
     """What the library needs of the engine (``search.engine.Engine`` satisfies it)."""
 
     def search(self, query: str, *, k: int = 10, filters: Filters = ..., mode: str | None = None) -> SearchResults:
+        ...
+
+    def matching_ids(self, query: str, *, filters: Filters = ..., mode: str | None = None) -> frozenset[str]:
+        ...
+
+    def cards_of(self, doc_ids: Sequence[str]) -> tuple[Hit, ...]:
         ...
 
 
@@ -59,9 +67,12 @@ class Digest:
 def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, pulled: int | None = None) -> RunOutcome:
     """Search with the saved query's text, filters, mode and k; record the run."""
     results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
+    matched = searcher.matching_ids(saved.query, filters=saved.filters, mode=saved.mode)
     run, new = queries.record_run(saved, results.mode, results.candidates, results.hits, pulled,
-                                  results.snapshot or None)
-    hits = tuple(AlertHit(h, h.doc_id in new) for h in results.hits)
+                                  results.snapshot or None, matched)
+    page = {h.doc_id for h in results.hits}
+    outside = searcher.cards_of(sorted(new - page)) if new - page else ()
+    hits = tuple(AlertHit(h, h.doc_id in new) for h in (*results.hits, *outside))
     return RunOutcome(saved, run, hits, tuple(results.warnings))
 
 
@@ -75,10 +86,12 @@ def known_new(saved: SavedQuery, current_snapshot: str | None) -> int | None:
 
 
 def count_new(queries: SavedQueries, saved: SavedQuery, searcher: Searcher) -> int:
-    """How many of today's results no run returned yet; runs the search, records nothing."""
-    results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
-    seen = queries.seen(saved.id)
-    return sum(1 for h in results.hits if h.doc_id not in seen)
+    """How many records entered the result set since the last run (0 before a first run,
+    which is the baseline); runs the search, records nothing."""
+    if saved.last_run is None:
+        return 0
+    matched = searcher.matching_ids(saved.query, filters=saved.filters, mode=saved.mode)
+    return len(matched - queries.seen(saved.id))
 
 
 def run_all(queries: SavedQueries, lists: CitationLists, searcher: Searcher,

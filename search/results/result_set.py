@@ -191,14 +191,18 @@ def asks_for_notices(restriction) -> bool:
     return walk(restriction)
 
 
-def semantic_rows(dense: Sequence[Scored], rows_of: dict[str, int], n: int, threshold: float | None) -> np.ndarray:
-    """The records of a dense list (cosines, best first) at or above ``threshold``."""
-    out = np.zeros(n, dtype=bool)
-    if threshold is None:
-        return out
-    rows = [rows_of[d] for d, s in dense if s >= threshold]
-    out[rows] = True
-    return out
+def apply_rule(counts: np.ndarray, n_concepts: int, sem_rows: np.ndarray, sem_cosines: np.ndarray,
+               mode: str, rule: SetRule) -> tuple[np.ndarray, np.ndarray]:
+    """The lexical and the semantic side of a set: ``counts`` (concepts held per record),
+    ``sem_rows`` / ``sem_cosines`` (the dense list, best first). Unfiltered; the caller ANDs
+    its mask and checks that some concept is known."""
+    n = len(counts)
+    lex = counts >= rule.need(n_concepts) if mode != "dense" else np.zeros(n, dtype=bool)
+    sem = np.zeros(n, dtype=bool)
+    if mode != "bm25" and rule.dense_threshold is not None:
+        depth = rule.semantic_depth
+        sem[sem_rows[:depth][sem_cosines[:depth] >= rule.dense_threshold]] = True
+    return lex, sem
 
 
 def match(lexical, rows_of: dict[str, int], found: Sequence[Concept], allowed: np.ndarray | None,
@@ -214,17 +218,13 @@ def match(lexical, rows_of: dict[str, int], found: Sequence[Concept], allowed: n
     need = rule.need(len(found))
     if not found or len(unknown) == len(found):
         return ResultSet(np.zeros(n, dtype=bool), words, need, unknown, 0, 0)
-    lex = np.zeros(n, dtype=bool)
-    if mode != "dense":
-        counts = np.zeros(n, dtype=np.int16)
-        for h in held:
-            counts += h
-        lex = counts >= need
-        if allowed is not None:
-            lex &= allowed
-    sem = np.zeros(n, dtype=bool)
-    if mode != "bm25":
-        sem = semantic_rows(dense, rows_of, n, rule.dense_threshold)
-        if allowed is not None:
-            sem &= allowed
+    counts = np.zeros(n, dtype=np.int16)
+    for h in held:
+        counts += h
+    sem_rows = np.array([rows_of[d] for d, _ in dense], dtype=np.int64)
+    sem_cosines = np.array([s for _, s in dense], dtype=np.float32)
+    lex, sem = apply_rule(counts, len(found), sem_rows, sem_cosines, mode, rule)
+    if allowed is not None:
+        lex &= allowed
+        sem &= allowed
     return ResultSet(lex | sem, words, need, unknown, int(lex.sum()), int(sem.sum()))
