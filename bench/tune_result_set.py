@@ -1,13 +1,24 @@
 """Choose the result-set rule (search/results/result_set.py) on the BEIR train/dev splits.
 
-    python bench/tune_result_set.py [--beir ../shared/data/beir] [--cache-dir data/eval]
+    python bench/tune_result_set.py [--beir ../shared/data/beir] [--cache-dir data/eval] [--tolerance 0.002]
 
 For NFCorpus dev and SciFact train (the eval caches that `medsearch eval` builds), every query's
-signals are computed once (concepts held per record, the dense top 1,000); then a grid of rules
-(all words up to N, the share of a longer query's words, the cosine cut) is scored in hybrid mode
-by mean set recall, mean set size and mean F2 per query (recall weighted four times precision: a
-searcher misses a relevant paper more than an extra one). The rule with the best F2 averaged over
-the two sets is printed last; the engine's default is set from it by hand.
+signals are computed once: the concepts each record holds, the dense top 1,000 with cosines, the
+learned-fusion scores of the BM25 and dense top 100, and the ranking each mode gives under the rule
+before result sets were defined (any word, or the dense top 100). A rule's effect on nDCG@10 is
+then that ranking with the records outside the rule's set left out (the ranking inside the set
+changes little: the lists it fuses lose only records outside the set).
+
+The rule is chosen part by part, each the one with the smallest result sets (mean size relative to
+the old rule's, averaged over the two sets) whose nDCG@10 stays within --tolerance of the old
+rule's on both sets:
+
+1. the lexical side (all words up to N, the share of a longer query's words) with the BM25
+   relevance cut (BM25 over the query's best possible score), in bm25 mode;
+2. the cosine cut of dense mode;
+3. the learned-fusion score cut of hybrid mode, with the lexical side of step 1.
+
+The test splits are measured afterwards with `medsearch eval --sets` (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,56 +36,75 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest.beir import load_qrels, load_queries  # noqa: E402
 from search.engine import Engine, EngineConfig  # noqa: E402
 from search.eval.beir import eval_store  # noqa: E402
+from search.eval.metrics import ndcg_query  # noqa: E402
 from search.eval.sets import set_of, signals  # noqa: E402
 from search.index.build import IndexManager  # noqa: E402
-from search.results.result_set import ANY_WORD_OR_DENSE_TOP, STRICT_AND, SetRule  # noqa: E402
+from search.results.result_set import ANY_WORD_OR_DENSE_TOP, SetRule  # noqa: E402
 
 SPLITS = {"nfcorpus": "dev", "scifact": "train"}
+MODES = ("bm25", "dense", "hybrid")
 
 
-def load(beir: Path, name: str, split: str, cache: Path):
-    folder = beir / name
-    qrels = load_qrels(folder, split)
-    queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
-    with eval_store(folder, cache, progress=False) as store:
-        engine = Engine(IndexManager(store, None).load(), EngineConfig())
-    sigs = [signals(engine, text, [d for d, g in qrels[q].items() if g > 0]) for q, text in queries.items()]
-    return len(engine.snapshot.doc_ids), sigs
+class Dataset:
+    def __init__(self, beir: Path, name: str, split: str, cache: Path) -> None:
+        folder = beir / name
+        self.name = name
+        qrels = load_qrels(folder, split)
+        queries = {q: t for q, t in load_queries(folder).items() if q in qrels}
+        with eval_store(folder, cache, progress=False) as store:
+            self.engine = Engine(IndexManager(store, None).load(), EngineConfig(result_set=ANY_WORD_OR_DENSE_TOP))
+        rows_of = self.engine.snapshot.rows_of()
+        self.n = len(rows_of)
+        self.qrels = [qrels[q] for q in queries]
+        self.sigs = [signals(self.engine, t, [d for d, g in qrels[q].items() if g > 0]) for q, t in queries.items()]
+        self.rankings = {m: [[(h.doc_id, rows_of[h.doc_id]) for h in self.engine.rank(t, k=100, mode=m, syntax=False).hits]
+                             for t in queries.values()] for m in MODES}
+
+    def score(self, rule: SetRule, mode: str) -> tuple[float, float]:
+        """(nDCG@10 of the old ranking inside the rule's sets, mean set size)."""
+        ndcgs, sizes = [], []
+        for sig, judged, ranking in zip(self.sigs, self.qrels, self.rankings[mode], strict=True):
+            inside = set_of(sig, rule, mode, self.n)
+            sizes.append(int(inside.sum()))
+            ndcgs.append(ndcg_query(judged, [d for d, r in ranking if inside[r]], 10))
+        return float(np.mean(ndcgs)), float(np.mean(sizes))
 
 
-def score(n: int, sigs, rule: SetRule, mode: str = "hybrid") -> tuple[float, float, float]:
-    recall, size, f2 = [], [], []
-    for sg in sigs:
-        s = set_of(sg, rule, mode, n)
-        k = int(s.sum())
-        hit = int(s[sg.relevant].sum()) if len(sg.relevant) else 0
-        r = hit / len(sg.relevant) if len(sg.relevant) else 0.0
-        p = hit / k if k else 0.0
-        recall.append(r)
-        size.append(k)
-        f2.append(5 * p * r / (4 * p + r) if p + r else 0.0)
-    return float(np.mean(recall)), float(np.mean(size)), float(np.mean(f2))
+def choose(data: list[Dataset], rules: list[SetRule], mode: str, tolerance: float) -> SetRule:
+    base = {d.name: d.score(ANY_WORD_OR_DENSE_TOP, mode) for d in data}
+    print(f"\n{mode}: " + ", ".join(f"{n} before: nDCG@10 {b[0]:.4f}, size {b[1]:.1f}" for n, b in base.items()))
+    best: tuple[float, SetRule] | None = None
+    for rule in rules:
+        got = {d.name: d.score(rule, mode) for d in data}
+        ok = all(got[n][0] >= base[n][0] - tolerance for n in got)
+        size = float(np.mean([got[n][1] / max(base[n][1], 1e-9) for n in got]))
+        print(f"  all<={rule.all_up_to} share={rule.share} bm25>={rule.bm25_threshold} cos>={rule.dense_threshold} "
+              f"fused>={rule.fused_threshold}: "
+              + "; ".join(f"{n} {g[0]:.4f} ({g[0] - base[n][0]:+.4f}), size {g[1]:.1f}" for n, g in got.items())
+              + f"; relative size {size:.3f}{'' if ok else '  (loses nDCG)'}", flush=True)
+        if ok and (best is None or size < best[0]):
+            best = (size, rule)
+    if best is None:
+        raise SystemExit(f"no rule keeps {mode}'s nDCG@10 within {tolerance}")
+    print(f"  -> {best[1]}")
+    return best[1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--beir", type=Path, default=Path("../shared/data/beir"))
     ap.add_argument("--cache-dir", type=Path, default=Path("data/eval"))
+    ap.add_argument("--tolerance", type=float, default=0.002)
     args = ap.parse_args()
-    data = {name: load(args.beir, name, split, args.cache_dir) for name, split in SPLITS.items()}
-    print(f"{'rule':<44}" + "".join(f"{n + ' R / size / F2':>34}" for n in data) + f"{'mean F2':>10}")
-    grid = [SetRule(a, s, t) for a, s, t in itertools.product(
-        (1, 2, 3, 4), (0.3, 0.4, 0.5, 0.6, 0.75), (None, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7))]
-    rows = []
-    for name, rule in [("before", ANY_WORD_OR_DENSE_TOP), ("strict-and", STRICT_AND)] + [(None, r) for r in grid]:
-        got = {d: score(n, sigs, rule) for d, (n, sigs) in data.items()}
-        mean_f2 = float(np.mean([g[2] for g in got.values()]))
-        label = name or f"all<={rule.all_up_to} share={rule.share} cos>={rule.dense_threshold}"
-        rows.append((mean_f2, label, got))
-        print(f"{label:<44}" + "".join(f"{g[0]:>14.3f} {g[1]:>9.1f} {g[2]:>8.4f}" for g in got.values())
-              + f"{mean_f2:>10.4f}", flush=True)
-    best = max(r for r in rows if not r[1].startswith(("before", "strict")))
-    print(f"\nbest by mean F2: {best[1]} ({best[0]:.4f})")
+    data = [Dataset(args.beir, name, split, args.cache_dir) for name, split in SPLITS.items()]
+    lexical = choose(data, [SetRule(a, s, None, None, b) for a, s, b in itertools.product(
+        (1, 2, 3, 4), (0.4, 0.5, 0.6), (0.1, 0.15, 0.2))], "bm25", args.tolerance)
+    dense = choose(data, [SetRule(dense_threshold=t, fused_threshold=None) for t in
+                          (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)], "dense", args.tolerance)
+    fused = choose(data, [replace(lexical, fused_threshold=t) for t in
+                          (-3.5, -3.0, -2.75, -2.5, -2.25, -2.0, -1.75, -1.5, -1.0)], "hybrid", args.tolerance)
+    print(f"\nchosen: all_up_to={lexical.all_up_to}, share={lexical.share}, bm25_threshold={lexical.bm25_threshold}, "
+          f"dense_threshold={dense.dense_threshold}, fused_threshold={fused.fused_threshold}")
 
 
 if __name__ == "__main__":

@@ -275,28 +275,48 @@ class Engine:
         """The result set of the free text under ``mask`` (search.results.result_set), with
         the query vector and the dense list it was found with (reused by the ranking)."""
         t = time.perf_counter()
-        allowed = mask
+        allowed, everywhere = mask, None  # everywhere: what the relevance side reads (no filter)
         if not (filters.include_notices or asks_for_notices(parsed.restriction)):
             notice = snap.records.columns().notice
             if notice.any():
-                allowed = ~notice if mask is None else mask & ~notice
+                everywhere = ~notice
+                allowed = everywhere if mask is None else mask & everywhere
         found = concepts(parsed.free_text, self._tokenizer())
         rule = self.config.result_set
         qvec = None
         wide: list[Scored] = []
+        semantic: list[Scored] = []
         known = any(snap.lexical.rows_with(tok).size for c in found for tok in c.tokens())
         timings["match"] = ms(t)
+        if rule.semantic(mode) == "bm25" and known:
+            t = time.perf_counter()
+            semantic = bm25_relevance(snap.lexical, tokens, rule.semantic_depth, everywhere)
+            timings["bm25"] = ms(t)
         if mode != "bm25" and known:
             t = time.perf_counter()
             qvec = snap.dense.query_vector(parsed.free_text)  # type: ignore[union-attr]
             timings["embed"] = ms(t)
             t = time.perf_counter()
-            wide = snap.dense.search(qvec, max(rule.semantic_depth, self.config.depth), allowed)  # type: ignore[union-attr]
+            wide = snap.dense.search(qvec, max(rule.semantic_depth, self.config.depth), everywhere)  # type: ignore[union-attr]
             timings["dense"] = ms(t)
+            semantic = wide
+            if rule.semantic(mode) == "fused" and self.config.fusion == "learned":
+                t = time.perf_counter()
+                semantic = self.fused_candidates(snap, parsed.free_text, tokens, qvec, everywhere, wide)
+                timings["fusion"] = ms(t)
         t = time.perf_counter()
-        result = match_set(snap.lexical, snap.rows_of(), found, allowed, wide, mode, rule)
+        kind_rule = rule if self.config.fusion == "learned" else replace(rule, fused_threshold=None)
+        result = match_set(snap.lexical, snap.rows_of(), found, allowed, semantic, mode, kind_rule)
         timings["match"] += ms(t)
         return Matched(result, allowed, qvec, wide, len(wide) < max(rule.semantic_depth, self.config.depth))
+
+    def fused_candidates(self, snap: Snapshot, text: str, tokens: Sequence[str], qvec: np.ndarray,
+                         allowed: np.ndarray | None, wide: Sequence[Scored]) -> list[Scored]:
+        """The learned-fusion scores of the BM25 and dense top ``depth`` under ``allowed`` (the
+        dense list taken from ``wide``, the dense top under the same mask), best first."""
+        depth = self.config.depth
+        bm25 = snap.lexical.search_tokens(list(tokens), depth, allowed)
+        return [Scored(f.doc_id, f.score) for f in self._learned(snap, text, qvec, bm25, list(wide[:depth]))]
 
     def _notes(self, snap: Snapshot, parsed: ParsedQuery, found: Matched, filtered: bool) -> tuple[tuple[str, ...], str]:
         """Warnings for a result set (unknown words with suggestions, empty sets, MeSH hints)
@@ -566,6 +586,12 @@ class Engine:
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records of the current snapshot (ids it does not hold are left out)."""
         return self.snapshot.records.articles(doc_ids)
+
+
+def bm25_relevance(lexical, tokens: Sequence[str], depth: int, allowed: np.ndarray | None) -> list[Scored]:
+    """The BM25 top ``depth`` under ``allowed``, each score over the best the query could give."""
+    best = lexical.best_possible(tokens) or 1.0
+    return [Scored(d, s / best) for d, s in lexical.search_tokens(list(tokens), depth, allowed)]
 
 
 def _plain(query: str) -> ParsedQuery:

@@ -17,7 +17,7 @@ from ingest.pipeline import ingest_files
 from ingest.store import Store
 from search.engine import Engine, EngineConfig
 from search.index.build import IndexManager, IndexSettings
-from search.results.result_set import ANY_WORD_OR_DENSE_TOP
+from search.results.result_set import ANY_WORD_OR_DENSE_TOP, SetRule
 from search.retrieval import fusion
 from search.types import Filters
 from tests.conftest import PUBMED_DATA
@@ -38,6 +38,20 @@ def built(tmp_path_factory):
         IndexManager(store, settings=SETTINGS, embedder=FakeEmbedder()).build_or_update(progress=False)
         articles = {d: store.get_article(d) for (d,) in store.con.execute("SELECT doc_id FROM articles").fetchall()}
     return folder, articles
+
+
+#: Every record a match in dense mode (a cosine cut below any cosine, over every record): the
+#: filter tests below check that the filters select exactly the oracle's records.
+EVERY_RECORD = SetRule(all_up_to=1, share=0.0, dense_threshold=-2.0, fused_threshold=None, bm25_threshold=None,
+                       semantic_depth=10**6)
+
+
+@pytest.fixture(scope="module")
+def everything(built):
+    folder, _ = built
+    with Store(folder / "e.duckdb", read_only=True) as store:
+        snap = IndexManager(store, settings=SETTINGS, embedder=FakeEmbedder()).load()
+    return Engine(snap, EngineConfig(mode="hybrid", fusion="weighted", result_set=EVERY_RECORD))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +90,8 @@ def _oracle(articles, *, year=None, types=(), languages=(), has_abstract=None):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
-def test_a_filter_applies_before_top_k(engine, built, mode):
+def test_a_filter_applies_before_top_k(everything, built, mode):
+    engine = everything
     _, articles = built
     year = 2019
     wanted = _oracle(articles, year=year)
@@ -88,7 +103,8 @@ def test_a_filter_applies_before_top_k(engine, built, mode):
         assert set(_ids(ranked)) == wanted  # every candidate has a cosine
 
 
-def test_filters_combine_as_the_oracle_says(engine, built):
+def test_filters_combine_as_the_oracle_says(everything, built):
+    engine = everything
     _, articles = built
     f = Filters(publication_types=("review",), has_abstract=True, languages=("eng",))
     wanted = _oracle(articles, types=("Review", "Systematic Review", "Scoping Review"), languages=("eng",),
@@ -98,7 +114,8 @@ def test_filters_combine_as_the_oracle_says(engine, built):
     assert set(_ids(ranked)) == wanted
 
 
-def test_a_year_range_matches_the_online_and_the_print_year_of_an_epub_ahead_of_print_paper(engine, built):
+def test_a_year_range_matches_the_online_and_the_print_year_of_an_epub_ahead_of_print_paper(everything, built):
+    engine = everything
     """PMID 31588070 appeared online in October 2019; its journal issue is dated 2020 Apr 20."""
     _, articles = built
     a = articles["31588070"]

@@ -90,6 +90,10 @@ def _header(services: Services, state: AppState, results: SearchResults) -> None
         _save_form(services, state)
     for warning in results.warnings:
         st.warning(md_text(warning))
+    if results.did_you_mean:
+        st.button(f"Search for: {results.did_you_mean}", key="did-you-mean", on_click=go,
+                  args=(replace(state, query=results.did_you_mean, page=1),),
+                  help="The query with each word no record has replaced by the closest word of the collection.")
     if not results.hits:
         _no_results(state, results)
 

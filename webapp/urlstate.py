@@ -19,7 +19,7 @@ VIEWS = ("search", "saved", "lists")
 #: The most characters of a query kept from a link (the engine's own limit is lower).
 MAX_QUERY = 4000
 _FLAG_PARAMS = {"abstract": "has_abstract", "sr": "systematic_review", "humans": "humans_only",
-                "fft": "free_full_text"}
+                "fft": "free_full_text", "notices": "include_notices"}
 _LIST_PARAMS = {"type": "publication_types", "journal": "journals", "lang": "languages", "age": "ages",
                 "mesh": "mesh_terms"}
 
@@ -181,4 +181,6 @@ def describe(filters: Filters) -> tuple[str, ...]:
         out.append("free full text")
     if f.has_abstract:
         out.append("has abstract")
+    if f.include_notices:
+        out.append("notices included")
     return tuple(out)

@@ -79,6 +79,7 @@ def _widget_values(state: AppState) -> dict[str, object]:
         "w_journals": list(f.journals), "w_langs": list(f.languages), "w_abstract": bool(f.has_abstract),
         "w_cq": cat, "w_cq_scope": scope or "broad", "w_sr": f.systematic_review,
         "w_humans": f.humans_only, "w_ages": list(f.ages), "w_fft": f.free_full_text,
+        "w_notices": f.include_notices,
     }
 
 
@@ -93,6 +94,7 @@ def filters_from_widgets() -> Filters:
         clinical=f"{cat}/{s.get('w_cq_scope') or 'broad'}" if cat else None,
         systematic_review=bool(s.get("w_sr")), humans_only=bool(s.get("w_humans")),
         ages=tuple(s.get("w_ages") or ()), free_full_text=bool(s.get("w_fft")),
+        include_notices=bool(s.get("w_notices")),
         mesh_terms=reading().state.filters.mesh_terms,  # no widget: kept from the URL (a saved search's)
     )
 
@@ -180,6 +182,9 @@ def filters_sidebar(counts: Counts | None) -> None:
     bar.multiselect("Age", AGE_GROUPS, key="w_ages", on_change=_on_filters, placeholder="Any age")
     bar.checkbox("Free full text (in PMC)", key="w_fft", on_change=_on_filters)
     bar.checkbox("Has abstract", key="w_abstract", on_change=_on_filters)
+    bar.checkbox("Include notices", key="w_notices", on_change=_on_filters,
+                 help="Retraction notices, errata and expressions of concern are left out of the results "
+                 "by default: they show on the card of the paper they concern.")
     _choice(bar, "Journal", "w_journals", counts.journals, ())
     _choice(bar, "Language", "w_langs", counts.languages, ())
     reset_button(bar, key="reset-side")

@@ -108,6 +108,9 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MeSH age group (repeatable, any of them): " + ", ".join(AGE_CHOICES))
     parser.add_argument("--free-full-text", action="store_true",
                         help="only records free to read in PubMed Central (with a PMCID)")
+    parser.add_argument("--include-notices", action="store_true",
+                        help="list retraction notices, errata and expressions of concern too (left out by "
+                        "default: they show on the card of the paper they concern)")
 
 
 def filters_from(args: argparse.Namespace):
@@ -118,7 +121,7 @@ def filters_from(args: argparse.Namespace):
         journals=tuple(args.journal), languages=tuple(args.language), mesh_terms=tuple(args.mesh),
         has_abstract=True if args.has_abstract else None, clinical=args.clinical,
         systematic_review=args.systematic_review, humans_only=args.humans, ages=tuple(args.age),
-        free_full_text=args.free_full_text,
+        free_full_text=args.free_full_text, include_notices=args.include_notices,
     )
 
 
@@ -147,6 +150,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for w in results.warnings:
         print(f"warning: {safe_line(w)}", file=sys.stderr)
+    if results.did_you_mean:
+        print(f"Did you mean: {safe_line(results.did_you_mean)}", file=sys.stderr)
     out.print_results(results, explain=args.explain)
     if facets is not None:
         out.print_facets(facets)

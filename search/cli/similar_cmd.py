@@ -22,8 +22,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("pmid", help="the paper's PMID (or, for a BEIR corpus, its document id)")
     p.add_argument("-k", type=positive, default=10, help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="print the paper and the hits as JSON")
-    p.add_argument("--include-notices", action="store_true",
-                   help="also list retraction notices (left out by default)")
     p.add_argument("--explain", action="store_true",
                    help="under each hit: its evidence level, matched title/MeSH terms and each stage's score")
     add_filter_arguments(p)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.engine import Engine
+from search.engine import Engine, bm25_relevance
 from search.results.result_set import (
     ANY_WORD_OR_DENSE_TOP,
     STRICT_AND,
@@ -55,6 +55,10 @@ class QuerySignals:
     known: bool  # some record holds some concept
     cosine_order: np.ndarray  # record rows by cosine, best first (empty: no dense index)
     cosines: np.ndarray  # cosine of each row of cosine_order
+    fused_order: np.ndarray  # the BM25 and dense top records by learned-fusion score, best first
+    fused: np.ndarray  # learned-fusion score of each row of fused_order
+    bm25_order: np.ndarray  # the BM25 top records, best first
+    bm25: np.ndarray  # their BM25 scores over the query's best possible
     relevant: np.ndarray  # rows judged relevant
 
 
@@ -67,21 +71,30 @@ def signals(engine: Engine, text: str, relevant_ids: Sequence[str], depth: int =
     found = concepts(text, engine._tokenizer())
     counts = concept_counts(Presence(snap.lexical, n), found, n)
     rows_of = snap.rows_of()
-    order = np.zeros(0, dtype=np.int64)
-    cos = np.zeros(0, dtype=np.float32)
+    def arrays(scored):
+        return (np.array([rows_of[d] for d, _ in scored], dtype=np.int64),
+                np.array([s for _, s in scored], dtype=np.float32))
+
+    order, cos = arrays([])
+    f_order, fused = arrays([])
+    tokens = engine._tokenize(text)
     if snap.dense is not None:
-        wide = snap.dense.search(text, depth)
-        order = np.array([rows_of[d] for d, _ in wide], dtype=np.int64)
-        cos = np.array([s for _, s in wide], dtype=np.float32)
+        qvec = snap.dense.query_vector(text)
+        wide = snap.dense.search(qvec, depth)
+        order, cos = arrays(wide)
+        f_order, fused = arrays(engine.fused_candidates(snap, text, tokens, qvec, None, wide))
+    b_order, b_rel = arrays(bm25_relevance(snap.lexical, tokens, depth, None))
     relevant = np.array([rows_of[d] for d in relevant_ids if d in rows_of], dtype=np.int64)
-    return QuerySignals(counts, len(found), bool(counts.any()), order, cos, relevant)
+    return QuerySignals(counts, len(found), bool(counts.any()), order, cos, f_order, fused, b_order, b_rel, relevant)
 
 
 def set_of(sig: QuerySignals, rule: SetRule, mode: str, n: int) -> np.ndarray:
     """The result set of one query under ``rule`` (no filters), from its signals."""
     if not sig.known:
         return np.zeros(n, dtype=bool)
-    lex, sem = apply_rule(sig.counts, sig.n_concepts, sig.cosine_order, sig.cosines, mode, rule)
+    rows, scores = {"fused": (sig.fused_order, sig.fused), "bm25": (sig.bm25_order, sig.bm25)}.get(
+        rule.semantic(mode) or "", (sig.cosine_order, sig.cosines))
+    lex, sem = apply_rule(sig.counts, sig.n_concepts, rows, scores, mode, rule)
     return lex | sem
 
 

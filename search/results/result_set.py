@@ -15,13 +15,22 @@ Boolean match of the query, and Best Match only orders it. Ours, for free text
 - **Lexical side.** A record holds at least :meth:`SetRule.need` of the ``n`` concepts:
   all of them for a short keyword query (``n <= all_up_to``), a share of them for a long
   natural-language question.
-- **Semantic side.** A record whose dense cosine with the query reaches a threshold
-  calibrated on the BEIR train/dev qrels (a score cut, not a fixed top N), looked for among
-  the dense top ``semantic_depth`` under the filters.
-- **By mode.** ``bm25``: the lexical side; ``dense``: the semantic side; ``hybrid`` and
-  ``rerank``: either.
+- **Relevance side.** A record whose relevance reaches a threshold calibrated on the BEIR
+  train/dev qrels (a score cut, not a fixed top N). In ``bm25`` mode the relevance is the
+  BM25 score over the best score the query could give (the share of the query's
+  information a record holds, rare words weighing more), among the BM25 top
+  ``semantic_depth``, for a long question only (a short keyword query is taken literally:
+  bm25 mode has no model of meaning); in ``dense`` mode it is the
+  cosine with the query, among the dense top ``semantic_depth`` under the filters; in
+  ``hybrid`` and ``rerank`` it is the learned-fusion score (``search/retrieval/learned_fusion.py``:
+  LambdaMART over BM25 and dense features, trained on the train splits) of the BM25 and dense
+  top ``depth``: a record that shares few words with a question but that the relevance model
+  scores high is a match.
+- **By mode.** ``bm25`` and ``hybrid`` / ``rerank``: the lexical side or the relevance
+  side; ``dense``: the relevance side alone (the cosine).
 - **Filters narrow.** The filters, Clinical Queries and PubMed-syntax clauses (the mask)
-  restrict the set and never add to it. Retraction notices, errata and expressions of
+  restrict the set and never add to it: the relevance side is computed over the whole
+  collection and then masked, so a record that is no match without a filter is none with it. Retraction notices, errata and expressions of
   concern are left out unless asked for (they show on the card of the paper they concern).
 - **Nothing matches nothing.** When no record holds any concept of the query, the set is
   empty: the semantic side is not asked (a nearest vector exists for any text).
@@ -40,9 +49,12 @@ import numpy as np
 from search.retrieval.ranking import Scored
 from search.retrieval.tokenizer import Tokenizer, greek_variants, words_with_parts
 
-#: The calibrated semantic cut for the packaged embedder (cosine; ``bench/tune_result_set.py``
-#: on NFCorpus dev + SciFact train, docs/quality.md "The result set").
-PACKAGED_DENSE_THRESHOLD = 0.5
+#: The calibrated semantic cuts (``bench/tune_result_set.py`` on NFCorpus dev + SciFact train,
+#: docs/quality.md "The result set"): the packaged embedder's cosine (dense mode), and the
+#: packaged learned-fusion model's score (hybrid and rerank).
+PACKAGED_BM25_THRESHOLD = 0.15
+PACKAGED_DENSE_THRESHOLD = 0.2
+PACKAGED_FUSED_THRESHOLD = -2.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +63,33 @@ class SetRule:
 
     ``all_up_to``: a query of at most this many concepts needs all of them; a longer one
     needs ``ceil(share * n)`` of them, and never fewer than ``all_up_to``.
-    ``dense_threshold``: the semantic side's cosine cut (None: no semantic side).
-    ``semantic_depth``: the dense top N under the filters in which the cut is applied.
+    ``bm25_threshold``: the relevance side's cut in bm25 mode (BM25 over the query's best
+    possible score), ``dense_threshold``: its cosine cut in dense mode, ``fused_threshold``:
+    its learned-fusion score cut in hybrid and rerank (None: no relevance side).
+    ``semantic_depth``: the BM25 or dense top N under the filters in which a cut is applied.
     """
 
-    all_up_to: int = 3
-    share: float = 0.5
+    all_up_to: int = 4
+    share: float = 0.6
     dense_threshold: float | None = PACKAGED_DENSE_THRESHOLD
+    fused_threshold: float | None = PACKAGED_FUSED_THRESHOLD
+    bm25_threshold: float | None = PACKAGED_BM25_THRESHOLD
     semantic_depth: int = 1000
+
+    def semantic(self, mode: str) -> str | None:
+        """What the relevance side cuts in ``mode``: "bm25" (BM25 over the best possible),
+        "fused" (learned-fusion scores, hybrid and rerank with a fused threshold), "cosine"
+        (dense cosines), or None (no relevance side)."""
+        if mode == "bm25":
+            return "bm25" if self.bm25_threshold is not None else None
+        if mode != "dense" and self.fused_threshold is not None:
+            return "fused"
+        return "cosine" if self.dense_threshold is not None else None
+
+    def threshold(self, mode: str) -> float | None:
+        """The semantic side's cut in ``mode`` (None: no semantic side)."""
+        return {"bm25": self.bm25_threshold, "fused": self.fused_threshold, "cosine": self.dense_threshold,
+                None: None}[self.semantic(mode)]
 
     def need(self, n: int) -> int:
         """How many of ``n`` concepts a record must hold."""
@@ -77,10 +108,11 @@ QUESTION_WORDS = frozenset(
 )
 
 #: Every concept required, no semantic side: the strict Boolean AND of the words.
-STRICT_AND = SetRule(all_up_to=10**6, dense_threshold=None)
+STRICT_AND = SetRule(all_up_to=10**6, dense_threshold=None, fused_threshold=None, bm25_threshold=None)
 #: The rule before the result set was defined, kept to measure against (``medsearch eval
 #: --sets``) and for tests of the ranking's mechanics: any one word, or the dense top 100.
-ANY_WORD_OR_DENSE_TOP = SetRule(all_up_to=1, share=0.0, dense_threshold=-1.0, semantic_depth=100)
+ANY_WORD_OR_DENSE_TOP = SetRule(all_up_to=1, share=0.0, dense_threshold=-1.0, fused_threshold=None,
+                                bm25_threshold=None, semantic_depth=100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,25 +223,30 @@ def asks_for_notices(restriction) -> bool:
     return walk(restriction)
 
 
-def apply_rule(counts: np.ndarray, n_concepts: int, sem_rows: np.ndarray, sem_cosines: np.ndarray,
+def apply_rule(counts: np.ndarray, n_concepts: int, sem_rows: np.ndarray, sem_scores: np.ndarray,
                mode: str, rule: SetRule) -> tuple[np.ndarray, np.ndarray]:
     """The lexical and the semantic side of a set: ``counts`` (concepts held per record),
-    ``sem_rows`` / ``sem_cosines`` (the dense list, best first). Unfiltered; the caller ANDs
-    its mask and checks that some concept is known."""
+    ``sem_rows`` / ``sem_scores`` (the relevance list of ``mode``, best first: see
+    :meth:`SetRule.semantic`). Unfiltered; the caller ANDs its mask and checks that some
+    concept is known."""
     n = len(counts)
     lex = counts >= rule.need(n_concepts) if mode != "dense" else np.zeros(n, dtype=bool)
     sem = np.zeros(n, dtype=bool)
-    if mode != "bm25" and rule.dense_threshold is not None:
+    cut = rule.threshold(mode)
+    if rule.semantic(mode) == "bm25" and n_concepts <= rule.all_up_to:
+        cut = None  # a short keyword query is taken literally in bm25 mode
+    if cut is not None:
         depth = rule.semantic_depth
-        sem[sem_rows[:depth][sem_cosines[:depth] >= rule.dense_threshold]] = True
+        sem[sem_rows[:depth][sem_scores[:depth] >= cut]] = True
     return lex, sem
 
 
 def match(lexical, rows_of: dict[str, int], found: Sequence[Concept], allowed: np.ndarray | None,
-          dense: Sequence[Scored], mode: str, rule: SetRule) -> ResultSet:
+          semantic: Sequence[Scored], mode: str, rule: SetRule) -> ResultSet:
     """The result set of a free-text query under ``allowed`` (None: every record).
 
-    ``dense``: the dense top ``rule.semantic_depth`` under ``allowed`` (empty in bm25 mode)."""
+    ``semantic``: the scored list the semantic side cuts (see :func:`apply_rule`; empty in
+    bm25 mode), best first."""
     n = len(rows_of)
     presence = Presence(lexical, n)
     held = [presence.concept(c) for c in found]
@@ -221,9 +258,9 @@ def match(lexical, rows_of: dict[str, int], found: Sequence[Concept], allowed: n
     counts = np.zeros(n, dtype=np.int16)
     for h in held:
         counts += h
-    sem_rows = np.array([rows_of[d] for d, _ in dense], dtype=np.int64)
-    sem_cosines = np.array([s for _, s in dense], dtype=np.float32)
-    lex, sem = apply_rule(counts, len(found), sem_rows, sem_cosines, mode, rule)
+    sem_rows = np.array([rows_of[d] for d, _ in semantic], dtype=np.int64)
+    sem_scores = np.array([s for _, s in semantic], dtype=np.float32)
+    lex, sem = apply_rule(counts, len(found), sem_rows, sem_scores, mode, rule)
     if allowed is not None:
         lex &= allowed
         sem &= allowed

@@ -214,6 +214,17 @@ class LexicalIndex:
         vals = np.concatenate([self._data[s:e] for s, e in zip(starts, ends, strict=True)])
         return np.bincount(docs, weights=vals, minlength=n).astype(np.float32)
 
+    def best_possible(self, tokens: Sequence[str]) -> float:
+        """The highest score ``tokens`` could give a record: for each token (once per repeat)
+        the best contribution it makes to any record. A score over this is a share of the
+        query's information that a record holds, by BM25's own weights."""
+        total = 0.0
+        for t in tokens:
+            i = self._vocab.get(t)
+            if i is not None and self._indptr[i + 1] > self._indptr[i]:
+                total += float(self._data[self._indptr[i] : self._indptr[i + 1]].max())
+        return total
+
     def rows_with(self, token: str) -> np.ndarray:
         """The rows (index order) of the documents that hold ``token``; empty if none does."""
         i = self._vocab.get(token)
