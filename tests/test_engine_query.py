@@ -49,7 +49,7 @@ NOTICE_TYPES = {"Retraction of Publication", "Published Erratum", "Expression of
 
 
 def is_notice(article) -> bool:
-    return bool(types_of(article) & NOTICE_TYPES)
+    return bool(types_of(article) & NOTICE_TYPES) and not article.is_retracted
 
 
 def holding_every_word(real, query: str) -> set[str]:

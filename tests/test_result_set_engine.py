@@ -31,7 +31,7 @@ def mentions(a, pattern: str) -> bool:
 
 
 def is_notice(a) -> bool:
-    return bool({p.name for p in a.publication_types} & NOTICE_TYPES)
+    return bool({p.name for p in a.publication_types} & NOTICE_TYPES) and not a.is_retracted
 
 
 def every_id(engine, query, **kw) -> list[str]:

@@ -59,7 +59,7 @@ class RecordColumns:
     journal_names: tuple[str, ...]
     has_abstract: np.ndarray  # bool
     retracted: np.ndarray  # bool
-    notice: np.ndarray  # bool: a notice about another paper (NOTICE_TYPES)
+    notice: np.ndarray  # bool: a notice about another paper (NOTICE_TYPES), not itself retracted
     systematic: np.ndarray  # bool: matched by PubMed's systematic review filter
     level: np.ndarray  # int8 evidence level (search.results.evidence)
     pt_owner: np.ndarray
@@ -218,7 +218,8 @@ class RecordsView:
             "SELECT greatest(coalesce(year_filter, 0), 0)::INTEGER AS year, coalesce(date_diff('day', DATE '1970-01-01', "
             "least(try(make_date(pub_year, coalesce(pub_month, 1), coalesce(pub_day, 1))), article_date)), ?)"
             "::INTEGER AS date, coalesce(try_cast(pmid AS BIGINT), 0) AS pmid, has_abstract, is_retracted, "
-            "coalesce(list_has_any(publication_types, ?::VARCHAR[]), false) AS notice FROM articles ORDER BY ix",
+            "coalesce(list_has_any(publication_types, ?::VARCHAR[]), false) AND NOT is_retracted AS notice "
+            "FROM articles ORDER BY ix",
             [int(_MISSING), list(NOTICE_TYPES)],
         ).fetchnumpy()
         n = len(a["year"])
