@@ -366,3 +366,24 @@ def test_search_while_a_cli_ingest_runs_then_new_records_after_index(page, serve
     page.get_by_text("Citation lists", exact=True).click()
     page.wait_for_url("**view=lists**")
     assert page.locator(".ms-card").count() >= 1  # what was saved during the ingest is there
+
+
+def test_the_count_and_the_newest_first_list_are_the_engines_result_set(page, server):
+    """The header's count and the sorted cards are those of the engine's result set, as the CLI
+    (another process, same index) reports them: the records that match, newest first."""
+    query = "asthma"
+    cli = json.loads(run_cli("search", query, "--sort", "date", "-k", "10", "--json", env=server.env).stdout)
+    assert cli["total"] > 0
+    open_app(page, server)
+    page.goto(f"{server.url}/?q={query}&sort=date")
+    wait_for_results(page, query)
+    head = page.locator('.ms-head:not([data-stale="true"])').first
+    assert int(head.get_attribute("data-total")) == cli["total"]
+    shown = page.locator(".ms-card").evaluate_all("cs => cs.map(c => c.dataset.pmid)")
+    assert shown[: len(cli["hits"])] == [h["pmid"] for h in cli["hits"]]
+    years = [h["year"] for h in cli["hits"] if h.get("year")]
+    assert years == sorted(years, reverse=True)
+    nothing = json.loads(run_cli("search", "xyzzyqq", "--json", env=server.env).stdout)
+    assert nothing["total"] == 0
+    page.goto(f"{server.url}/?q=asthama")
+    page.get_by_role("button", name="Search for: asthma").wait_for()

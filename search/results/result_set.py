@@ -54,7 +54,7 @@ from search.retrieval.tokenizer import Tokenizer, greek_variants, words_with_par
 #: packaged learned-fusion model's score (hybrid and rerank).
 PACKAGED_BM25_THRESHOLD = 0.15
 PACKAGED_DENSE_THRESHOLD = 0.2
-PACKAGED_FUSED_THRESHOLD = -2.25
+PACKAGED_FUSED_THRESHOLD = -1.0
 
 
 @dataclass(frozen=True, slots=True)
