@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ingest.errors import MedsearchError
 from ingest.redact import redact
-from search.cli.common import safe
+from search.cli.common import safe, stdout_error
 from search.config import SETTINGS, Settings
 
 #: The modules of this package that add commands, in the order of ``medsearch --help``.
@@ -72,9 +72,17 @@ def _interrupted() -> int:
 
 
 def guarded(run) -> int:
-    """Run a command; the project's errors print message and hint, Ctrl-C says how to resume."""
+    """Run a command; the project's errors print message and hint, Ctrl-C says how to resume.
+    Stdout is flushed before the exit status is given: a full stdout is an error, exit 2."""
     try:
-        return run()
+        code = run()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise stdout_error(exc) from exc
+        return code
     except MedsearchError as exc:  # messages are redacted where they are built; this is a second guard
         print(f"error: {safe(redact(exc.message))}", file=sys.stderr)
         if exc.hint:

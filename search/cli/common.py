@@ -63,5 +63,32 @@ def open_store(settings: Settings, *, read_only: bool = False, lock: bool | None
                  on_wait=lambda holder: print(wait_message(holder), file=sys.stderr, flush=True))
 
 
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout and flush it: a full disk or device behind stdout is an error
+    (exit 2), not a silent success. A reader that left (``| head``) stays a BrokenPipeError."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise stdout_error(exc) from exc
+
+
+def stdout_error(exc: OSError):
+    """The error for a failed write to stdout. What is left in stdout's buffer goes to devnull, so
+    the interpreter's last flush does not fail again (and turn exit 2 into 120)."""
+    import os
+
+    from ingest.errors import MedsearchError
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a replaced sys.stdout without a file descriptor
+        pass
+    return MedsearchError(f"Cannot write to stdout: {exc.strerror or exc}.",
+                          hint="Free space where stdout goes, or send it somewhere else (e.g. -o FILE).")
+
+
 def warn(message: str) -> None:
     print(f"warning: {safe(message)}", file=sys.stderr)

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from search.cli.common import open_store, positive, print_json, safe, safe_line, warn
+from search.cli.common import open_store, positive, print_json, safe, safe_line, warn, write_stdout
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
 
@@ -506,7 +506,9 @@ def _register_export(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--pmids", nargs="+", metavar="PMID", help="export these PMIDs instead of a list")
     export.add_argument("--format", "-f", required=True, dest="fmt", metavar="FORMAT",
                         help=f"one of {', '.join(FORMATS)}")
-    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default stdout)")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE: a regular file is replaced whole (its mode kept), a device or "
+                        "FIFO is written through, - is stdout (the default); anything else is refused")
     export.set_defaults(handler=cmd_export)
 
 
@@ -514,14 +516,16 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.errors import ConfigError
     from search.library import open_searcher
     from search.library.exporting import check_format, export_papers
-    from search.library.files import check_writable
+    from search.library.files import STDOUT, check_output
     from search.library.names import parse_pmids
 
     if (args.name is None) == (args.pmids is None):
         raise ConfigError("Give either a list name or --pmids.", hint='e.g. medsearch export "my list" --format ris')
     fmt = check_format(args.fmt)  # every check before the engine loads
+    if args.output == STDOUT:
+        args.output = None
     if args.output is not None:
-        check_writable(args.output)
+        check_output(args.output)
     notes: dict[str, str] = {}
     if args.pmids is not None:
         pmids = parse_pmids(args.pmids)
@@ -536,7 +540,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         warn(f"{len(result.missing)} papers are not in the index and were not exported: {shown}")
     if args.output is None:
         # Record text is untrusted: a terminal gets it without control characters; a pipe as is.
-        sys.stdout.write(safe(result.text) if sys.stdout.isatty() else result.text)
+        write_stdout(safe(result.text) if sys.stdout.isatty() else result.text)
     else:
         print(f"Wrote {result.exported} papers as {fmt} to {safe(args.output)}.", file=sys.stderr)
     return 0
@@ -560,7 +564,9 @@ def _register_library(commands: argparse._SubParsersAction) -> None:
     backup = sub.add_parser("backup", help="write the whole library to a JSON-lines file",
                             description="Write every saved query (with its runs) and list (with notes) to PATH, "
                             "one JSON object per line; the file is written whole or not at all.")
-    backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
+    backup.add_argument("path", metavar="PATH",
+                        help="the backup file to write (a regular file is replaced whole, its mode kept; a device "
+                        "or FIFO is written through; - is stdout); anything else is refused")
     backup.set_defaults(handler=cmd_library_backup)
 
     restore = sub.add_parser("restore", help="restore a backup into this library",
@@ -590,12 +596,13 @@ def cmd_library_info(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_library_backup(args: argparse.Namespace, settings: Settings) -> int:
     from search.library.backup import backup
-    from search.library.files import check_writable
+    from search.library.files import STDOUT, check_output
 
-    check_writable(args.path)
+    check_output(args.path)
     report = backup(_library(settings).data, args.path)
     print(f"Backed up {report.saved_queries} saved queries and {report.lists} lists ({report.entries} papers) "
-          f"to {safe(report.path)}.")
+          f"to {'stdout' if args.path == STDOUT else safe(report.path)}.",
+          file=sys.stderr if args.path == STDOUT else sys.stdout)
     return 0
 
 

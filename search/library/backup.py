@@ -32,7 +32,7 @@ from typing import Any, Literal
 import duckdb
 
 from ingest.errors import LibraryError
-from search.library.files import atomic_write
+from search.library.files import write_output
 from search.library.names import MAX_NAME, clean_name, name_key, parse_pmid
 from search.library.queries import filters_from_json, filters_to_json
 from search.library.userdata import UserData
@@ -61,14 +61,15 @@ class BackupReport:
 
 
 def backup(data: UserData, path: str | Path) -> BackupReport:
-    """Write the library to ``path`` (atomically: a failed backup leaves an old file whole)."""
+    """Write the library to ``path`` (see ``search.library.files``: a regular file atomically, so a
+    failed backup leaves an old file whole; a device or FIFO as a stream; ``-`` to stdout)."""
     with data.transaction() as con:  # one consistent view of every table
         queries = list(_dump_queries(con))
         lists = list(_dump_lists(con))
     header = {"format": FORMAT, "version": VERSION, "created_at": datetime.now().isoformat(),
               "saved_queries": len(queries), "lists": len(lists)}
     lines = [json.dumps(obj, ensure_ascii=False) for obj in [header, *queries, *lists]]
-    atomic_write(path, "\n".join(lines) + "\n")
+    write_output(path, "\n".join(lines) + "\n")
     return BackupReport(Path(path), len(queries), len(lists), sum(len(x["entries"]) for x in lists))
 
 
