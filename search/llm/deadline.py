@@ -107,12 +107,12 @@ def within(stream: Iterator[str], *, model_name: str, deadlines: Deadlines, cloc
             limits = [(call_by, "call"), (until, "summary")] + ([] if got_text else [(first_by, "first")])
             limits = [(t, why) for t, why in limits if t is not None]
             nearest = min(limits, default=None)
-            timeout = None if nearest is None else max(0.0, nearest[0] - clock.now())
+            timeout = None if nearest is None else nearest[0] - clock.now()
+            if timeout is not None and timeout <= 0:  # checked before every wait: a fast endless stream too
+                raise _late(model_name, nearest[1], deadlines)
             try:
                 item = clock.get(items, timeout)
             except queue.Empty:
-                if nearest is not None and clock.now() >= nearest[0]:
-                    raise _late(model_name, nearest[1], deadlines, clock.now() - start) from None
                 continue
             if item is _DONE:
                 return
@@ -137,7 +137,7 @@ def _read(stream: Iterator[str], model_name: str) -> Iterator[str]:
             close()
 
 
-def _late(model_name: str, why: str, deadlines: Deadlines, waited: float) -> LLMError:
+def _late(model_name: str, why: str, deadlines: Deadlines) -> LLMError:
     if why == "first":
         what = f"{model_name} sent no text within {deadlines.first_token_s:g} s"
     elif why == "call":

@@ -24,6 +24,7 @@ SUMMARY_S = 180.0
 #: The connection's own time-out (connect, and each read): it only ends a worker thread that
 #: waits on a server that went silent after the deadline gave up on it.
 TIMEOUT_S = CALL_S
+DEADLINES = Deadlines(FIRST_TOKEN_S, CALL_S, SUMMARY_S)
 #: Sent when no key is set: the client needs one, local servers accept any.
 _NO_KEY = "no-key-set"
 
@@ -33,7 +34,7 @@ class EndpointModel:
 
     def __init__(self, url: str, model: str, *, api_key: str | None = None, key_env: str | None = None,
                  timeout_s: float = TIMEOUT_S, max_retries: int = 1,
-                 deadlines: Deadlines = Deadlines(FIRST_TOKEN_S, CALL_S, SUMMARY_S)) -> None:
+                 deadlines: Deadlines = DEADLINES) -> None:
         import openai
 
         from ingest.redact import register_secret, register_url_password

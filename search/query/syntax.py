@@ -51,7 +51,9 @@ class QuerySyntaxError(ConfigError):
         self.caret_line = " " * self.position + "^"
         shown = f"{message} (at position {self.position})\n  {query}\n  {self.caret_line}"
         super().__init__(shown, hint=hint or "Check the query syntax: docs/query-syntax.md.")
-        self.reason = message
+        from ingest.redact import redact
+
+        self.reason = redact(message)
 
 
 # ---------------------------------------------------------------------------- fields
