@@ -75,6 +75,16 @@ def write_stdout(text: str) -> None:
         raise stdout_error(exc) from exc
 
 
+def flush_stdout() -> None:
+    """Flush stdout now: a full disk behind it is an error (exit 2) here, before what follows."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise stdout_error(exc) from exc
+
+
 def stdout_error(exc: OSError):
     """The error for a failed write to stdout. What is left in stdout's buffer goes to devnull, so
     the interpreter's last flush does not fail again (and turn exit 2 into 120)."""

@@ -8,7 +8,16 @@ import shlex
 import sys
 from pathlib import Path
 
-from search.cli.common import open_store, positive, print_json, safe, safe_line, warn, write_stdout
+from search.cli.common import (
+    flush_stdout,
+    open_store,
+    positive,
+    print_json,
+    safe,
+    safe_line,
+    warn,
+    write_stdout,
+)
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
 
@@ -232,12 +241,15 @@ def cmd_saved_run_all(args: argparse.Namespace, settings: Settings) -> int:
             pulled[p.name] = None if p.error else p.stored
             if p.error:
                 failures.append(QueryFailure(p.name, f"pull failed: {p.error}"))
+    def deliver(digest) -> None:  # the runs are recorded only once this returns
+        if args.json:
+            print_json(digest.to_json())
+        else:
+            print_digest(digest)
+        flush_stdout()
+
     with open_searcher(settings) as engine:
-        digest = run_all(lib.saved, lib.lists, engine, pulled, failures)
-    if args.json:
-        print_json(digest.to_json())
-    else:
-        print_digest(digest)
+        digest = run_all(lib.saved, lib.lists, engine, pulled, failures, deliver=deliver)
     return 2 if digest.failures else 0
 
 

@@ -37,6 +37,13 @@ from datetime import date
 from ingest.errors import ConfigError
 
 OPERATORS = ("AND", "OR", "NOT")
+#: Parentheses nested deeper than this are refused (PubMed's own queries rarely pass 5): the
+#: parser, and everything that walks the tree, recurse once per level.
+MAX_NESTING = 64
+#: The most levels a query's tree may have. Operators of mixed kinds nest without parentheses
+#: (``a OR b AND c OR d ...`` reads left to right, one level per change), and explain, to_pubmed
+#: and the restriction walk the tree recursively.
+MAX_DEPTH = 64
 
 
 class QuerySyntaxError(ConfigError):
@@ -281,6 +288,7 @@ class _Parser:
         self.query = query
         self.toks = _lex(query)
         self.i = 0
+        self.nesting = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -319,7 +327,12 @@ class _Parser:
             self.take()
             if self.peek().kind == "RPAREN":
                 raise self.error("empty parentheses", tok.pos, "Put a clause inside ( ), or remove them.")
+            if self.nesting >= MAX_NESTING:
+                raise self.error(f"parentheses nested more than {MAX_NESTING} deep", tok.pos,
+                                 "Remove parentheses that hold a single clause; AND, OR and NOT read left to right.")
+            self.nesting += 1
             node = self.expr(depth=1)
+            self.nesting -= 1
             if self.peek().kind != "RPAREN":
                 raise self.error("'(' is never closed", tok.pos, "Add the missing ')'.")
             self.take()
@@ -448,7 +461,34 @@ def parse(query: str) -> ParsedQuery:
     root = p.expr(depth=0)
     if p.peek().kind != "END":  # pragma: no cover - expr() consumes to END at depth 0
         raise p.error("unexpected text", p.peek().pos)
+    deep = _too_deep(root)
+    if deep is not None:
+        raise p.error(f"the query nests its clauses more than {MAX_DEPTH} levels deep", deep,
+                      "AND, OR and NOT read left to right, each change of operator one level deeper: "
+                      "group with parentheses, e.g. (a OR b) AND (c OR d).")
     return split(query, root)
+
+
+def _too_deep(root: Node) -> int | None:
+    """The position of a leaf deeper than :data:`MAX_DEPTH` levels, or None (no recursion)."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (Term, DateRange)):
+            if level > MAX_DEPTH:
+                return node.pos
+            continue
+        if level > MAX_DEPTH:
+            return _first_pos(node)
+        children = (node.item,) if isinstance(node, Not) else node.items
+        stack.extend((child, level + 1) for child in children)
+    return None
+
+
+def _first_pos(node: Node) -> int:
+    while not isinstance(node, (Term, DateRange)):
+        node = node.item if isinstance(node, Not) else node.items[0]
+    return node.pos
 
 
 def split(query: str, root: Node) -> ParsedQuery:
