@@ -265,10 +265,11 @@ class ParsedQuery:
 
     @property
     def free_text(self) -> str:
-        """Text to rank by: the free-text clauses, else the restriction's positive untagged words."""
+        """Text to rank by: the free-text clauses, else the restriction's positive untagged words
+        (a truncated word restricts only: a prefix is no term to rank by)."""
         if self.free_clauses:
             return " ".join(t.text for t in self.free_clauses)
-        return " ".join(t.text for t in _positive_untagged(self.restriction))
+        return " ".join(w for t in _positive_untagged(self.restriction) for w in t.words if not w.endswith("*"))
 
     @property
     def boolean_only(self) -> bool:
@@ -492,12 +493,36 @@ def _first_pos(node: Node) -> int:
 
 
 def split(query: str, root: Node) -> ParsedQuery:
-    """Split a tree into top-level free-text clauses and the restriction (module docstring)."""
+    """Split a tree into top-level free-text clauses and the restriction (module docstring).
+
+    A truncated word (``randomiz*``) cannot rank (no index holds a prefix as a term), so an
+    untagged one is what PubMed makes of it: a restriction to records with a word starting so
+    in any field. ``metformin randomiz*`` ranks by ``metformin`` among the records that have a
+    word starting with ``randomiz``; a quoted untagged phrase holding one restricts whole."""
     clauses = root.items if isinstance(root, And) else (root,)
-    free = tuple(c for c in clauses if isinstance(c, Term) and c.field is None)
-    rest = [c for c in clauses if not (isinstance(c, Term) and c.field is None)]
+    free: list[Term] = []
+    rest: list[Node] = []
+    for clause in clauses:
+        if isinstance(clause, Term) and clause.field is None:
+            ranked, restricting = _split_truncated(clause)
+            free += [ranked] if ranked is not None else []
+            rest += [restricting] if restricting is not None else []
+        else:
+            rest.append(clause)
     restriction = and_(*rest) if rest else None
-    return ParsedQuery(query, root, free, restriction)
+    return ParsedQuery(query, root, tuple(free), restriction)
+
+
+def _split_truncated(term: Term) -> tuple[Term | None, Term | None]:
+    """An untagged top-level term as (the words that rank, the truncated words that restrict)."""
+    if not term.truncated:
+        return term, None
+    if term.quoted:
+        return None, term
+    prefixes = [w for w in term.words if w.endswith("*") and w != "*"]
+    plain = [w for w in term.words if not w.endswith("*")]
+    ranked = Term(" ".join(plain), None, False, term.noexp, term.pos) if plain else None
+    return ranked, Term(" ".join(prefixes), None, False, False, term.pos)
 
 
 def parse_restriction(query: str) -> Node:
