@@ -52,6 +52,15 @@ class StoreError(MedsearchError):
     """The DuckDB store cannot be opened, migrated or written."""
 
 
+class DiskFullError(StoreError):
+    """A write failed for want of space; ``path`` is what was being written, ``free`` the bytes left."""
+
+    def __init__(self, message: str, *, path: str | None, free: int | None, hint: str | None = None) -> None:
+        self.path = path
+        self.free = free
+        super().__init__(message, hint=hint)
+
+
 class EntrezError(MedsearchError):
     """NCBI E-utilities answered with an error, an HTML page, or not at all."""
 

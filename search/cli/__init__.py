@@ -98,7 +98,16 @@ def guarded(run) -> int:
     except Exception as exc:  # DuckDB turns a Ctrl-C inside a query into its own exception
         if type(exc).__name__ == "InterruptException" or "Query interrupted" in str(exc):
             return _interrupted()
-        raise
+        from ingest.diskfull import disk_full
+
+        full = disk_full(exc)  # a writer that did not say it: the last guard
+        if full is None:
+            raise
+        return guarded(lambda: _raise(full))
+
+
+def _raise(exc: BaseException) -> int:
+    raise exc
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.diskfull import disk_full
 from ingest.errors import SearchIndexError
 from ingest.progress import progress_bar
 from ingest.store import Store
@@ -183,8 +184,13 @@ class IndexManager:
             fsync_tree(tmp)
             os.rename(tmp, self.index_dir / new_name)
             self._publish(new_name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # the current snapshot is untouched
+            full = disk_full(exc, self.index_dir, hint="Free some space there (or set MEDSEARCH_INDEX_DIR to a "
+                             "larger disk), then run `medsearch index` again: the current snapshot still serves "
+                             "searches, and the embeddings computed so far are kept.")
+            if full is not None and full is not exc:
+                raise full from exc
             raise
         shutil.rmtree(self.index_dir / JOURNAL_FOLDER, ignore_errors=True)  # the snapshot holds those vectors now
         self._clean(keep={new_name, name})
