@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
@@ -76,6 +76,7 @@ class ImportResult:
     without_pmid: tuple[UnmatchedEntry, ...]
     entries: int  # entries (records, or list items) read
     duplicates: int  # PMIDs met again and dropped
+    unreadable: tuple[str, ...] = ()  # entries the reader could not read ("entry at line 12: ..."), skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,12 @@ def read_citations(source: str | Path | bytes) -> ImportResult:
             f"{name} is empty: no citations to import.",
             hint="Export the references from your reference manager or PubMed, then import that file.",
         )
-    entries = list(islice(_READERS[fmt](text, name), MAX_LIST_ENTRIES + 1))
+    unreadable: list[str] = []
+    reader = _bibtex(text, name, unreadable) if fmt == "bibtex" else _READERS[fmt](text, name)
+    entries = list(islice(reader, MAX_LIST_ENTRIES + 1))
     if len(entries) > MAX_LIST_ENTRIES:
         raise _too_many(name)
-    return _result(fmt, entries)
+    return replace(_result(fmt, entries), unreadable=tuple(unreadable))
 
 
 def _too_many(name: str) -> SourceError:
@@ -292,10 +295,24 @@ def _csljson(text: str, name: str) -> Iterator[_Entry]:
         yield _Entry(pmid, _clean(keys.get("title")), _doi(keys.get("doi")))
 
 
-def _bibtex(text: str, name: str) -> Iterator[_Entry]:
+def _bibtex(text: str, name: str, unreadable: list[str] | None = None) -> Iterator[_Entry]:
+    """The entries of a BibTeX file; one bibtexparser cannot read (an unbalanced brace) is named in
+    ``unreadable`` with its line, never dropped unsaid."""
+    import logging
+
     import bibtexparser
 
-    library = bibtexparser.parse_string(text)
+    quiet = logging.getLogger("bibtexparser")
+    level, quiet.level = quiet.level, logging.ERROR + 1  # its own warning goes to the console: ours is below
+    try:
+        library = bibtexparser.parse_string(text)
+    finally:
+        quiet.setLevel(level)
+    for block in library.failed_blocks:
+        if unreadable is not None:
+            raw = " ".join(str(getattr(block, "raw", "")).split())[:60]
+            unreadable.append(f"entry at line {block.start_line + 1} ({raw}...): not valid BibTeX "
+                              "(an unbalanced brace or quote?); its PMID, if any, was not read")
     if not library.entries:
         raise SourceError(f"{name} looks like BibTeX but has no readable entry.",
                           hint="Export it again from your reference manager.")

@@ -13,11 +13,13 @@ from typing import Any
 from search.config import Settings
 
 #: C0 and C1 control characters but tab and newline, and DEL: record text is untrusted, and an
-#: ESC or OSC sequence in a title would clear the screen or set the window title.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: ESC or OSC sequence in a title would clear the screen or set the window title. With them the
+#: bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069): a U+202E in a title shows
+#: the rest of the line reversed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: The C1 range (and line/paragraph separators), which json.dumps leaves raw when
 #: ``ensure_ascii=False``; some terminals read U+009B as CSI.
-_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def safe(text: object) -> str:

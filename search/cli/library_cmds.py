@@ -4,7 +4,6 @@ exports and backups of the user's library (``search/library``)."""
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -38,8 +37,12 @@ def _library(settings: Settings):
 
 
 def _q(name: str) -> str:
-    """A name as the user would type it in a shell command (for hints)."""
-    return shlex.quote(safe_line(name))
+    """A name as the user would type it in a shell command (for hints), as the last options-free
+    part of it: a name that starts with '-' (``--help``) comes after ``--``, or it would be read
+    as an option."""
+    from search.library.names import shell_arg
+
+    return shell_arg(safe_line(name))
 
 
 # -- saved queries ------------------------------------------------------------------------
@@ -261,7 +264,7 @@ def print_digest(digest) -> None:
         for a in o.new_hits[:5]:
             print(f"      {safe_line(a.hit.pmid or a.hit.doc_id):<10} {a.hit.year or '----'}  {safe_line(a.hit.title)[:100]}")
         if len(o.new_hits) > 5:
-            print(f"      ... and {len(o.new_hits) - 5} more: medsearch saved show {_q(o.saved.name)} --new-only")
+            print(f"      ... and {len(o.new_hits) - 5} more: medsearch saved show --new-only {_q(o.saved.name)}")
     for f in digest.failures:
         print(f"  {safe_line(f.name)}: FAILED: {safe_line(f.message)}")
     if digest.retractions:
@@ -501,6 +504,10 @@ def cmd_lists_import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {safe_line(label)[:120]}")
         if len(without) > 20:
             print(f"  ... and {len(without) - 20} more")
+    if outcome.unreadable:
+        warn(f"{len(outcome.unreadable)} entries of the file could not be read and were not added:")
+        for what in outcome.unreadable[:20]:
+            print(f"  {safe_line(what)[:160]}", file=sys.stderr)
     return 0
 
 

@@ -13,7 +13,7 @@ import duckdb
 
 from ingest.errors import LibraryError
 from search.library.limits import check_list_size, check_note
-from search.library.names import clean_name, name_key, parse_pmid, parse_pmids
+from search.library.names import clean_name, name_key, parse_pmid, parse_pmids, shell_arg
 from search.library.queries import unknown_name
 from search.library.types import AddReport, CitationList, ListEntry
 from search.library.userdata import UserData
@@ -208,7 +208,7 @@ def _require_listed(con: duckdb.DuckDBPyConnection, lst: CitationList, pmids: Se
         raise LibraryError(
             f"Not in the list {lst.name!r}: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}; "
             "nothing was changed.",
-            hint=f"`medsearch lists show {lst.name!r}` shows its papers.",
+            hint=f"`medsearch lists show {shell_arg(lst.name)}` shows its papers.",
         )
 
 
