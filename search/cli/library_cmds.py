@@ -205,17 +205,20 @@ def cmd_saved_run(args: argparse.Namespace, settings: Settings) -> int:
     lib = _library(settings)
     saved = lib.saved.get(args.name)
     pulled = _do_pull(settings, [saved], args, keep_going=False)[0].stored if args.pull else None
+    def deliver(outcome) -> None:  # the run is recorded only once this returns
+        if args.json:
+            out = outcome.to_json()
+            if args.new_only:
+                out["hits"] = [h for h in out["hits"] if h["is_new"]]
+            print_json(out)
+        else:
+            for w in outcome.warnings:
+                warn(w)
+            print_outcome(outcome, new_only=args.new_only)
+        flush_stdout()
+
     with open_searcher(settings) as engine:
-        outcome = run_query(lib.saved, saved, engine, pulled=pulled)
-    if args.json:
-        out = outcome.to_json()
-        if args.new_only:
-            out["hits"] = [h for h in out["hits"] if h["is_new"]]
-        print_json(out)
-        return 0
-    for w in outcome.warnings:
-        warn(w)
-    print_outcome(outcome, new_only=args.new_only)
+        run_query(lib.saved, saved, engine, pulled=pulled, deliver=deliver)
     return 0
 
 

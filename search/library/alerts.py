@@ -60,9 +60,14 @@ class Digest:
         }
 
 
-def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, pulled: int | None = None) -> RunOutcome:
-    """Search with the saved query's text, filters, mode and k; record the run."""
+def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, pulled: int | None = None,
+              deliver: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
+    """Search with the saved query's text, filters, mode and k; record the run. With ``deliver``
+    (the CLI prints the outcome), the run is recorded only once ``deliver`` has returned, so
+    results never shown stay new."""
     results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
+    if deliver is not None:
+        deliver(_pending(queries, saved, results, pulled))
     return _record(queries, saved, results, pulled)
 
 
