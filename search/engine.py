@@ -47,7 +47,10 @@ from search.results import similar as similar_lib
 from search.results.explain import annotate
 from search.results.facets import FACET_LIMIT, count_facets, order_rows
 from search.results.highlight import WordTokens
-from search.results.paging import Ranked, listing, matches, page_hits, sorted_page
+from search.results.hints import corrected, mesh_hints, suggest, unknown_words_message
+from search.results.paging import Ranked, listing, page_hits, sorted_page
+from search.results.result_set import ResultSet, SetRule, asks_for_notices, concepts
+from search.results.result_set import match as match_set
 from search.retrieval import fusion as fusion_lib
 from search.retrieval.learned_fusion import LearnedFusion, candidate_features
 from search.retrieval.ranking import Fused, Scored
@@ -82,6 +85,8 @@ class EngineConfig:
     max_query_terms: int = 64
     max_k: int = 1000  # relevance and evidence orders: offset + k at most this
     max_results: int = 10_000  # date and author orders: offset + k at most this (PubMed's limit)
+    # Which records match a free-text query (search.results.result_set, docs/search.md)
+    result_set: SetRule = SetRule()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -92,6 +97,26 @@ class EngineConfig:
             raise ConfigError(f"bm25_weight must lie in [0, 1], got {self.bm25_weight}.", hint="0.5 weighs both equally.")
         if self.depth < 1 or self.rerank_depth < 0:
             raise ConfigError("depth must be >= 1 and rerank_depth >= 0.", hint="Defaults: 100 and 30.")
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """A query's result set with what the ranking reuses: the allowed rows (mask minus the
+    notices left out), the query vector and the dense list the semantic side read."""
+
+    result: ResultSet
+    allowed: np.ndarray | None
+    qvec: np.ndarray | None
+    wide: list[Scored]
+    complete: bool  # the dense list holds every allowed record
+
+    @property
+    def size(self) -> int:
+        return self.result.size
+
+    @property
+    def cosine(self) -> dict[str, float]:
+        return {d: float(s) for d, s in self.wide}
 
 
 class SnapshotSource:
@@ -221,29 +246,89 @@ class Engine:
         mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
         candidates = int(mask.sum()) if mask is not None else len(snap.doc_ids)
         if parsed.boolean_only:
-            return listing(snap, parsed, mask, candidates, k, offset, sort, timings)
+            ranked = listing(snap, parsed, mask, candidates, k, offset, sort, timings)
+            if not ranked.total:
+                ranked = replace(ranked, warnings=(*ranked.warnings, *mesh_hints(snap, parsed.restriction)))
+            return ranked
         tokens = tuple(self._tokenize(parsed.free_text))
         if not tokens:
             reason = ("The query has no words to search for: only stop words or punctuation. "
                       "Add a content word, e.g. a drug, disease or outcome.")
             return Ranked((), candidates, timings, (reason,), 0, sort, parsed)
+        found = self._match(snap, parsed, tokens, filters, mask, mode, timings)
+        warnings, did_you_mean = self._notes(snap, parsed, found, mask is not None)
+        if not found.size:
+            return Ranked((), candidates, timings, warnings, 0, sort, parsed, tokens, did_you_mean)
+        rows = found.result.rows
         if sort in ("date", "author"):
-            bm25, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth, mode, timings)
-            reached = matches(snap, tokens, mask, dense, mode, self.config.depth, timings)
+            bm25, dense = self._retrieve_in(snap, tokens, rows, found, self.config.depth, mode, timings)
             t = time.perf_counter()
-            hits = sorted_page(snap, tokens, reached, bm25, dense, mode, sort, k, offset)
+            hits = sorted_page(snap, tokens, rows, bm25, dense, mode, sort, k, offset, found.cosine)
             timings["sort"] = ms(t)
-            return Ranked(tuple(hits), candidates, timings, (), int(reached.sum()), sort, parsed, tokens)
-        return self._relevance(snap, parsed, tokens, mask, candidates, k, offset, mode, sort, timings)
+            return Ranked(tuple(hits), candidates, timings, warnings, found.size, sort, parsed, tokens,
+                          did_you_mean)
+        ranked = self._relevance(snap, parsed, tokens, found, candidates, k, offset, mode, sort, timings)
+        return replace(ranked, warnings=warnings, did_you_mean=did_you_mean)
 
-    def _relevance(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], mask: np.ndarray | None,
+    def _match(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], filters: Filters,
+               mask: np.ndarray | None, mode: str, timings: dict[str, float]) -> Matched:
+        """The result set of the free text under ``mask`` (search.results.result_set), with
+        the query vector and the dense list it was found with (reused by the ranking)."""
+        t = time.perf_counter()
+        allowed = mask
+        if not (filters.include_notices or asks_for_notices(parsed.restriction)):
+            notice = snap.records.columns().notice
+            if notice.any():
+                allowed = ~notice if mask is None else mask & ~notice
+        found = concepts(parsed.free_text, self._tokenizer())
+        rule = self.config.result_set
+        qvec = None
+        wide: list[Scored] = []
+        known = any(snap.lexical.rows_with(tok).size for c in found for tok in c.tokens())
+        timings["match"] = ms(t)
+        if mode != "bm25" and known:
+            t = time.perf_counter()
+            qvec = snap.dense.query_vector(parsed.free_text)  # type: ignore[union-attr]
+            timings["embed"] = ms(t)
+            t = time.perf_counter()
+            wide = snap.dense.search(qvec, max(rule.semantic_depth, self.config.depth), allowed)  # type: ignore[union-attr]
+            timings["dense"] = ms(t)
+        t = time.perf_counter()
+        result = match_set(snap.lexical, snap.rows_of(), found, allowed, wide, mode, rule)
+        timings["match"] += ms(t)
+        return Matched(result, allowed, qvec, wide, len(wide) < max(rule.semantic_depth, self.config.depth))
+
+    def _notes(self, snap: Snapshot, parsed: ParsedQuery, found: Matched, filtered: bool) -> tuple[tuple[str, ...], str]:
+        """Warnings for a result set (unknown words with suggestions, empty sets, MeSH hints)
+        and the query with its unknown words corrected ("" when nothing to correct)."""
+        r = found.result
+        warnings: list[str] = []
+        did_you_mean = ""
+        if r.unknown:
+            tokenizer = self._tokenizer()
+            fixes = {w: suggest(snap, tokenizer, w) for w in r.unknown}
+            warnings.append(unknown_words_message(r.unknown, fixes))
+            did_you_mean = corrected(parsed.query, {w: alts[0] for w, alts in fixes.items() if alts})
+        if not r.size:
+            if len(r.unknown) == len(r.concepts):
+                warnings.append("No record matches the query.")
+            else:
+                where = " among the records that pass the filters" if filtered else ""
+                warnings.append(
+                    f"No record matches the query{where}: a match holds {r.need} of its {len(r.concepts)} "
+                    f"content words ({', '.join(r.concepts)}) or is close in meaning.")
+            warnings.extend(mesh_hints(snap, parsed.restriction))
+        return tuple(warnings), did_you_mean
+
+    def _relevance(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], found: Matched,
                    candidates: int, k: int, offset: int, mode: str, sort: str, timings: dict[str, float]) -> Ranked:
-        """The ranking pipeline: BM25 and dense top-N, fusion, rerank; a page of it."""
+        """The ranking pipeline over the result set: BM25 and dense top-N, fusion, rerank; a page."""
         text = parsed.free_text
-        bm25, dense, qvec = self._retrieve(snap, text, tokens, mask, max(offset + k, self.config.depth), mode, timings)
+        depth = max(offset + k, self.config.depth)
+        bm25, dense = self._retrieve_in(snap, tokens, found.result.rows, found, depth, mode, timings)
         t = time.perf_counter()
         if self.config.fusion == "learned" and mode in ("hybrid", "rerank"):
-            fused = self._learned(snap, text, qvec, bm25, dense)
+            fused = self._learned(snap, text, found.qvec, bm25, dense)
         else:
             fused = self._fuse(bm25, dense, mode)
         fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
@@ -253,7 +338,6 @@ class Engine:
             t = time.perf_counter()
             fused, reranked = self._rerank(snap, text, fused)
             timings["rerank"] = ms(t)
-        total = int(matches(snap, tokens, mask, dense, mode, self.config.depth, timings).sum())
         if sort == "evidence" and fused:
             t = time.perf_counter()
             rows_of = snap.rows_of()
@@ -263,29 +347,29 @@ class Engine:
             position = {r: i for i, r in enumerate(rows.tolist())}
             fused = [fused[position[r]] for r in order.tolist()]
             timings["sort"] = ms(t)
-        warnings = () if fused else ("No record matches any word of the query" + (
-            " among the records that pass the filters." if mask is not None else "."),)
         hits = page_hits(fused[offset : offset + k], bm25, dense, fused_at, reranked, offset)
-        return Ranked(hits, candidates, timings, warnings, total, sort, parsed, tokens)
+        return Ranked(hits, candidates, timings, (), found.size, sort, parsed, tokens)
 
-    def _retrieve(self, snap: Snapshot, text: str, tokens: tuple[str, ...], mask: np.ndarray | None, depth: int,
-                  mode: str, timings: dict[str, float]) -> tuple[list[Scored], list[Scored], np.ndarray | None]:
-        """The BM25 and dense top ``depth`` under ``mask`` (each empty where ``mode`` skips it)."""
+    def _retrieve_in(self, snap: Snapshot, tokens: tuple[str, ...], rows: np.ndarray, found: Matched, depth: int,
+                     mode: str, timings: dict[str, float]) -> tuple[list[Scored], list[Scored]]:
+        """The BM25 and dense top ``depth`` inside the result set ``rows`` (each empty where
+        ``mode`` skips it); the dense list comes from the matching pass when it covers them."""
         bm25: list[Scored] = []
         dense: list[Scored] = []
-        qvec = None
         if mode != "dense":
             t = time.perf_counter()
-            bm25 = snap.lexical.search_tokens(list(tokens), depth, mask)
+            bm25 = snap.lexical.search_tokens(list(tokens), depth, rows)
             timings["bm25"] = ms(t)
         if mode != "bm25":
             t = time.perf_counter()
-            qvec = snap.dense.query_vector(text)  # type: ignore[union-attr]
-            timings["embed"] = ms(t)
-            t = time.perf_counter()
-            dense = snap.dense.search(qvec, depth, mask)  # type: ignore[union-attr]
-            timings["dense"] = ms(t)
-        return bm25, dense, qvec
+            rows_of = snap.rows_of()
+            inside = [s for s in found.wide if rows[rows_of[s.doc_id]]]
+            if found.complete or len(inside) >= depth:
+                dense = inside[:depth]
+            else:
+                dense = snap.dense.search(found.qvec, depth, rows)  # type: ignore[union-attr]
+            timings["dense"] = timings.get("dense", 0.0) + ms(t)
+        return bm25, dense
 
     def _check(self, query: str, parsed: ParsedQuery, k: int, offset: int, mode: str, sort: str,
                snap: Snapshot) -> None:
@@ -387,7 +471,7 @@ class Engine:
         return SearchResults(
             query, mode or self.config.mode, filters, hits, ranked.candidates, timings, tuple(warnings),
             snap.name, len(snap.doc_ids), ranked.total, offset, ranked.sort, free_text,
-            to_pubmed(restriction) if restriction is not None else "",
+            to_pubmed(restriction) if restriction is not None else "", ranked.did_you_mean,
         )
 
     def facets(self, query: str, *, filters: Filters = NO_FILTERS, mode: str | None = None,
@@ -400,21 +484,42 @@ class Engine:
         timings: dict[str, float] = {}
         parsed = parse(query)
         self._check(query, parsed, 1, 0, mode, "relevance", snap)
-        mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
-        tokens = tuple(self._tokenize(parsed.free_text))
-        if parsed.boolean_only:
-            reached = mask if mask is not None else np.ones(len(snap.doc_ids), dtype=bool)
-        elif not tokens:
-            reached = np.zeros(len(snap.doc_ids), dtype=bool)
-        else:
-            dense: list[Scored] = []
-            if mode != "bm25":
-                _, dense, _ = self._retrieve(snap, parsed.free_text, tokens, mask, self.config.depth, "dense", timings)
-            reached = matches(snap, tokens, mask, dense, mode, self.config.depth, timings)
+        reached = self._reached(snap, parsed, filters, mode, timings)
         t = time.perf_counter()
         facets = count_facets(snap.records.columns(), reached, limit)
         timings["count"] = ms(t)
         return replace(facets, timings_ms=timings)
+
+    def matching_ids(self, query: str, *, filters: Filters = NO_FILTERS, mode: str | None = None) -> frozenset[str]:
+        """The doc ids of every record in the result set of ``query`` (what ``total`` counts);
+        saved searches compare these sets between runs to tell what is new."""
+        query = _non_empty(query)
+        snap = self.snapshot
+        mode = mode or self.config.mode
+        parsed = parse(query)
+        self._check(query, parsed, 1, 0, mode, "relevance", snap)
+        reached = self._reached(snap, parsed, filters, mode, {})
+        return frozenset(snap.doc_ids[r] for r in np.flatnonzero(reached).tolist())
+
+    def cards_of(self, doc_ids: Sequence[str]) -> tuple[Hit, ...]:
+        """Hits with their result cards for ``doc_ids`` (no ranking: rank 0, score 0), in the
+        order given; ids the snapshot lacks are left out."""
+        snap = self.snapshot
+        known = [d for d in doc_ids if d in snap.rows_of()]
+        hits = tuple(Hit(doc_id=d, rank=0, score=0.0) for d in known)
+        return annotate(snap, hits, (), "", None, self._tokenizer(), self._word_tokens.of)
+
+    def _reached(self, snap: Snapshot, parsed: ParsedQuery, filters: Filters, mode: str,
+                 timings: dict[str, float]) -> np.ndarray:
+        """The result set as a boolean mask: every match of a query of clauses only, else the
+        free text's result set (search.results.result_set)."""
+        mask = self.mask(snap, filters, self.restriction(parsed, filters), timings)
+        if parsed.boolean_only:
+            return mask if mask is not None else np.ones(len(snap.doc_ids), dtype=bool)
+        tokens = tuple(self._tokenize(parsed.free_text))
+        if not tokens:
+            return np.zeros(len(snap.doc_ids), dtype=bool)
+        return self._match(snap, parsed, tokens, filters, mask, mode, timings).result.rows
 
     def similar(self, pmid: str, *, k: int = 10, filters: Filters = NO_FILTERS,
                 include_notices: bool = False, method: str = similar_lib.DEFAULT_METHOD) -> SimilarResults:

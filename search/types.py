@@ -32,6 +32,9 @@ class Filters:
     - ``humans_only``: leaves out animal-only studies (``NOT (animals[mh] NOT humans[mh])``).
     - ``ages``: MeSH age check tags, any of them, e.g. ``("aged", "80-and-over")``.
     - ``free_full_text``: records with a PMCID (free to read in PubMed Central).
+
+    ``include_notices`` widens instead: retraction notices, errata and expressions of concern
+    are left out of free-text results unless it is set (or the query asks for them by type).
     """
 
     year_from: int | None = None
@@ -46,6 +49,7 @@ class Filters:
     humans_only: bool = False
     ages: tuple[str, ...] = ()  # e.g. ("child",); see AGE_GROUPS
     free_full_text: bool = False
+    include_notices: bool = False
 
     def __post_init__(self) -> None:
         from ingest.errors import ConfigError
@@ -146,7 +150,7 @@ class Link:
 class EvidenceSource:
     """A field value that gave a record its evidence level."""
 
-    field: str  # "publication_type" or "mesh"
+    field: str  # "publication_type", "mesh", "filter" (the systematic review filter) or "retraction"
     value: str  # e.g. "Randomized Controlled Trial", "Cohort Studies"
 
 
@@ -255,9 +259,11 @@ class SearchResults:
     sort: str = "relevance"  # the order hits are in (see SORTS)
     free_text: str = ""  # what ranked (the query's free text)
     restriction: str = ""  # the query's restriction, as PubMed syntax ("" when none)
+    did_you_mean: str = ""  # the query with unknown words replaced by the collection's closest words
 
     def to_json(self) -> dict:
         return {
+            "did_you_mean": self.did_you_mean,
             "query": self.query,
             "mode": self.mode,
             "snapshot": self.snapshot,

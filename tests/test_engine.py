@@ -17,6 +17,7 @@ from ingest.pipeline import ingest_files
 from ingest.store import Store
 from search.engine import Engine, EngineConfig
 from search.index.build import IndexManager, IndexSettings
+from search.results.result_set import ANY_WORD_OR_DENSE_TOP
 from search.retrieval import fusion
 from search.types import Filters
 from tests.conftest import PUBMED_DATA
@@ -44,7 +45,9 @@ def engine(built):
     folder, _ = built
     with Store(folder / "e.duckdb", read_only=True) as store:
         snap = IndexManager(store, settings=SETTINGS, embedder=FakeEmbedder()).load()
-    return Engine(snap, EngineConfig(mode="hybrid", fusion="weighted"))
+    # the rule before the result set was defined (any word, or the dense top 100): these tests
+    # check the filters and the ranking's mechanics against oracles of whole lists
+    return Engine(snap, EngineConfig(mode="hybrid", fusion="weighted", result_set=ANY_WORD_OR_DENSE_TOP))
 
 
 def _ids(ranked):
@@ -123,7 +126,8 @@ def test_hybrid_stage_scores_agree_with_each_stage_alone(engine):
     lists = [[(x.doc_id, x.score) for x in bm25], [(x.doc_id, x.score) for x in dense]]
     expected = fusion.weighted_fusion(lists, weights=[0.5, 0.5], normalization="minmax")
     assert [h.doc_id for h in hybrid] == [f.doc_id for f in expected[:20]]
-    rrf = Engine(engine.snapshot, EngineConfig(mode="hybrid", fusion="rrf")).rank(QUERY, k=20).hits
+    rrf = Engine(engine.snapshot, EngineConfig(mode="hybrid", fusion="rrf", result_set=ANY_WORD_OR_DENSE_TOP)).rank(
+        QUERY, k=20).hits
     assert [h.doc_id for h in rrf] == [f.doc_id for f in fusion.rrf(lists)[:20]]
 
 
@@ -153,7 +157,7 @@ def test_learned_fusion_orders_the_union_of_both_lists_by_the_model(engine):
     from search.retrieval.learned_fusion import LearnedFusion
 
     snap = engine.snapshot
-    learned = Engine(snap, EngineConfig(mode="hybrid", fusion="learned"))
+    learned = Engine(snap, EngineConfig(mode="hybrid", fusion="learned", result_set=ANY_WORD_OR_DENSE_TOP))
     hits = learned.rank(QUERY, k=15).hits
     bm25 = engine.rank(QUERY, k=100, mode="bm25").hits
     dense = engine.rank(QUERY, k=100, mode="dense").hits
@@ -173,7 +177,7 @@ def test_learned_fusion_orders_the_union_of_both_lists_by_the_model(engine):
 
 
 def test_weighted_fusion_with_all_weight_on_bm25_is_bm25(engine):
-    cfg = EngineConfig(mode="hybrid", fusion="weighted", bm25_weight=1.0)
+    cfg = EngineConfig(mode="hybrid", fusion="weighted", bm25_weight=1.0, result_set=ANY_WORD_OR_DENSE_TOP)
     only_bm25 = Engine(engine.snapshot, cfg).rank(QUERY, k=5).hits
     assert _ids_of(only_bm25) == _ids_of(engine.rank(QUERY, k=5, mode="bm25").hits)
 
@@ -190,7 +194,8 @@ class _ByLength:
 
 
 def test_rerank_reorders_the_head_and_keeps_the_tail(engine):
-    cfg = EngineConfig(mode="rerank", fusion="weighted", rerank_depth=5, rerank_alpha=1.0)
+    cfg = EngineConfig(mode="rerank", fusion="weighted", rerank_depth=5, rerank_alpha=1.0,
+                       result_set=ANY_WORD_OR_DENSE_TOP)
     eng = Engine(engine.snapshot, cfg, reranker=_ByLength())
     hybrid = engine.rank(QUERY, k=10, mode="hybrid").hits
     reranked = eng.rank(QUERY, k=10).hits

@@ -286,17 +286,20 @@ def test_a_saved_query_keeps_its_filters_mode_and_k(lib):
     assert [s.name for s in lib.saved.all()] == ["dm"]
 
 
-def test_new_means_returned_by_no_earlier_run(lib):
+def test_new_means_entered_the_result_set_since_the_last_run_and_the_first_run_is_the_baseline(lib):
     saved = lib.saved.add("q", "x")
-    run1, new1 = lib.saved.record_run(saved, "bm25", 9, hits("a", "b"))
-    run2, new2 = lib.saved.record_run(saved, "bm25", 9, hits("b", "c"))
-    run3, new3 = lib.saved.record_run(saved, "bm25", 9, hits("a", "c", "d"))  # a left and came back
-    assert (new1, new2, new3) == ({"a", "b"}, {"c"}, {"d"})
+    # the page shows a, b; the set also holds e and f, ranked below the page
+    run1, new1 = lib.saved.record_run(saved, "bm25", 9, hits("a", "b"), matched={"a", "b", "e", "f"})
+    run2, new2 = lib.saved.record_run(saved, "bm25", 9, hits("b", "c"), matched={"a", "b", "c", "e"})
+    # e ranks into the page now (seen in run 1's set: not new); a left and came back; d entered below the page
+    run3, new3 = lib.saved.record_run(saved, "bm25", 9, hits("a", "e"), matched={"a", "c", "d", "e"})
+    assert (new1, new2, new3) == (set(), {"c"}, {"d"})
     assert [r.run_no for r in (run1, run2, run3)] == [1, 2, 3]
-    assert lib.saved.results("q") == [("a", False), ("c", False), ("d", True)]
+    assert lib.saved.results("q") == [("a", False), ("e", False), ("d", True)]  # the page, then the new
     assert lib.saved.results("q", 2) == [("b", False), ("c", True)]
-    assert [(r.run_no, r.n_results, r.n_new) for r in lib.saved.runs("q")] == [(3, 3, 1), (2, 2, 1), (1, 2, 2)]
-    assert lib.saved.stored_run("q", 1).results == (("a", 9.0, True), ("b", 8.0, True))
+    assert [(r.run_no, r.n_results, r.n_new) for r in lib.saved.runs("q")] == [(3, 2, 1), (2, 2, 1), (1, 2, 0)]
+    assert lib.saved.stored_run("q", 1).results == (("a", 9.0, False), ("b", 8.0, False))
+    assert lib.saved.seen(saved.id) == {"a", "b", "c", "d", "e", "f"}
     with pytest.raises(LibraryError, match="no run #4"):
         lib.saved.stored_run("q", 4)
 
@@ -319,7 +322,7 @@ def test_a_saved_query_run_against_the_real_engine_marks_what_a_new_ingest_added
     with open_searcher(s) as engine:
         first = run_query(lib.saved, saved, engine)
         second = run_query(lib.saved, lib.saved.get("cancer"), engine)
-    assert first.run.n_new == first.run.n_results > 0 and all(h.is_new for h in first.hits)
+    assert first.run.n_new == 0 and first.run.n_results > 0 and not any(h.is_new for h in first.hits)  # baseline
     assert second.run.n_new == 0 and len(second.hits) == len(first.hits)
     extra = PUBMED_DATA / "biopython" / "pubmed4.xml"  # 50 records, several about cancer
     with Store(s.db) as store:

@@ -74,6 +74,14 @@ class FakeSearcher:
         hits = tuple(Hit(doc_id=d, rank=i, score=1.0 / i) for i, d in enumerate(self.doc_ids[:k], 1))
         return SearchResults(query, "bm25", filters, hits, len(hits), {}, snapshot="v000001")
 
+    def matching_ids(self, query, *, filters=None, mode=None):
+        if query in self.broken:
+            raise RecursionError("maximum recursion depth exceeded")
+        return frozenset(self.doc_ids)
+
+    def cards_of(self, doc_ids):
+        return tuple(Hit(doc_id=d, rank=0, score=0.0) for d in doc_ids)
+
     def articles(self, doc_ids):
         return {}
 
@@ -89,29 +97,31 @@ def test_run_all_reports_a_failing_query_and_runs_the_others(lib):
     lib.saved.add("a", "asthma")
     _sneak_in(lib, "deep", "((((deep))))")
     lib.saved.add("z", "zoster")
+    run_all(lib.saved, lib.lists, FakeSearcher(["1", "2"], broken={"((((deep))))"}))  # the baseline
     digest = run_all(lib.saved, lib.lists, FakeSearcher(["1", "2", "3"], broken={"((((deep))))"}))
     assert sorted(o.saved.name for o in digest.outcomes) == ["a", "z"]
     assert [(f.name, "RecursionError" in f.message) for f in digest.failures] == [("deep", True)]
-    assert [o.run.n_new for o in digest.outcomes] == [3, 3]
-    assert lib.saved.get("a").runs == 1 and lib.saved.get("deep").runs == 0
+    assert [o.run.n_new for o in digest.outcomes] == [1, 1]
+    assert lib.saved.get("a").runs == 2 and lib.saved.get("deep").runs == 0
 
 
 def test_no_run_is_recorded_when_the_digest_is_not_delivered(lib):
     lib.saved.add("a", "asthma")
     lib.saved.add("b", "bronchitis")
+    run_all(lib.saved, lib.lists, FakeSearcher(["1", "2", "3", "4"]))  # the baseline: nothing new
     searcher = FakeSearcher([str(n) for n in range(1, 9)])
 
     def full_disk(digest) -> None:
-        assert sum(o.run.n_new for o in digest.outcomes) == 16  # what the user would have read
+        assert sum(o.run.n_new for o in digest.outcomes) == 8  # what the user would have read
         raise MedsearchError("Cannot write to stdout: No space left on device.")
 
     with pytest.raises(MedsearchError):
         run_all(lib.saved, lib.lists, searcher, deliver=full_disk)
-    assert [q.runs for q in lib.saved.all()] == [0, 0]
+    assert [q.runs for q in lib.saved.all()] == [1, 1]
     delivered = []
     digest = run_all(lib.saved, lib.lists, searcher, deliver=delivered.append)
-    assert [o.run.n_new for o in delivered[0].outcomes] == [8, 8]  # still new: never shown before
-    assert [o.run.n_new for o in digest.outcomes] == [8, 8] and [q.runs for q in lib.saved.all()] == [1, 1]
+    assert [o.run.n_new for o in delivered[0].outcomes] == [4, 4]  # still new: never shown before
+    assert [o.run.n_new for o in digest.outcomes] == [4, 4] and [q.runs for q in lib.saved.all()] == [2, 2]
 
 
 def test_the_cli_run_all_records_nothing_when_stdout_is_full(lib, monkeypatch, tmp_path):

@@ -18,8 +18,8 @@ ASTHMA_RCT = "29768149"  # NEJM budesonide-formoterol trial; MeSH major topics i
 
 
 def notices(real) -> set[str]:
-    return {d for d, a in real.articles.items()
-            if "Retraction of Publication" in {p.name for p in a.publication_types}}
+    kinds = {"Retraction of Publication", "Published Erratum", "Expression of Concern"}
+    return {d for d, a in real.articles.items() if kinds & {p.name for p in a.publication_types}}
 
 
 def test_neighbours_fuse_the_papers_vector_with_its_title_and_major_topics(engine, real):

@@ -39,7 +39,7 @@ STYLE = """<style>
  margin:.15rem .3rem .15rem 0;border:1px solid rgba(128,128,128,.4)}
 .ms-ev1{background:#1b5e20;color:#fff}.ms-ev2{background:#2e7d32;color:#fff}
 .ms-ev3{background:#558b2f;color:#fff}.ms-ev4{background:#9e9d24;color:#fff}
-.ms-ev5{background:#f9a825}.ms-ev6{background:transparent}.ms-ev7{background:#9e9e9e;color:#fff}
+.ms-ev5{background:#f9a825}.ms-ev6{background:transparent}.ms-ev7{background:#9e9e9e;color:#fff}.ms-ev8{background:#b71c1c;color:#fff}
 .ms-new{background:#1565c0;color:#fff}.ms-listed{border-color:#1565c0}
 .ms-retracted{background:#b71c1c;color:#fff;padding:.35rem .6rem;border-radius:.3rem;margin:.3rem 0}
 .ms-retracted a{color:#fff;text-decoration:underline}

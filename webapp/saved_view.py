@@ -1,7 +1,8 @@
 """Saved searches: each with how many new results it has since its last run; run, open,
 rename, delete (:mod:`search.library`).
 
-"New" is the library's: a result that no earlier run of the saved search returned. While
+"New" is the library's: a record that entered the search's result set since its last run
+(the first run is the baseline and calls nothing new). While
 the index is still the snapshot the last run searched, nothing can be new (0, known
 without searching); after ``medsearch index`` published a newer one, "Check for new
 results" counts them (a search per saved query, recording nothing), and "Run" records a
@@ -33,8 +34,8 @@ def render(services: Services) -> None:
         return
     snapshot = services.engine.snapshot.name
     st.button("Check for new results", on_click=_check, args=(services, snapshot),
-              help="Runs every saved search on the current index and counts results no run returned yet "
-              "(records nothing).")
+              help="Runs every saved search on the current index and counts the records that entered its "
+              "result set since its last run (records nothing).")
     for item in saved:
         with st.container(border=True):
             st.html(saved_html(item, _new_count(item, snapshot)))
@@ -119,8 +120,11 @@ def _show_outcome(services: Services, outcome) -> None:
     run = outcome.run
     st.divider()
     st.subheader(md_text(f"Run #{run.run_no} of {outcome.saved.name}"))
-    st.caption(md_text(f"{run.n_results} results, {run.n_new} new (not returned by an earlier run); "
-                       f"{run.candidates:,} records passed the filters."))
+    if run.run_no == 1:
+        what = "the first run: its results are the baseline, and later runs mark what enters them as new"
+    else:
+        what = f"{run.n_new} new (entered the results since the last run)"
+    st.caption(md_text(f"{run.n_results} results shown, {what}; {run.candidates:,} records passed the filters."))
     for warning in outcome.warnings:
         st.warning(md_text(warning))
     with shown("showing the run's results"):

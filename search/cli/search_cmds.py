@@ -65,6 +65,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                     'and "default" naming the mode `medsearch search` uses')
     ev.add_argument("--cache-dir", type=Path, default=Path("data/eval"),
                     help="where the cached databases and indexes go (default data/eval)")
+    ev.add_argument("--sets", action="store_true",
+                    help="also measure the result sets per mode: mean size, recall and precision of the "
+                    "judged-relevant records, for the rule before result sets (any word or the dense top "
+                    "100), the strict AND of the words, and the engine's rule")
     ev.set_defaults(handler=cmd_eval)
 
 
@@ -159,7 +163,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     report = evaluate_beir(
         args.beir_dir, split=args.split, modes=modes, cache_dir=args.cache_dir,
         config=engine_config(settings, reranker), index_settings=index_settings(settings),
-        reranker=reranker, progress=not args.json,
+        reranker=reranker, progress=not args.json, sets=args.sets,
     )
     if args.json:
         print_json(report.to_json())
@@ -170,4 +174,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         star = " *" if mode == report.default_mode else ""
         print(f"{mode:<8} {r.ndcg10:8.4f} {r.recall100:10.4f} {r.mrr10:8.4f} {r.queries:8d} {r.seconds:8.1f}{star}")
     print("* the mode `medsearch search` uses by default")
+    if report.sets:
+        print("\nresult sets (mean over queries; precision counts unjudged records as not relevant)")
+        print(f"{'mode':<8} {'rule':<11} {'size':>9} {'recall':>8} {'precision':>10} {'empty':>7}")
+        for mode, by in report.sets.items():
+            for rule, st in by.items():
+                print(f"{mode:<8} {rule:<11} {st.size:9.1f} {st.recall:8.4f} {st.precision:10.4f} {st.empty:7.1%}")
     return 0

@@ -10,7 +10,8 @@ from search.cli.common import safe_line
 from search.types import Facets, Filters, Hit, SearchResults, SimilarResults, Span
 
 #: Evidence levels (search/results/evidence.py) -> the short badge of a result line; level 6 (other) has none.
-BADGES = {1: "SR/MA/guideline", 2: "RCT", 3: "trial", 4: "observational", 5: "case report", 7: "opinion/notice"}
+BADGES = {1: "SR/MA/guideline", 2: "RCT", 3: "trial", 4: "observational", 5: "case report", 7: "opinion/notice",
+          8: "RETRACTED"}
 SNIPPETS = 3  # marked passages of the abstract shown by --explain
 CONTEXT = 60  # characters around each one
 

@@ -23,6 +23,7 @@ from ingest.sources import fingerprint
 from ingest.store import Store
 from search.engine import MODES, Engine, EngineConfig
 from search.eval.metrics import evaluate
+from search.eval.sets import SetStats, measure_sets
 from search.index.build import IndexManager, IndexSettings
 from search.retrieval.rerank import Reranker
 
@@ -48,10 +49,13 @@ class EvalReport:
     default_mode: str
     documents: int
     results: dict[str, ModeResult] = field(default_factory=dict)
+    sets: dict[str, dict[str, SetStats]] = field(default_factory=dict)  # mode -> rule -> stats
 
     def to_json(self) -> dict:
         out: dict = {mode: r.to_json() for mode, r in self.results.items()}
         out["default"] = self.default_mode
+        if self.sets:
+            out["sets"] = {mode: {rule: s.to_json() for rule, s in by.items()} for mode, by in self.sets.items()}
         return out
 
 
@@ -98,8 +102,10 @@ def evaluate_beir(
     index_settings: IndexSettings | None = None,
     reranker: Reranker | None = None,
     progress: bool = True,
+    sets: bool = False,
 ) -> EvalReport:
-    """Ingest, index and search a BEIR folder; metrics for each mode in ``modes``."""
+    """Ingest, index and search a BEIR folder; metrics for each mode in ``modes``, and with
+    ``sets`` the result sets' size, recall and precision under each rule (search.eval.sets)."""
     folder = Path(folder)
     check_folder(folder, split)
     qrels = load_qrels(folder, split)
@@ -113,6 +119,8 @@ def evaluate_beir(
         report = EvalReport(folder, split, config.mode, store.count())
         for mode in modes:
             report.results[mode] = _one_mode(engine, queries, qrels, mode, progress)
+        if sets:
+            report.sets = measure_sets(engine, queries, qrels, modes)
     return report
 
 

@@ -30,8 +30,12 @@ if TYPE_CHECKING:
 
 
 
-#: Publication type of a retraction notice (left out of similar articles unless asked).
-NOTICE_TYPE = "Retraction of Publication"
+#: Publication types of notices about another paper: a retraction notice, an erratum, an
+#: expression of concern. They show on the card of the paper they concern and are left out of
+#: relevance results and similar articles unless asked for (search.results.result_set).
+NOTICE_TYPES = ("Retraction of Publication", "Published Erratum", "Expression of Concern")
+#: The named filter whose records get the systematic review level (search.results.evidence).
+SYSTEMATIC_FILTER = "systematic-review"
 #: Sort key of a record without a date or an author: after every other record.
 _MISSING = np.iinfo(np.int32).min
 
@@ -55,7 +59,8 @@ class RecordColumns:
     journal_names: tuple[str, ...]
     has_abstract: np.ndarray  # bool
     retracted: np.ndarray  # bool
-    notice: np.ndarray  # bool: a retraction notice
+    notice: np.ndarray  # bool: a notice about another paper (NOTICE_TYPES)
+    systematic: np.ndarray  # bool: matched by PubMed's systematic review filter
     level: np.ndarray  # int8 evidence level (search.results.evidence)
     pt_owner: np.ndarray
     pt_code: np.ndarray
@@ -158,6 +163,22 @@ class RecordsView:
             raise SearchIndexError(exc.message, hint="Run `medsearch index --force` to rebuild the "
                                    "search index with the tables field searches need.") from exc
 
+    def vocabulary(self) -> list[str]:
+        """Every word of the snapshot's word table (search.query.restrict: titles, abstracts,
+        MeSH, keywords, names), unstemmed, for spelling suggestions."""
+        return [r[0] for r in self._query("SELECT word FROM qx_vocab").fetchall()]
+
+    def headings_with(self, words: Sequence[str], limit: int = 5) -> list[tuple[str, int]]:
+        """MeSH descriptors of the snapshot whose name contains every one of ``words`` (case
+        ignored), with their numbers of records, most frequent first."""
+        if not words:
+            return []
+        where = " AND ".join("contains(lower(descriptor), ?)" for _ in words)
+        return [(r[0], int(r[1])) for r in self._query(
+            f"SELECT descriptor, count(DISTINCT doc_id) AS n FROM mesh_headings WHERE {where} "
+            "GROUP BY descriptor ORDER BY n DESC, descriptor LIMIT ?", [*(w.lower() for w in words), limit],
+        ).fetchall()]
+
     def find(self, key: str) -> str | None:
         """The doc_id of the record whose doc_id or PMID is ``key`` (None: not in the snapshot)."""
         rows = self._query(
@@ -185,14 +206,20 @@ class RecordsView:
         return self._columns
 
     def _load_columns(self) -> RecordColumns:
-        from search.results.evidence import MESH_LEVELS, PUBLICATION_TYPE_LEVELS, UNCLASSIFIED
+        from search.results.evidence import (
+            MESH_LEVELS,
+            PUBLICATION_TYPE_LEVELS,
+            RETRACTED,
+            SYSTEMATIC,
+            UNCLASSIFIED,
+        )
 
         a = self._query(
             "SELECT greatest(coalesce(year_filter, 0), 0)::INTEGER AS year, coalesce(date_diff('day', DATE '1970-01-01', "
             "least(try(make_date(pub_year, coalesce(pub_month, 1), coalesce(pub_day, 1))), article_date)), ?)"
             "::INTEGER AS date, coalesce(try_cast(pmid AS BIGINT), 0) AS pmid, has_abstract, is_retracted, "
-            "coalesce(list_contains(publication_types, ?), false) AS notice FROM articles ORDER BY ix",
-            [int(_MISSING), NOTICE_TYPE],
+            "coalesce(list_has_any(publication_types, ?::VARCHAR[]), false) AS notice FROM articles ORDER BY ix",
+            [int(_MISSING), list(NOTICE_TYPES)],
         ).fetchnumpy()
         n = len(a["year"])
         author = np.full(n, _MISSING, dtype=np.int32)
@@ -215,12 +242,18 @@ class RecordsView:
         ).fetchnumpy()
         mesh_level = np.array([MESH_LEVELS.get(v, 99) for v in m["v"]] or [99], dtype=np.int8)[: len(m["v"])]
         np.minimum.at(best, np.asarray(m["ix"], dtype=np.int64), mesh_level)
+        systematic = np.zeros(n, dtype=bool)
+        sr = self._query("SELECT ix FROM qx_filters WHERE name = ?", [SYSTEMATIC_FILTER]).fetchnumpy()["ix"]
+        systematic[np.asarray(sr, dtype=np.int64)] = True
+        best[systematic] = np.minimum(best[systematic], SYSTEMATIC)
         level[best < 99] = best[best < 99]
+        retracted = np.asarray(a["is_retracted"], dtype=bool)
+        level[retracted] = RETRACTED
         return RecordColumns(
             n=n, year=np.asarray(a["year"], dtype=np.int32), date=np.asarray(a["date"], dtype=np.int32),
             pmid=np.asarray(a["pmid"], dtype=np.int64), author=author, journal=journal,
             journal_names=journal_names, has_abstract=np.asarray(a["has_abstract"], dtype=bool),
-            retracted=np.asarray(a["is_retracted"], dtype=bool), notice=np.asarray(a["notice"], dtype=bool),
+            retracted=retracted, notice=np.asarray(a["notice"], dtype=bool), systematic=systematic,
             level=level, pt_owner=pt_owner, pt_code=pt_code, pt_names=pt_names,
             la_owner=la_owner, la_code=la_code, la_names=la_names,
         )

@@ -1,7 +1,9 @@
 """Saved-query alerts: run a saved query again, see what is new, and the nightly digest.
 
-As in PubMed's saved-search alerts, a result is *new* when no earlier run of the same
-saved query returned it (a paper that left the top k and came back is not new again).
+A result is *new* when it entered the query's result set (``search/results/result_set.py``)
+since the last run: no earlier run's set held it. The first run is the baseline and calls
+nothing new; a paper once in the set is never new again, wherever it ranks later. The new
+papers are shown whether or not they rank in the top k.
 Each run is kept with its date and what it returned (:mod:`search.library.queries`).
 The search itself runs outside any library transaction, so it never holds the file.
 """
@@ -19,7 +21,7 @@ from search.library.lists import CitationLists
 from search.library.queries import SavedQueries
 from search.library.types import AlertHit, QueryRun, Retraction, RunOutcome, SavedQuery
 from search.library.views import Records
-from search.types import Filters, SearchResults
+from search.types import Filters, Hit, SearchResults
 
 log = logging.getLogger("medsearch.library")
 
@@ -28,6 +30,12 @@ class Searcher(Records, Protocol):
     """What the library needs of the engine (``search.engine.Engine`` satisfies it)."""
 
     def search(self, query: str, *, k: int = 10, filters: Filters = ..., mode: str | None = None) -> SearchResults:
+        ...
+
+    def matching_ids(self, query: str, *, filters: Filters = ..., mode: str | None = None) -> frozenset[str]:
+        ...
+
+    def cards_of(self, doc_ids: Sequence[str]) -> tuple[Hit, ...]:
         ...
 
 
@@ -65,26 +73,46 @@ def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, p
     """Search with the saved query's text, filters, mode and k; record the run. With ``deliver``
     (the CLI prints the outcome), the run is recorded only once ``deliver`` has returned, so
     results never shown stay new."""
-    results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
+    results, matched = _search(searcher, saved)
     if deliver is not None:
-        deliver(_pending(queries, saved, results, pulled))
-    return _record(queries, saved, results, pulled)
+        deliver(_pending(queries, saved, searcher, results, matched, pulled))
+    return _record(queries, saved, searcher, results, matched, pulled)
 
 
-def _record(queries: SavedQueries, saved: SavedQuery, results: SearchResults, pulled: int | None) -> RunOutcome:
+def _search(searcher: Searcher, saved: SavedQuery) -> tuple[SearchResults, frozenset[str]]:
+    """The page of results and the whole result set of a saved query."""
+    results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
+    matched = searcher.matching_ids(saved.query, filters=saved.filters, mode=saved.mode)
+    return results, matched
+
+
+def _record(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, results: SearchResults,
+            matched: frozenset[str], pulled: int | None) -> RunOutcome:
     run, new = queries.record_run(saved, results.mode, results.candidates, results.hits, pulled,
-                                  results.snapshot or None)
-    hits = tuple(AlertHit(h, h.doc_id in new) for h in results.hits)
-    return RunOutcome(saved, run, hits, tuple(results.warnings))
+                                  results.snapshot or None, matched)
+    return _outcome(saved, run, new, results, searcher)
 
 
-def _pending(queries: SavedQueries, saved: SavedQuery, results: SearchResults, pulled: int | None) -> RunOutcome:
-    """What recording the run would give (new = no earlier run returned it), recording nothing."""
-    seen = queries.seen(saved.id)
-    hits = tuple(AlertHit(h, h.doc_id not in seen) for h in results.hits)
+def _pending(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, results: SearchResults,
+             matched: frozenset[str], pulled: int | None) -> RunOutcome:
+    """What recording the run would give, recording nothing: the rule of
+    :meth:`~search.library.queries.SavedQueries.record_run` (the first run is the baseline and
+    calls nothing new; after it, new = entered the result set since the last run)."""
+    baseline = saved.last_run is None
+    members = set(matched) | {h.doc_id for h in results.hits}
+    new = frozenset() if baseline else frozenset(members - queries.seen(saved.id))
     run_no = (saved.last_run.run_no if saved.last_run else 0) + 1
-    run = QueryRun(run_no, datetime.now(), results.mode, results.candidates, len(hits),
-                   sum(h.is_new for h in hits), pulled, results.snapshot or None)
+    run = QueryRun(run_no, datetime.now(), results.mode, results.candidates, len(results.hits), len(new),
+                   pulled, results.snapshot or None)
+    return _outcome(saved, run, new, results, searcher)
+
+
+def _outcome(saved: SavedQuery, run: QueryRun, new: frozenset[str], results: SearchResults,
+             searcher: Searcher) -> RunOutcome:
+    """The run with its page of hits and, after them, the new records below the page."""
+    page = {h.doc_id for h in results.hits}
+    outside = searcher.cards_of(sorted(new - page)) if new - page else ()
+    hits = tuple(AlertHit(h, h.doc_id in new) for h in (*results.hits, *outside))
     return RunOutcome(saved, run, hits, tuple(results.warnings))
 
 
@@ -98,10 +126,12 @@ def known_new(saved: SavedQuery, current_snapshot: str | None) -> int | None:
 
 
 def count_new(queries: SavedQueries, saved: SavedQuery, searcher: Searcher) -> int:
-    """How many of today's results no run returned yet; runs the search, records nothing."""
-    results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
-    seen = queries.seen(saved.id)
-    return sum(1 for h in results.hits if h.doc_id not in seen)
+    """How many records entered the result set since the last run (0 before a first run,
+    which is the baseline); runs the search, records nothing."""
+    if saved.last_run is None:
+        return 0
+    matched = searcher.matching_ids(saved.query, filters=saved.filters, mode=saved.mode)
+    return len(matched - queries.seen(saved.id))
 
 
 def run_all(queries: SavedQueries, lists: CitationLists, searcher: Searcher,
@@ -118,8 +148,9 @@ def run_all(queries: SavedQueries, lists: CitationLists, searcher: Searcher,
     searched, failed = [], list(failures)
     for saved in queries.all():
         try:
-            results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
-            searched.append((saved, results, _pending(queries, saved, results, pulled.get(saved.name))))
+            results, matched = _search(searcher, saved)
+            pending = _pending(queries, saved, searcher, results, matched, pulled.get(saved.name))
+            searched.append((saved, results, matched, pending))
         except MedsearchError as exc:
             failed.append(QueryFailure(saved.name, exc.message))
         except Exception as exc:  # a bug must not cost the other queries their run
@@ -129,14 +160,14 @@ def run_all(queries: SavedQueries, lists: CitationLists, searcher: Searcher,
     listed = lists.listed()
     retracted = _retracted(listed, searcher)
     fresh = lists.unnoticed_retractions(p.pmid for p in retracted)
-    pending = Digest(tuple(p for _, _, p in searched), tuple(failed),
+    pending = Digest(tuple(p for *_, p in searched), tuple(failed),
                      tuple(r for r in retracted if r.pmid in fresh))
     if deliver is not None:
         deliver(pending)
     outcomes = []
-    for saved, results, _ in searched:
+    for saved, results, matched, _ in searched:
         try:
-            outcomes.append(_record(queries, saved, results, pulled.get(saved.name)))
+            outcomes.append(_record(queries, saved, searcher, results, matched, pulled.get(saved.name)))
         except MedsearchError as exc:  # deleted while it ran: reported, the others recorded
             failed.append(QueryFailure(saved.name, exc.message))
     noticed = lists.notice_retractions(fresh)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
 
@@ -133,7 +133,8 @@ class SavedQueries:
         return [(d, new) for d, _, new in self.stored_run(name, run_no).results]
 
     def stored_run(self, name: str, run_no: int | None = None) -> StoredRun:
-        """What one run (default the last) returned, as it was recorded; no search."""
+        """What one run (default the last) returned, as it was recorded: its page and its new
+        records (not the rest of a baseline's set, kept only to tell what is new); no search."""
         with self.data.connect() as con:
             saved = self._get(con, name)
             run_no = run_no or (saved.last_run.run_no if saved.last_run else 0)
@@ -148,23 +149,33 @@ class SavedQueries:
                     hint=f"It has run {saved.runs} times; run it with `medsearch saved run`.",
                 )
             rows = con.execute(
-                "SELECT doc_id, score, is_new FROM saved_query_results WHERE query_id = ? AND run_no = ? ORDER BY rank",
-                [saved.id, run_no],
+                "SELECT doc_id, score, is_new FROM saved_query_results WHERE query_id = ? AND run_no = ? "
+                "AND (rank <= ? OR is_new) ORDER BY rank", [saved.id, run_no, run[0][4]],
             ).fetchall()
         return StoredRun(saved, QueryRun(*run[0]), tuple((d, s, n) for d, s, n in rows))
 
     def seen(self, query_id: int) -> set[str]:
-        """Every doc id an earlier run of the query returned."""
+        """Every doc id an earlier run of the query had in its result set (see record_run)."""
         with self.data.connect() as con:
             return _seen(con, query_id)
 
     def record_run(self, saved: SavedQuery, mode: str, candidates: int, hits: Sequence[Hit],
-                   pulled: int | None = None, snapshot: str | None = None) -> tuple[QueryRun, frozenset[str]]:
-        """Store a run and what it returned; new = not returned by any earlier run.
+                   pulled: int | None = None, snapshot: str | None = None,
+                   matched: Collection[str] | None = None) -> tuple[QueryRun, frozenset[str]]:
+        """Store a run: its page of ``hits``, and the records of its result set (``matched``,
+        every doc id the query matches; default: the hits) that it must remember.
+
+        New means *entered the result set since the last run*: a record in ``matched`` that no
+        earlier run's set held. The first run is the baseline: it calls nothing new and
+        remembers its whole set. A record once seen is never new again, wherever it ranks.
+        Each run stores its page and its new records (the new ones outside the page after it,
+        score 0), so the records ever seen are those stored by any run.
 
         "New" is decided inside this transaction, so two processes running the same query
         at once each get their own run number and never both call a result new."""
         now = datetime.now()
+        page = [h.doc_id for h in hits]
+        members = set(page) if matched is None else set(matched) | set(page)
         with self.data.transaction() as con:
             exists, run_no = con.execute(
                 "SELECT (SELECT count(*) FROM saved_queries WHERE id = $q), "
@@ -173,19 +184,20 @@ class SavedQueries:
             if not exists:
                 raise LibraryError(f"The saved query {saved.name!r} was deleted while it ran.",
                                    hint="Save it again to keep its results.")
-            new: frozenset[str] = frozenset()
-            if hits:
-                # one statement for the whole run (unnest the columns; executemany is a call per
-                # row), deciding on the way which results no earlier run returned
-                rows = con.execute(
-                    "INSERT INTO saved_query_results SELECT $q, $run, h.rank, h.doc_id, h.score, "
-                    "NOT EXISTS (SELECT 1 FROM saved_query_results p WHERE p.query_id = $q AND p.doc_id = h.doc_id) "
-                    "FROM (SELECT unnest($ranks) AS rank, unnest($ids) AS doc_id, unnest($scores) AS score) h "
-                    "RETURNING doc_id, is_new",
-                    {"q": saved.id, "run": run_no, "ranks": [h.rank for h in hits], "ids": [h.doc_id for h in hits],
-                     "scores": [float(h.score) for h in hits]},
-                ).fetchall()
-                new = frozenset(d for d, is_new in rows if is_new)
+            baseline = run_no == 1
+            seen = set() if baseline else _seen(con, saved.id)
+            new = frozenset() if baseline else frozenset(members - seen)
+            extra = sorted(members - set(page) - seen, key=_id_order)  # the baseline's set, or the new ones
+            ids = page + extra
+            if ids:
+                # one statement for the whole run (unnest the columns; executemany is a call per row)
+                con.execute(
+                    "INSERT INTO saved_query_results SELECT $q, $run, unnest($ranks), unnest($ids), "
+                    "unnest($scores), unnest($new)",
+                    {"q": saved.id, "run": run_no, "ranks": list(range(1, len(ids) + 1)), "ids": ids,
+                     "scores": [float(h.score) for h in hits] + [0.0] * len(extra),
+                     "new": [d in new for d in ids]},
+                )
             run = QueryRun(run_no, now, mode, candidates, len(hits), len(new), pulled, snapshot)
             con.execute("INSERT INTO saved_query_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [saved.id, *_run_values(run)])
             if pulled is not None:
@@ -213,6 +225,11 @@ class SavedQueries:
 def _seen(con: duckdb.DuckDBPyConnection, query_id: int) -> set[str]:
     rows = con.execute("SELECT DISTINCT doc_id FROM saved_query_results WHERE query_id = ?", [query_id]).fetchall()
     return {r[0] for r in rows}
+
+
+def _id_order(doc_id: str) -> tuple[int, str]:
+    """PMIDs in numeric order (newer records last), other ids after them."""
+    return (int(doc_id), "") if doc_id.isdigit() else (1 << 62, doc_id)
 
 
 def _run_values(run: QueryRun) -> list:

@@ -30,6 +30,14 @@ publication types can tell designs apart:
                                                    Retraction of Publication, Published Erratum
 ====  ===========================================  ============================================
 
+Two facts override the designs, so that the badge agrees with the filters:
+
+- A record that PubMed's systematic review filter (``systematic[sb]``, the filter of
+  ``--systematic-review``) matches is level 1 even when PubMed types it only "Review" (the
+  filter also reads the title and the journal: a Cochrane review is typed "Review").
+- A retracted paper (``RetractionIn``, or the type "Retracted Publication") is level 8,
+  *Retracted*, whatever its design: it is no evidence, and sorts after everything else.
+
 MeSH "... as Topic" headings (e.g. *Randomized Controlled Trials as Topic*) describe what
 a paper is *about*, not its design, and give no level; nor do types that qualify any design
 (Comparative Study, Multicenter Study, Validation Study) or announce one (Clinical Trial
@@ -45,6 +53,9 @@ from collections.abc import Iterable
 from search.types import Evidence, EvidenceSource
 
 UNCLASSIFIED = 6
+#: The level of a record the systematic review filter matches, and of a retracted paper.
+SYSTEMATIC = 1
+RETRACTED = 8
 
 #: level -> label shown on a badge.
 LABELS = {
@@ -55,6 +66,7 @@ LABELS = {
     5: "Case report",
     6: "Other / unclassified",
     7: "Editorial, letter, comment or notice",
+    8: "Retracted publication",
 }
 
 #: Publication type (lower case) -> level.
@@ -82,13 +94,20 @@ MESH_LEVELS: dict[str, int] = dict.fromkeys(
 )
 
 
-def evidence_of(publication_types: Iterable[str], mesh_terms: Iterable[str] = ()) -> Evidence:
-    """The best level that ``publication_types`` or study-design ``mesh_terms`` reach.
+def evidence_of(publication_types: Iterable[str], mesh_terms: Iterable[str] = (), *,
+                systematic: bool = False, retracted: bool = False) -> Evidence:
+    """The best level that ``publication_types`` or study-design ``mesh_terms`` reach;
+    ``systematic``: the systematic review filter matches the record (level 1);
+    ``retracted``: the paper is retracted (level 8, whatever else it is).
 
     Level 7 (opinion, notices) counts only when nothing better is present: a trial
     published with a comment attached is still a trial.
     """
+    if retracted:
+        return Evidence(RETRACTED, LABELS[RETRACTED], (EvidenceSource("retraction", "retracted"),))
     found: dict[int, list[EvidenceSource]] = {}
+    if systematic:
+        found[SYSTEMATIC] = [EvidenceSource("filter", "PubMed systematic review filter")]
     for name in publication_types:
         level = PUBLICATION_TYPE_LEVELS.get(name.strip().lower())
         if level is not None:

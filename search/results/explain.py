@@ -63,13 +63,17 @@ def annotate(snap, hits: Sequence[Hit], tokens: Sequence[str], free_text: str, r
     rows_of = snap.rows_of()
     terms = matched_terms(snap.lexical, tokens, [rows_of[d] for d in ids], token_words(free_text, tokenizer))
     marker = Highlighter(query_terms(list(tokens), restriction), word_tokens)
+    cols = snap.records.columns()
     out = []
     for h, matched in zip(hits, terms, strict=True):
         card = cards.get(h.doc_id)
         if card is None:
             continue
+        row = rows_of[h.doc_id]
+        evidence = evidence_of(card["publication_types"], card["mesh_terms"],
+                               systematic=bool(cols.systematic[row]), retracted=bool(card["is_retracted"]))
         out.append(replace(
-            h, **card, evidence=evidence_of(card["publication_types"], card["mesh_terms"]),
+            h, **card, evidence=evidence,
             highlights=marker.spans(card["title"], card["abstract"]), matched_terms=matched,
         ))
     return tuple(out)

@@ -1,10 +1,8 @@
 """Pages of hits: the relevance list cut at an offset, and the orders that are not relevance.
 
 - :func:`page_hits`: a page of a fused (or reranked) list as hits with every stage's score;
-- :func:`matches`: the records a query's free text reaches under the mask: a BM25 score
-  above 0 (any of its words), or a place in the dense top-N. Facets, totals and the date
-  and author orders all count this same set;
-- :func:`sorted_page`: those records by date or first author, ties by relevance;
+- :func:`sorted_page`: the records of a result set (``search/results/result_set.py``) by
+  date or first author, ties by relevance;
 - :func:`listing`: a query without free text, its matches newest first (PubMed's order for
   such searches), or by author or evidence level.
 """
@@ -33,10 +31,11 @@ class Ranked:
     candidates: int  # records passing the filters and the restriction
     timings_ms: dict[str, float]
     warnings: tuple[str, ...] = ()
-    total: int = 0  # records that match (see matches)
+    total: int = 0  # records that match (the result set, search.results.result_set)
     sort: str = "relevance"  # the order the hits are in
     parsed: ParsedQuery | None = None
     tokens: tuple[str, ...] = ()  # the free text's BM25 tokens
+    did_you_mean: str = ""  # the query with unknown words corrected (search.results.hints)
 
 
 def positions(ranking: Sequence[Scored]) -> dict[str, tuple[float, int]]:
@@ -62,31 +61,16 @@ def page_hits(
     return tuple(out)
 
 
-def matches(snap: Snapshot, tokens: Sequence[str], mask: np.ndarray | None, dense: Sequence[Scored],
-            mode: str, depth: int, timings: dict[str, float]) -> np.ndarray:
-    """The records the free text reaches under ``mask``: BM25 > 0 (not in dense mode), or among
-    the first ``depth`` of the dense list."""
-    t = time.perf_counter()
-    if mode == "dense":
-        out = np.zeros(len(snap.doc_ids), dtype=bool)
-    else:
-        out = snap.lexical.scores_from_tokens(tokens) > 0
-        if mask is not None:
-            out &= mask
-    rows_of = snap.rows_of()
-    out[[rows_of[d] for d, _ in dense[:depth]]] = True
-    timings["match"] = ms(t)
-    return out
-
-
 def sorted_page(snap: Snapshot, tokens: Sequence[str], reached: np.ndarray, bm25: Sequence[Scored],
-                dense: Sequence[Scored], mode: str, sort: str, k: int, offset: int) -> list[Hit]:
+                dense: Sequence[Scored], mode: str, sort: str, k: int, offset: int,
+                cosines: dict[str, float]) -> list[Hit]:
     """Results ``offset+1 .. offset+k`` of the ``reached`` records by date or author; ties, and
-    each hit's score, by relevance: the BM25 score (the cosine in dense mode)."""
+    each hit's score, by relevance: the BM25 score (the cosine in dense mode, from ``cosines``:
+    every record of a dense-mode result set came from that list)."""
     rows = np.flatnonzero(reached)
     cosine = positions(dense)
     if mode == "dense":
-        relevance = np.array([cosine[snap.doc_ids[r]][0] for r in rows], dtype=np.float64)
+        relevance = np.array([cosines.get(snap.doc_ids[r], 0.0) for r in rows], dtype=np.float64)
     else:
         relevance = snap.lexical.scores_from_tokens(tokens)[rows].astype(np.float64)
     order = order_rows(snap.records.columns(), rows, sort, relevance)

@@ -214,6 +214,13 @@ class LexicalIndex:
         vals = np.concatenate([self._data[s:e] for s, e in zip(starts, ends, strict=True)])
         return np.bincount(docs, weights=vals, minlength=n).astype(np.float32)
 
+    def rows_with(self, token: str) -> np.ndarray:
+        """The rows (index order) of the documents that hold ``token``; empty if none does."""
+        i = self._vocab.get(token)
+        if i is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self._indices[self._indptr[i] : self._indptr[i + 1]], dtype=np.int64)
+
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[Scored]:
         """The top ``k`` ``(doc_id, score)`` for ``query``, best first (see the module doc)."""
         return self.search_tokens(self._tokenize(query), k, mask)

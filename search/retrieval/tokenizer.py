@@ -96,6 +96,13 @@ class Tokenizer:
         tokens = [t for t in surface_tokens(text) if t not in self._stop]
         return self._stemmer.stemWords(tokens) if self._stemmer else tokens
 
+    def stem_word(self, word: str) -> str | None:
+        """One surface token (already normalised, no compound expansion) as the index stores
+        it; None for a stop word."""
+        if word in self._stop:
+            return None
+        return self._stemmer.stemWord(word) if self._stemmer else word
+
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self(text) for text in texts]
 
@@ -122,6 +129,18 @@ def surface_tokens(text: str) -> list[str]:
         else:
             out.append(word)
     return out
+
+
+def words_with_parts(text: str) -> list[tuple[str, list[str]]]:
+    """Each word of ``text`` (normalised, as :func:`surface_tokens` finds them) with its
+    parts: the pieces between hyphens, a Greek run split from the letters around it."""
+    return [(w, [run for piece in _HYPHEN_SPLIT.split(w) for run in _greek_runs(piece)])
+            for w in _COMPOUND.findall(normalize(text))]
+
+
+def greek_variants(word: str) -> set[str]:
+    """``word`` and, if it holds a Greek letter, the same word with the letter spelled out."""
+    return {word, word.translate(_GREEK_TABLE)} if _HAS_GREEK.search(word) else {word}
 
 
 def _expand(compound: str) -> list[str]:

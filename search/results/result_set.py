@@ -1,0 +1,230 @@
+"""The result set: which records match a query at all.
+
+Ranking and the result set are two things. The ranking (BM25, dense, learned fusion,
+rerank) orders candidates and is measured by nDCG@10. The result set says which records
+match: what a search's ``total``, its facets, the date / author / evidence sorts, paging,
+the summary's top N and saved-search alerts work on. PubMed's anchor: its result set is the
+Boolean match of the query, and Best Match only orders it. Ours, for free text
+(``docs/search.md``, "The result set"):
+
+- **Concepts.** The free text's content words, each as the BM25 index's tokens: a stem
+  (``diabetic`` and ``diabetes`` are one concept), a compound (``COVID-19``) as its joined
+  form *or* all of its parts, a Greek letter also spelled out. Stop words are no concepts.
+  The BM25 text holds title, abstract, MeSH descriptors and keywords, so a MeSH heading
+  counts like a word of the abstract.
+- **Lexical side.** A record holds at least :meth:`SetRule.need` of the ``n`` concepts:
+  all of them for a short keyword query (``n <= all_up_to``), a share of them for a long
+  natural-language question.
+- **Semantic side.** A record whose dense cosine with the query reaches a threshold
+  calibrated on the BEIR train/dev qrels (a score cut, not a fixed top N), looked for among
+  the dense top ``semantic_depth`` under the filters.
+- **By mode.** ``bm25``: the lexical side; ``dense``: the semantic side; ``hybrid`` and
+  ``rerank``: either.
+- **Filters narrow.** The filters, Clinical Queries and PubMed-syntax clauses (the mask)
+  restrict the set and never add to it. Retraction notices, errata and expressions of
+  concern are left out unless asked for (they show on the card of the paper they concern).
+- **Nothing matches nothing.** When no record holds any concept of the query, the set is
+  empty: the semantic side is not asked (a nearest vector exists for any text).
+
+Every function here is pure over a snapshot's arrays; the engine calls :func:`match`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from search.retrieval.ranking import Scored
+from search.retrieval.tokenizer import Tokenizer, greek_variants, words_with_parts
+
+#: The calibrated semantic cut for the packaged embedder (cosine; ``bench/tune_result_set.py``
+#: on NFCorpus dev + SciFact train, docs/quality.md "The result set").
+PACKAGED_DENSE_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class SetRule:
+    """Which records count as matches (see the module doc).
+
+    ``all_up_to``: a query of at most this many concepts needs all of them; a longer one
+    needs ``ceil(share * n)`` of them, and never fewer than ``all_up_to``.
+    ``dense_threshold``: the semantic side's cosine cut (None: no semantic side).
+    ``semantic_depth``: the dense top N under the filters in which the cut is applied.
+    """
+
+    all_up_to: int = 3
+    share: float = 0.5
+    dense_threshold: float | None = PACKAGED_DENSE_THRESHOLD
+    semantic_depth: int = 1000
+
+    def need(self, n: int) -> int:
+        """How many of ``n`` concepts a record must hold."""
+        if n <= self.all_up_to:
+            return n
+        return min(n, max(self.all_up_to, math.ceil(self.share * n - 1e-9)))
+
+
+#: Words of a question that say how it is asked, not what about: never a concept (the BM25
+#: ranking still reads them). Lucene's stop words are already gone by then.
+QUESTION_WORDS = frozenset(
+    "what which who whom whose why how when where whether do does did done doing can could should "
+    "would may might must shall has have had having been being am i we you he she its our your my me "
+    "us them those than from about over between after before during within without versus vs via per "
+    "any all some more most less other each both very also".split()
+)
+
+#: Every concept required, no semantic side: the strict Boolean AND of the words.
+STRICT_AND = SetRule(all_up_to=10**6, dense_threshold=None)
+#: The rule before the result set was defined, kept to measure against (``medsearch eval
+#: --sets``) and for tests of the ranking's mechanics: any one word, or the dense top 100.
+ANY_WORD_OR_DENSE_TOP = SetRule(all_up_to=1, share=0.0, dense_threshold=-1.0, semantic_depth=100)
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """One content word of a query as the index's tokens.
+
+    ``forms`` are alternatives (any one suffices); each is a conjunction of slots (all are
+    needed), and a slot is satisfied by any of its tokens."""
+
+    word: str
+    forms: tuple[tuple[frozenset[str], ...], ...]
+
+    def tokens(self) -> set[str]:
+        return {t for form in self.forms for slot in form for t in slot}
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSet:
+    """The records a query matches (``rows``: a boolean mask over the snapshot) and how."""
+
+    rows: np.ndarray
+    concepts: tuple[str, ...]  # the query's content words, as typed (normalised)
+    need: int  # how many of them the lexical side required
+    unknown: tuple[str, ...]  # concepts no record of the collection holds
+    lexical: int  # records the lexical side gave (under the mask)
+    semantic: int  # records the semantic side gave (under the mask)
+
+    @property
+    def size(self) -> int:
+        return int(self.rows.sum())
+
+
+def concepts(text: str, tokenizer: Tokenizer) -> tuple[Concept, ...]:
+    """The content words of ``text`` (free text), in order, one concept per distinct meaning."""
+    out: dict[tuple, Concept] = {}
+    for word, parts in words_with_parts(text):
+        if word in QUESTION_WORDS:
+            continue
+        slots = tuple(s for s in (_slot(p, tokenizer) for p in parts) if s)
+        if not slots:
+            continue
+        forms: list[tuple[frozenset[str], ...]] = [slots]
+        if len(parts) > 1:
+            joined = _slot("".join(parts), tokenizer)
+            if joined:
+                forms.insert(0, (joined,))
+        key = tuple(tuple(sorted(tuple(sorted(s)) for s in f)) for f in forms)
+        out.setdefault(key, Concept(word, tuple(forms)))
+    return tuple(out.values())
+
+
+def _slot(surface: str, tokenizer: Tokenizer) -> frozenset[str]:
+    return frozenset(t for v in greek_variants(surface) if (t := tokenizer.stem_word(v)))
+
+
+class Presence:
+    """Which records hold a token or a concept, from the BM25 index's posting lists."""
+
+    def __init__(self, lexical, n: int) -> None:
+        self._lexical = lexical
+        self._n = n
+        self._tokens: dict[str, np.ndarray] = {}
+
+    def token(self, token: str) -> np.ndarray:
+        got = self._tokens.get(token)
+        if got is None:
+            got = np.zeros(self._n, dtype=bool)
+            got[self._lexical.rows_with(token)] = True
+            self._tokens[token] = got
+        return got
+
+    def concept(self, concept: Concept) -> np.ndarray:
+        out = np.zeros(self._n, dtype=bool)
+        for form in concept.forms:
+            part = np.ones(self._n, dtype=bool)
+            for slot in form:
+                any_of = np.zeros(self._n, dtype=bool)
+                for t in slot:
+                    any_of |= self.token(t)
+                part &= any_of
+            out |= part
+        return out
+
+
+def concept_counts(presence: Presence, found: Sequence[Concept], n: int) -> np.ndarray:
+    """How many of ``found`` each record holds (int16, index order)."""
+    counts = np.zeros(n, dtype=np.int16)
+    for c in found:
+        counts += presence.concept(c)
+    return counts
+
+
+def asks_for_notices(restriction) -> bool:
+    """Whether a query's restriction names a notice type (``retraction of publication[pt]``,
+    ``published erratum[pt]``, ``expression of concern[pt]``): then notices are results."""
+    from search.index.records import NOTICE_TYPES
+    from search.query.syntax import Term
+
+    wanted = {t.lower() for t in NOTICE_TYPES}
+
+    def walk(node) -> bool:
+        if node is None:
+            return False
+        if isinstance(node, Term):
+            return node.field == "pt" and " ".join(node.text.lower().split()) in wanted
+        return any(walk(child) for child in getattr(node, "items", ()))  # not under a NOT
+
+    return walk(restriction)
+
+
+def apply_rule(counts: np.ndarray, n_concepts: int, sem_rows: np.ndarray, sem_cosines: np.ndarray,
+               mode: str, rule: SetRule) -> tuple[np.ndarray, np.ndarray]:
+    """The lexical and the semantic side of a set: ``counts`` (concepts held per record),
+    ``sem_rows`` / ``sem_cosines`` (the dense list, best first). Unfiltered; the caller ANDs
+    its mask and checks that some concept is known."""
+    n = len(counts)
+    lex = counts >= rule.need(n_concepts) if mode != "dense" else np.zeros(n, dtype=bool)
+    sem = np.zeros(n, dtype=bool)
+    if mode != "bm25" and rule.dense_threshold is not None:
+        depth = rule.semantic_depth
+        sem[sem_rows[:depth][sem_cosines[:depth] >= rule.dense_threshold]] = True
+    return lex, sem
+
+
+def match(lexical, rows_of: dict[str, int], found: Sequence[Concept], allowed: np.ndarray | None,
+          dense: Sequence[Scored], mode: str, rule: SetRule) -> ResultSet:
+    """The result set of a free-text query under ``allowed`` (None: every record).
+
+    ``dense``: the dense top ``rule.semantic_depth`` under ``allowed`` (empty in bm25 mode)."""
+    n = len(rows_of)
+    presence = Presence(lexical, n)
+    held = [presence.concept(c) for c in found]
+    unknown = tuple(c.word for c, h in zip(found, held, strict=True) if not h.any())
+    words = tuple(c.word for c in found)
+    need = rule.need(len(found))
+    if not found or len(unknown) == len(found):
+        return ResultSet(np.zeros(n, dtype=bool), words, need, unknown, 0, 0)
+    counts = np.zeros(n, dtype=np.int16)
+    for h in held:
+        counts += h
+    sem_rows = np.array([rows_of[d] for d, _ in dense], dtype=np.int64)
+    sem_cosines = np.array([s for _, s in dense], dtype=np.float32)
+    lex, sem = apply_rule(counts, len(found), sem_rows, sem_cosines, mode, rule)
+    if allowed is not None:
+        lex &= allowed
+        sem &= allowed
+    return ResultSet(lex | sem, words, need, unknown, int(lex.sum()), int(sem.sum()))
