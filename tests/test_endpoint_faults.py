@@ -64,7 +64,7 @@ def _details(summary) -> str:
 
 def test_a_garbage_stream_falls_back_at_once_without_a_traceback(server):
     server.behaviour = "garbage"
-    clock = FakeClock()
+    clock = FakeClock(per_empty=0.1)  # a loaded machine has 30 s of real time to deliver the garbage
     summary, waited = _summarise(server, clock, [real(MET), real(PROPOFOL)])
     assert summary.fallback and summary.model == "extractive"
     assert "could not be read" in _details(summary) or "malformed" in _details(summary)
@@ -83,7 +83,7 @@ def test_a_silent_server_falls_back_after_the_first_token_limit(server):
 
 def test_an_endless_stream_falls_back_at_the_call_deadline(server):
     server.behaviour = "endless"
-    clock = FakeClock(per_item=0.1)
+    clock = FakeClock(per_item=0.1, per_empty=0.1)
     summary, waited = _summarise(server, clock, [real(MET), real(PROPOFOL)])
     assert summary.fallback and "did not finish its answer within 90 s" in _details(summary)
     assert CALL_S <= waited < CALL_S + 1
@@ -91,14 +91,14 @@ def test_an_endless_stream_falls_back_at_the_call_deadline(server):
 
 
 def test_a_server_slower_than_the_first_token_limit_falls_back_at_that_limit(server):
-    server.behaviour, server.slow_s = "slow", 5.0  # 5 real s: 50 polls of 1 fake s each
+    server.behaviour, server.slow_s = "slow", 20.0  # 20 real s: 200 polls of 1 fake s each, past the limit
     clock = FakeClock()
     summary, waited = _summarise(server, clock, [real(MET)])
     assert summary.fallback and waited == FIRST_TOKEN_S
 
 
 def test_a_normal_server_is_not_cut_off(server):
-    clock = FakeClock()
+    clock = FakeClock(per_empty=0.1)
     summary, _ = _summarise(server, clock, [real(MET)])
     assert not summary.fallback and summary.model != "extractive"
 
