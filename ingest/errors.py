@@ -17,6 +17,12 @@ class MedsearchError(Exception):
     """Base class of every error the project raises on purpose."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # A message may quote a server's answer, which may repeat a key: every registered secret
+        # is masked here, once, for every surface (CLI, app, logs, library callers, stored runs).
+        from ingest.redact import redact
+
+        message = redact(message)
+        hint = redact(hint) if hint is not None else None
         self.message = message
         self.hint = hint
         super().__init__(f"{message}\n  -> {hint}" if hint else message)
@@ -44,6 +50,15 @@ class ParseError(MedsearchError):
 
 class StoreError(MedsearchError):
     """The DuckDB store cannot be opened, migrated or written."""
+
+
+class DiskFullError(StoreError):
+    """A write failed for want of space; ``path`` is what was being written, ``free`` the bytes left."""
+
+    def __init__(self, message: str, *, path: str | None, free: int | None, hint: str | None = None) -> None:
+        self.path = path
+        self.free = free
+        super().__init__(message, hint=hint)
 
 
 class EntrezError(MedsearchError):

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import IO
 
 from ingest.errors import SourceError
-from ingest.pubmed_values import MONTHS, is_translated_title, orcid
+from ingest.pubmed_values import (
+    INVALID_ID,
+    MONTHS,
+    checked_doi,
+    checked_pmcid,
+    is_translated_title,
+    orcid,
+    with_id_problems,
+)
 from ingest.records import (
     AbstractSection,
     Article,
@@ -147,7 +155,7 @@ def _iter_handle(handle: IO[str], loc: str) -> Iterator[Article | Problem]:
         if raw.stray_lines:
             lines = ", ".join(str(n) for n in raw.stray_lines[:5])
             yield Problem(where, f"text outside any 'TAG - value' field ignored (line {lines})")
-        yield record_to_article(raw, where)
+        yield from with_id_problems([record_to_article(raw, where)], lambda where=where: where)
 
 
 def _lines(handle: IO[str], loc: str) -> Iterator[str]:
@@ -204,6 +212,8 @@ def record_to_article(raw: RawRecord, where: str) -> Article | Problem:
         return Problem(where, f"MEDLINE record has a PMID that is not a number: {pmid!r}")
     fields = [(t, v) for t, v, _ in raw.fields]
     authors, orphan_affiliations = _authors(fields)
+    ids = _id_fields(pmid, tags)
+    invalid = ids.pop("_invalid")
     return Article(
         doc_id=pmid,
         pmid=pmid,
@@ -212,7 +222,7 @@ def record_to_article(raw: RawRecord, where: str) -> Article | Problem:
         authors=authors,
         **_journal_fields(tags),
         **_date_fields(tags),
-        **_id_fields(pmid, tags),
+        **ids,
         languages=tuple(tags.get("LA", ())),
         publication_types=tuple(PublicationType(p) for p in tags.get("PT", ())),
         mesh_headings=tuple(parse_mesh(v) for v in tags.get("MH", ())),
@@ -221,7 +231,7 @@ def record_to_article(raw: RawRecord, where: str) -> Article | Problem:
         comments_corrections=tuple(
             parse_reference(REF_TYPES[t], v) for t, v in fields if t in REF_TYPES
         ),
-        extra=_extra(tags, orphan_affiliations),
+        extra=_extra(tags, orphan_affiliations) + invalid,
     )
 
 
@@ -302,14 +312,16 @@ def _id_fields(pmid: str, tags: dict[str, list[str]]) -> dict[str, object]:
         match = _ID_TYPED.fullmatch(value)
         if match and match[1]:
             ids.append((match[2].lower(), match[1]))
-    pmcid = _first(tags, "PMC")
+    pmcid, bad_pmcid = checked_pmcid(_first(tags, "PMC"))
     ids += [("pmc", v) for v in tags.get("PMC", ())] + [("mid", v) for v in tags.get("MID", ())]
     ids = list(dict.fromkeys(ids))
+    doi, bad_doi = checked_doi(next((v for t, v in ids if t == "doi"), None))
     return {
-        "doi": next((v for t, v in ids if t == "doi"), None),
+        "doi": doi,
         "pii": next((v for t, v in ids if t == "pii"), None),
         "pmcid": pmcid,
         "other_ids": tuple(ids),
+        "_invalid": tuple((INVALID_ID, why) for why in (bad_doi, bad_pmcid) if why),
     }
 
 

@@ -8,6 +8,9 @@ so that one record read from either file gives the same values.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from ingest.records import Article, Item, Problem
 
 #: Month names as PubMed writes them ("Jan", "January" by their first three letters,
 #: lower-cased), and month numbers ("1", "01", "12"), to the month's number.
@@ -55,3 +58,48 @@ def is_translated_title(title: str) -> bool:
             if depth == 0:
                 return i == len(body) - 1
     return False
+
+
+#: A PMC identifier: "PMC" and digits (PubMed Central's own form).
+_PMCID = re.compile(r"PMC\d{1,12}")
+#: A DOI: "10.", a registrant code, "/", a suffix of visible characters (Crossref's own check is
+#: stricter; older DOIs hold <, >, # and the like, but never a space, a control character or a brace).
+_DOI = re.compile(r"10\.\d{4,9}(?:\.\d+)*/[^\s{}\\\x00-\x1f\x7f-\x9f]{1,300}")
+#: The ``extra`` key under which a record keeps an identifier it carried in a form not its own.
+INVALID_ID = "invalid_id"
+
+
+def checked_pmcid(value: str | None) -> tuple[str | None, str | None]:
+    """(the PMCID as "PMC123", None) for a valid value (bare digits get their "PMC"); (None, why)
+    for any other."""
+    if not value:
+        return None, None
+    v = value.strip()
+    if v.isdigit():
+        v = f"PMC{v}"
+    if _PMCID.fullmatch(v.upper()):
+        return v.upper(), None
+    return None, f"PMCID {value!r} is not PMC and digits"
+
+
+def checked_doi(value: str | None) -> tuple[str | None, str | None]:
+    """(the DOI, None) when ``value`` has DOI syntax; (None, why) otherwise."""
+    if not value:
+        return None, None
+    v = value.strip()
+    if _DOI.fullmatch(v):
+        return v, None
+    return None, f"DOI {value!r} does not have DOI syntax (10.NNNN/suffix, no spaces or braces)"
+
+
+def with_id_problems(items: list[Item], where: Callable[[], str]) -> list[Item]:
+    """``items`` and, after each record that carried an identifier in a form not its own (kept
+    out of the record's fields, see :func:`~ingest.pubmed_values.checked_pmcid`), a
+    :class:`Problem` saying so; the record itself is stored."""
+    out: list[Item] = []
+    for item in items:
+        out.append(item)
+        if isinstance(item, Article):
+            out += [Problem(where(), f"PMID {item.pmid}: {why}; stored without it", skipped=False)
+                    for key, why in item.extra if key == INVALID_ID]
+    return out

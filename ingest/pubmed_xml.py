@@ -49,7 +49,15 @@ from typing import IO, Any
 from lxml import etree
 
 from ingest.errors import SourceError
-from ingest.pubmed_values import is_translated_title, month_number, orcid
+from ingest.pubmed_values import (
+    INVALID_ID,
+    checked_doi,
+    checked_pmcid,
+    is_translated_title,
+    month_number,
+    orcid,
+    with_id_problems,
+)
 from ingest.records import (
     AbstractSection,
     Article,
@@ -629,13 +637,6 @@ def _first_id(ids: list[tuple[str, str]], kind: str) -> str | None:
     return None
 
 
-def _pmcid(ids: list[tuple[str, str]]) -> str | None:
-    value = _first_id(ids, "pmc")
-    if value and value.isdigit():
-        return f"PMC{value}"
-    return value
-
-
 def _resolve_authors(f: Fields) -> None:
     """Editors stand in for a book without authors; an old ``Article/Affiliation`` goes to
     the first author."""
@@ -657,9 +658,10 @@ def _resolve_ids(f: Fields) -> None:
     """doi/pii/pmcid from ``ArticleIdList`` first, then from a valid ``ELocationID``."""
     ids: list[tuple[str, str]] = f.pop("_ids")
     eloc: dict[str, str] = f.pop("_eloc")
-    f["doi"] = _first_id(ids, "doi") or eloc.get("doi")
+    f["doi"], bad_doi = checked_doi(_first_id(ids, "doi") or eloc.get("doi"))
     f["pii"] = _first_id(ids, "pii") or eloc.get("pii")
-    f["pmcid"] = _pmcid(ids)
+    f["pmcid"], bad_pmcid = checked_pmcid(_first_id(ids, "pmc"))
+    f["_extra"] += [(INVALID_ID, why) for why in (bad_doi, bad_pmcid) if why]
     f["other_ids"] = tuple(dict.fromkeys(ids + f.pop("_eloc_ids")))
 
 
@@ -705,11 +707,10 @@ def _parse_record(el: Any, where: Callable[[], str]) -> list[Item]:
     The compiled reader (``ingest/_fastxml.pyx``) reads the common records; the
     pure-Python one reads the rest, and everything where it was not built.
     """
-    if _fast is not None:
-        items = _fast.parse_record(el, where)
-        if items is not None:
-            return items
-    return _parse_record_py(el, where)
+    items = _fast.parse_record(el, where) if _fast is not None else None
+    if items is None:
+        items = _parse_record_py(el, where)
+    return with_id_problems(items, where)
 
 
 def _parse_record_py(el: Any, where: Callable[[], str]) -> list[Item]:

@@ -217,10 +217,12 @@ class Deletion:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A record that was skipped, and why; ingest reports these, it never drops silently."""
+    """A record that was skipped, or a part of one left out (``skipped`` False), and why; ingest
+    reports these, it never drops silently."""
 
     location: str  # "path/to/file.xml.gz: record 17 (line 2301)" or "efetch batch 3"
     message: str
+    skipped: bool = True  # False: the record was stored, without the part the message names
 
 
 #: What a reader yields, in document order.

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest import opening
+from ingest.diskfull import disk_full
 from ingest.errors import StoreError
 from ingest.interrupts import HeldInterrupts
 from ingest.lock import Holder, WriterLock
@@ -767,12 +768,18 @@ class _Transaction:
             self._held.__exit__(type(err), err, err.__traceback__)
             raise
         self._held.__exit__(exc_type, exc, None)
+        full = disk_full(exc) if exc is not None else None  # rolled back: nothing of the batch is kept
+        if full is not None and full is not exc:
+            raise full from exc
 
     def _commit(self) -> None:
         try:
             self.con.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             self._rollback()  # a failed COMMIT leaves the transaction open, aborted
+            full = disk_full(exc)
+            if full is not None:
+                raise full from exc
             raise
 
     def _rollback(self) -> None:

@@ -160,8 +160,21 @@ class Settings:
                     values[f.name] = _whole_number(SETTINGS[f.name].env, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
+        settings.register_secrets(env)
         settings.validate()
         return settings
+
+    def register_secrets(self, environ: Mapping[str, str] | None = None) -> None:
+        """Every secret these settings hold joins the redaction registry (``ingest.redact``): the
+        NCBI API key, the chat endpoint's API key (from the variable ``llm_api_key_env`` names) and
+        a password in either URL. From then on no message, log record or stored text shows them."""
+        from ingest.redact import register_secret, register_url_password
+
+        env = os.environ if environ is None else environ
+        register_secret(self.ncbi_api_key)
+        register_secret(env.get(self.llm_api_key_env))
+        register_url_password(self.llm_url)
+        register_url_password(self.eutils_url)
 
     @property
     def library_path(self) -> Path:

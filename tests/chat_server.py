@@ -16,6 +16,13 @@ Every request is recorded with its headers and JSON body. Faults, each for the n
 error body; ``api_key=`` makes the server demand ``Authorization: Bearer <key>`` (401
 otherwise); an unknown model name gets 404, as OpenAI and Ollama answer. Nothing leaves
 the machine.
+
+Whole-server behaviours for fault injection (:attr:`ChatServer.behaviour`, default
+``"normal"``): ``"echo_auth"`` answers every request with a 400 whose body repeats the
+request's ``Authorization`` header (a careless proxy); ``"garbage"`` streams events that are
+not JSON; ``"endless"`` streams words forever (no sentence ever ends); ``"silent"`` accepts
+the request and never answers (until the server stops); ``"slow"`` waits ``slow_s`` seconds
+before it answers normally.
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ class ChatServer:
         self.api_key = api_key
         self.requests: list[ChatRequest] = []
         self._faults: list[tuple[int, str]] = []
+        self.behaviour = "normal"
+        self.slow_s = 2.0
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -59,6 +69,7 @@ class ChatServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # silent and endless answers end, so their connections close
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -96,6 +107,15 @@ class ChatServer:
             return _error(handler, 401, "Incorrect API key provided.", "invalid_api_key")
         if body.get("model") != self.model:
             return _error(handler, 404, f"The model `{body.get('model')}` does not exist.", "model_not_found")
+        if self.behaviour == "echo_auth":
+            return _error(handler, 400, f"Bad request from {handler.headers.get('Authorization')}")
+        if self.behaviour in ("garbage", "endless"):
+            return self._misbehave(handler)
+        if self.behaviour == "silent":
+            self._stopping.wait()
+            return None
+        if self.behaviour == "slow" and self._stopping.wait(self.slow_s):
+            return None
         fault = self._take_fault()
         if fault is not None:
             return _error(handler, fault[0], fault[1])
@@ -125,6 +145,29 @@ class ChatServer:
         event({}, "stop")
         handler.wfile.write(b"data: [DONE]\n\n")
         handler.wfile.flush()
+
+    def _misbehave(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        try:
+            if self.behaviour == "garbage":
+                handler.wfile.write(_misbehaving_chunk(self.model, "Metformin"))
+                handler.wfile.write(b"data: {this is not json\n\n")
+                handler.wfile.flush()
+                return
+            while not self._stopping.is_set():  # endless: words, never a full stop
+                handler.wfile.write(_misbehaving_chunk(self.model, "and "))
+                handler.wfile.flush()
+                time.sleep(0.002)
+        except OSError:  # the client gave up and closed the connection
+            pass
+
+
+def _misbehaving_chunk(model: str, text: str) -> bytes:
+    chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model,
+             "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+    return f"data: {json.dumps(chunk)}\n\n".encode()
 
 
 def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import StoreError
+from ingest.errors import DiskFullError, StoreError
 from ingest.records import (
     AbstractSection,
     Article,
@@ -381,8 +381,9 @@ def test_a_failed_commit_is_rolled_back_and_the_store_goes_on(store):
     store.apply_batch([_article("1")])
     con = store.con
     store.con = _CommitFails(con)
-    with pytest.raises(duckdb.IOException, match="no space left"):
+    with pytest.raises(DiskFullError, match="No space left") as caught:  # named (issue 23, row 8)
         store.apply_batch([_article("2")])
+    assert isinstance(caught.value.__cause__, duckdb.IOException)
     store.con = con
     assert store.apply_batch([_article("3")]).stored == 1  # no transaction left open
     assert [r[0] for r in con.execute("SELECT doc_id FROM articles ORDER BY 1").fetchall()] == ["1", "3"]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from ingest.diskfull import disk_full
 from ingest.errors import MedsearchError
 from search.query.syntax import QuerySyntaxError
 from webapp.markup import md_text
@@ -40,7 +41,10 @@ def shown(doing: str) -> Iterator[None]:
         yield
     except MedsearchError as exc:
         show_error(exc)
-    except Exception:
+    except Exception as exc:
+        if (full := disk_full(exc)) is not None:
+            show_error(full)
+            return
         log.exception("unexpected error while %s", doing)
         st.error(f"Something went wrong while {doing}. It is not your fault: the details are in "
                  "the server's log. Try again, or reload the page.")
@@ -66,7 +70,10 @@ def reporting(callback):
             return callback(*args, **kwargs)
         except MedsearchError as exc:
             notify("", error=exc)
-        except Exception:
+        except Exception as exc:
+            if (full := disk_full(exc)) is not None:
+                notify("", error=full)
+                return None
             log.exception("unexpected error in %s", getattr(callback, "__name__", "a callback"))
             notify("Something went wrong: the details are in the server's log. Try again.")
 

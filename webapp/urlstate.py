@@ -22,6 +22,10 @@ _FLAG_PARAMS = {"abstract": "has_abstract", "sr": "systematic_review", "humans":
                 "fft": "free_full_text", "notices": "include_notices"}
 _LIST_PARAMS = {"type": "publication_types", "journal": "journals", "lang": "languages", "age": "ages",
                 "mesh": "mesh_terms"}
+#: The most values of one list filter read from a link (a real search uses a handful).
+MAX_LINK_VALUES = 50
+_KNOWN = {"q", "view", "sort", "page", "similar", "list", "from", "to", "clinical", *_FLAG_PARAMS, *_LIST_PARAMS}
+_STREAMLIT = {"embed", "embed_options"}  # Streamlit's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,10 @@ def read(params: Mapping[str, Sequence[str]]) -> Reading:
         similar = None
     query = (last("q") or "")[:MAX_QUERY]
     filters = _filters(params, last, problems)
+    unknown = sorted(set(params) - _KNOWN - _STREAMLIT)
+    if unknown:
+        shown = ", ".join(repr(u[:30]) for u in unknown[:3]) + (f" and {len(unknown) - 3:,} more" if len(unknown) > 3 else "")
+        problems.append(f"The link holds parameters this app does not know ({shown}); they were ignored.")
     return Reading(AppState(view, query, filters, sort, page, similar, last("list")), tuple(problems))
 
 
@@ -117,6 +125,10 @@ def _filters(params: Mapping[str, Sequence[str]], last, problems: list[str]) -> 
             values[name] = year
     for param, name in _LIST_PARAMS.items():
         found = tuple(dict.fromkeys(v.strip() for v in params.get(param, ()) if v.strip()))
+        if len(found) > MAX_LINK_VALUES:
+            problems.append(f"The link holds {len(found):,} values of {param!r}; the first {MAX_LINK_VALUES} "
+                            "were used, the rest ignored.")
+            found = found[:MAX_LINK_VALUES]
         if found:
             values[name] = found
     for param, name in _FLAG_PARAMS.items():

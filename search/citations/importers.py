@@ -25,10 +25,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 
 from ingest.errors import SourceError
+from search.library.limits import (
+    MAX_IMPORT_BYTES,
+    MAX_LIST_ENTRIES,
+    check_file_size,
+    check_json_depth,
+)
 
 FORMAT_NAMES = ("ris", "medline", "csljson", "bibtex", "pmids")
 
@@ -69,6 +76,7 @@ class ImportResult:
     without_pmid: tuple[UnmatchedEntry, ...]
     entries: int  # entries (records, or list items) read
     duplicates: int  # PMIDs met again and dropped
+    unreadable: tuple[str, ...] = ()  # entries the reader could not read ("entry at line 12: ..."), skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +97,17 @@ def read_citations(source: str | Path | bytes) -> ImportResult:
             f"{name} is empty: no citations to import.",
             hint="Export the references from your reference manager or PubMed, then import that file.",
         )
-    entries = list(_READERS[fmt](text, name))
-    return _result(fmt, entries)
+    unreadable: list[str] = []
+    reader = _bibtex(text, name, unreadable) if fmt == "bibtex" else _READERS[fmt](text, name)
+    entries = list(islice(reader, MAX_LIST_ENTRIES + 1))
+    if len(entries) > MAX_LIST_ENTRIES:
+        raise _too_many(name)
+    return replace(_result(fmt, entries), unreadable=tuple(unreadable))
+
+
+def _too_many(name: str) -> SourceError:
+    return SourceError(f"{name} holds more than {MAX_LIST_ENTRIES:,} entries, more than a list holds.",
+                       hint="Split it into smaller files; nothing was imported.")
 
 
 def sniff(text: str) -> str | None:
@@ -111,10 +128,14 @@ def sniff(text: str) -> str | None:
 
 def _load(source: str | Path | bytes) -> tuple[str, str]:
     if isinstance(source, bytes):
+        if len(source) > MAX_IMPORT_BYTES:
+            raise SourceError(f"The imported data is {len(source) / 2**20:,.1f} MB; at most "
+                              f"{MAX_IMPORT_BYTES / 2**20:,.0f} MB are read.", hint="Split it into smaller files.")
         return _decode(source, "the imported data"), "the imported data"
     if isinstance(source, str) and not _names_a_file(source):
         return source.lstrip("\ufeff"), "the imported text"
     path = Path(source)
+    check_file_size(path, MAX_IMPORT_BYTES, "The file")
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
@@ -255,8 +276,11 @@ def _medline(text: str, name: str) -> Iterator[_Entry]:
 
 
 def _csljson(text: str, name: str) -> Iterator[_Entry]:
+    check_json_depth(text, name)
     try:
         data = json.loads(text)
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        raise SourceError(f"{name} nests JSON too deeply.", hint="Export CSL-JSON again.") from None
     except json.JSONDecodeError as exc:
         raise SourceError(f"{name} looks like JSON but is not valid JSON: {exc.msg} (line {exc.lineno}).",
                           hint="Export CSL-JSON again from your reference manager.") from exc
@@ -271,10 +295,24 @@ def _csljson(text: str, name: str) -> Iterator[_Entry]:
         yield _Entry(pmid, _clean(keys.get("title")), _doi(keys.get("doi")))
 
 
-def _bibtex(text: str, name: str) -> Iterator[_Entry]:
+def _bibtex(text: str, name: str, unreadable: list[str] | None = None) -> Iterator[_Entry]:
+    """The entries of a BibTeX file; one bibtexparser cannot read (an unbalanced brace) is named in
+    ``unreadable`` with its line, never dropped unsaid."""
+    import logging
+
     import bibtexparser
 
-    library = bibtexparser.parse_string(text)
+    quiet = logging.getLogger("bibtexparser")
+    level, quiet.level = quiet.level, logging.ERROR + 1  # its own warning goes to the console: ours is below
+    try:
+        library = bibtexparser.parse_string(text)
+    finally:
+        quiet.setLevel(level)
+    for block in library.failed_blocks:
+        if unreadable is not None:
+            raw = " ".join(str(getattr(block, "raw", "")).split())[:60]
+            unreadable.append(f"entry at line {block.start_line + 1} ({raw}...): not valid BibTeX "
+                              "(an unbalanced brace or quote?); its PMID, if any, was not read")
     if not library.entries:
         raise SourceError(f"{name} looks like BibTeX but has no readable entry.",
                           hint="Export it again from your reference manager.")
@@ -311,6 +349,8 @@ def _pmid_list(text: str, name: str) -> Iterator[_Entry]:
             if pmid is None:
                 bad.append(f"line {number}: {token[:60]!r}")
             entries.append(_Entry(pmid))
+            if len(entries) > MAX_LIST_ENTRIES:  # stop reading: a list cannot hold them
+                raise _too_many(name)
     if bad:
         shown = "; ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
         raise SourceError(

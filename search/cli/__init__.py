@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ingest.errors import MedsearchError
 from ingest.redact import redact
-from search.cli.common import safe
+from search.cli.common import safe, stdout_error
 from search.config import SETTINGS, Settings
 
 #: The modules of this package that add commands, in the order of ``medsearch --help``.
@@ -72,9 +72,17 @@ def _interrupted() -> int:
 
 
 def guarded(run) -> int:
-    """Run a command; the project's errors print message and hint, Ctrl-C says how to resume."""
+    """Run a command; the project's errors print message and hint, Ctrl-C says how to resume.
+    Stdout is flushed before the exit status is given: a full stdout is an error, exit 2."""
     try:
-        return run()
+        code = run()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise stdout_error(exc) from exc
+        return code
     except MedsearchError as exc:  # messages are redacted where they are built; this is a second guard
         print(f"error: {safe(redact(exc.message))}", file=sys.stderr)
         if exc.hint:
@@ -90,7 +98,16 @@ def guarded(run) -> int:
     except Exception as exc:  # DuckDB turns a Ctrl-C inside a query into its own exception
         if type(exc).__name__ == "InterruptException" or "Query interrupted" in str(exc):
             return _interrupted()
-        raise
+        from ingest.diskfull import disk_full
+
+        full = disk_full(exc)  # a writer that did not say it: the last guard
+        if full is None:
+            raise
+        return guarded(lambda: _raise(full))
+
+
+def _raise(exc: BaseException) -> int:
+    raise exc
 
 
 if __name__ == "__main__":

@@ -13,11 +13,13 @@ from typing import Any
 from search.config import Settings
 
 #: C0 and C1 control characters but tab and newline, and DEL: record text is untrusted, and an
-#: ESC or OSC sequence in a title would clear the screen or set the window title.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: ESC or OSC sequence in a title would clear the screen or set the window title. With them the
+#: bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069): a U+202E in a title shows
+#: the rest of the line reversed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: The C1 range (and line/paragraph separators), which json.dumps leaves raw when
 #: ``ensure_ascii=False``; some terminals read U+009B as CSI.
-_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def safe(text: object) -> str:
@@ -61,6 +63,43 @@ def open_store(settings: Settings, *, read_only: bool = False, lock: bool | None
 
     return Store(settings.db, read_only=read_only, lock=lock,
                  on_wait=lambda holder: print(wait_message(holder), file=sys.stderr, flush=True))
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout and flush it: a full disk or device behind stdout is an error
+    (exit 2), not a silent success. A reader that left (``| head``) stays a BrokenPipeError."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise stdout_error(exc) from exc
+
+
+def flush_stdout() -> None:
+    """Flush stdout now: a full disk behind it is an error (exit 2) here, before what follows."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise stdout_error(exc) from exc
+
+
+def stdout_error(exc: OSError):
+    """The error for a failed write to stdout. What is left in stdout's buffer goes to devnull, so
+    the interpreter's last flush does not fail again (and turn exit 2 into 120)."""
+    import os
+
+    from ingest.errors import MedsearchError
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a replaced sys.stdout without a file descriptor
+        pass
+    return MedsearchError(f"Cannot write to stdout: {exc.strerror or exc}.",
+                          hint="Free space where stdout goes, or send it somewhere else (e.g. -o FILE).")
 
 
 def warn(message: str) -> None:

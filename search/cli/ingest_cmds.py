@@ -93,10 +93,12 @@ def print_report(report, out=sys.stdout) -> None:
         print(f"PubMed: {report.found} records match; {report.already_stored} already stored.", file=out)
     for w in report.warnings:
         print(f"warning: {safe_line(w)}", file=out)
+    notes = sum(1 for p in report.problems if not p.skipped)  # stored, less a bad identifier
     print(
         f"Run #{report.run_id}: {r.seen} read, {r.stored} stored, {r.unchanged} unchanged, "
         f"{r.older_skipped} older skipped, {r.deleted} deleted, "
-        f"{r.problems - len(report.unsupported_files)} bad records skipped"
+        f"{r.problems - len(report.unsupported_files) - notes} bad records skipped"
+        + (f", {notes} bad identifiers left out" if notes else "")
         + (f", {report.files_skipped} files already ingested" if report.files_skipped else "")
         + ".",
         file=out,
@@ -109,7 +111,7 @@ def print_report(report, out=sys.stdout) -> None:
             file=out,
         )
     for p in report.problems[:20]:
-        print(f"  skipped: {safe_line(p.location)}: {safe_line(p.message)}", file=out)
+        print(f"  {'skipped' if p.skipped else 'note'}: {safe_line(p.location)}: {safe_line(p.message)}", file=out)
     if len(report.problems) > 20:
         print(f"  ... and {len(report.problems) - 20} more (table ingest_problems, run {report.run_id})", file=out)
 

@@ -4,11 +4,19 @@ exports and backups of the user's library (``search/library``)."""
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
-from search.cli.common import open_store, positive, print_json, safe, safe_line, warn
+from search.cli.common import (
+    flush_stdout,
+    open_store,
+    positive,
+    print_json,
+    safe,
+    safe_line,
+    warn,
+    write_stdout,
+)
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
 
@@ -29,8 +37,12 @@ def _library(settings: Settings):
 
 
 def _q(name: str) -> str:
-    """A name as the user would type it in a shell command (for hints)."""
-    return shlex.quote(safe_line(name))
+    """A name as the user would type it in a shell command (for hints), as the last options-free
+    part of it: a name that starts with '-' (``--help``) comes after ``--``, or it would be read
+    as an option."""
+    from search.library.names import shell_arg
+
+    return shell_arg(safe_line(name))
 
 
 # -- saved queries ------------------------------------------------------------------------
@@ -193,17 +205,20 @@ def cmd_saved_run(args: argparse.Namespace, settings: Settings) -> int:
     lib = _library(settings)
     saved = lib.saved.get(args.name)
     pulled = _do_pull(settings, [saved], args, keep_going=False)[0].stored if args.pull else None
+    def deliver(outcome) -> None:  # the run is recorded only once this returns
+        if args.json:
+            out = outcome.to_json()
+            if args.new_only:
+                out["hits"] = [h for h in out["hits"] if h["is_new"]]
+            print_json(out)
+        else:
+            for w in outcome.warnings:
+                warn(w)
+            print_outcome(outcome, new_only=args.new_only)
+        flush_stdout()
+
     with open_searcher(settings) as engine:
-        outcome = run_query(lib.saved, saved, engine, pulled=pulled)
-    if args.json:
-        out = outcome.to_json()
-        if args.new_only:
-            out["hits"] = [h for h in out["hits"] if h["is_new"]]
-        print_json(out)
-        return 0
-    for w in outcome.warnings:
-        warn(w)
-    print_outcome(outcome, new_only=args.new_only)
+        run_query(lib.saved, saved, engine, pulled=pulled, deliver=deliver)
     return 0
 
 
@@ -232,12 +247,15 @@ def cmd_saved_run_all(args: argparse.Namespace, settings: Settings) -> int:
             pulled[p.name] = None if p.error else p.stored
             if p.error:
                 failures.append(QueryFailure(p.name, f"pull failed: {p.error}"))
+    def deliver(digest) -> None:  # the runs are recorded only once this returns
+        if args.json:
+            print_json(digest.to_json())
+        else:
+            print_digest(digest)
+        flush_stdout()
+
     with open_searcher(settings) as engine:
-        digest = run_all(lib.saved, lib.lists, engine, pulled, failures)
-    if args.json:
-        print_json(digest.to_json())
-    else:
-        print_digest(digest)
+        digest = run_all(lib.saved, lib.lists, engine, pulled, failures, deliver=deliver)
     return 2 if digest.failures else 0
 
 
@@ -249,7 +267,7 @@ def print_digest(digest) -> None:
         for a in o.new_hits[:5]:
             print(f"      {safe_line(a.hit.pmid or a.hit.doc_id):<10} {a.hit.year or '----'}  {safe_line(a.hit.title)[:100]}")
         if len(o.new_hits) > 5:
-            print(f"      ... and {len(o.new_hits) - 5} more: medsearch saved show {_q(o.saved.name)} --new-only")
+            print(f"      ... and {len(o.new_hits) - 5} more: medsearch saved show --new-only {_q(o.saved.name)}")
     for f in digest.failures:
         print(f"  {safe_line(f.name)}: FAILED: {safe_line(f.message)}")
     if digest.retractions:
@@ -489,6 +507,10 @@ def cmd_lists_import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {safe_line(label)[:120]}")
         if len(without) > 20:
             print(f"  ... and {len(without) - 20} more")
+    if outcome.unreadable:
+        warn(f"{len(outcome.unreadable)} entries of the file could not be read and were not added:")
+        for what in outcome.unreadable[:20]:
+            print(f"  {safe_line(what)[:160]}", file=sys.stderr)
     return 0
 
 
@@ -506,7 +528,9 @@ def _register_export(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--pmids", nargs="+", metavar="PMID", help="export these PMIDs instead of a list")
     export.add_argument("--format", "-f", required=True, dest="fmt", metavar="FORMAT",
                         help=f"one of {', '.join(FORMATS)}")
-    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default stdout)")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE: a regular file is replaced whole (its mode kept), a device or "
+                        "FIFO is written through, - is stdout (the default); anything else is refused")
     export.set_defaults(handler=cmd_export)
 
 
@@ -514,14 +538,16 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.errors import ConfigError
     from search.library import open_searcher
     from search.library.exporting import check_format, export_papers
-    from search.library.files import check_writable
+    from search.library.files import STDOUT, check_output
     from search.library.names import parse_pmids
 
     if (args.name is None) == (args.pmids is None):
         raise ConfigError("Give either a list name or --pmids.", hint='e.g. medsearch export "my list" --format ris')
     fmt = check_format(args.fmt)  # every check before the engine loads
+    if args.output == STDOUT:
+        args.output = None
     if args.output is not None:
-        check_writable(args.output)
+        check_output(args.output)
     notes: dict[str, str] = {}
     if args.pmids is not None:
         pmids = parse_pmids(args.pmids)
@@ -536,7 +562,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         warn(f"{len(result.missing)} papers are not in the index and were not exported: {shown}")
     if args.output is None:
         # Record text is untrusted: a terminal gets it without control characters; a pipe as is.
-        sys.stdout.write(safe(result.text) if sys.stdout.isatty() else result.text)
+        write_stdout(safe(result.text) if sys.stdout.isatty() else result.text)
     else:
         print(f"Wrote {result.exported} papers as {fmt} to {safe(args.output)}.", file=sys.stderr)
     return 0
@@ -560,7 +586,9 @@ def _register_library(commands: argparse._SubParsersAction) -> None:
     backup = sub.add_parser("backup", help="write the whole library to a JSON-lines file",
                             description="Write every saved query (with its runs) and list (with notes) to PATH, "
                             "one JSON object per line; the file is written whole or not at all.")
-    backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
+    backup.add_argument("path", metavar="PATH",
+                        help="the backup file to write (a regular file is replaced whole, its mode kept; a device "
+                        "or FIFO is written through; - is stdout); anything else is refused")
     backup.set_defaults(handler=cmd_library_backup)
 
     restore = sub.add_parser("restore", help="restore a backup into this library",
@@ -590,12 +618,13 @@ def cmd_library_info(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_library_backup(args: argparse.Namespace, settings: Settings) -> int:
     from search.library.backup import backup
-    from search.library.files import check_writable
+    from search.library.files import STDOUT, check_output
 
-    check_writable(args.path)
+    check_output(args.path)
     report = backup(_library(settings).data, args.path)
     print(f"Backed up {report.saved_queries} saved queries and {report.lists} lists ({report.entries} papers) "
-          f"to {safe(report.path)}.")
+          f"to {'stdout' if args.path == STDOUT else safe(report.path)}.",
+          file=sys.stderr if args.path == STDOUT else sys.stdout)
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from search.cli.common import positive, print_json, safe_line
+from search.cli.common import positive, print_json, safe, safe_line
 from search.config import Settings
 from search.query.clinical import CLINICAL_NAMES
 from search.types import AGE_GROUPS, SORTS
@@ -131,7 +131,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
     filters = filters_from(args)  # validated before any work
     if args.explain_query:
-        print(out.query_explanation(args.query, filters))
+        print(safe(out.query_explanation(args.query, filters)))  # the query is the user's text: no ESC, BEL
         return 0
     from search.query.syntax import parse
 

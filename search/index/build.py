@@ -27,10 +27,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.diskfull import disk_full
 from ingest.errors import SearchIndexError
 from ingest.progress import progress_bar
 from ingest.store import Store
 from search.index.documents import TEXT_RECIPE_VERSION, corpus_fingerprint, iter_documents
+from search.index.journal import FOLDER as JOURNAL_FOLDER
+from search.index.journal import EmbeddingJournal
 from search.index.snapshot import (
     CURRENT,
     FORMAT_VERSION,
@@ -181,9 +184,15 @@ class IndexManager:
             fsync_tree(tmp)
             os.rename(tmp, self.index_dir / new_name)
             self._publish(new_name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # the current snapshot is untouched
+            full = disk_full(exc, self.index_dir, hint="Free some space there (or set MEDSEARCH_INDEX_DIR to a "
+                             "larger disk), then run `medsearch index` again: the current snapshot still serves "
+                             "searches, and the embeddings computed so far are kept.")
+            if full is not None and full is not exc:
+                raise full from exc
             raise
+        shutil.rmtree(self.index_dir / JOURNAL_FOLDER, ignore_errors=True)  # the snapshot holds those vectors now
         self._clean(keep={new_name, name})
         return report
 
@@ -247,7 +256,10 @@ class IndexManager:
         embedder = self.embedder()
         index = self._previous_dense(embedder)
         docs = ((d.doc_id, d.text, d.text_hash) for d in iter_documents(self.store))
-        update = index.update(docs, fingerprint=fingerprint, batch_size=self.settings.batch_size, progress=progress)
+        # finished batches outlive an interrupted build (cleared once a snapshot is published)
+        journal = EmbeddingJournal(self.index_dir, index.params)
+        update = index.update(docs, fingerprint=fingerprint, batch_size=self.settings.batch_size, progress=progress,
+                              journal=journal)
         index.save(tmp / "dense")
         seconds["dense"] = round(time.perf_counter() - start, 3)
         meta = {

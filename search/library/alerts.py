@@ -10,16 +10,20 @@ The search itself runs outside any library transaction, so it never holds the fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from ingest.errors import MedsearchError
 from search.library.lists import CitationLists
 from search.library.queries import SavedQueries
-from search.library.types import AlertHit, Retraction, RunOutcome, SavedQuery
+from search.library.types import AlertHit, QueryRun, Retraction, RunOutcome, SavedQuery
 from search.library.views import Records
 from search.types import Filters, Hit, SearchResults
+
+log = logging.getLogger("medsearch.library")
 
 
 class Searcher(Records, Protocol):
@@ -64,12 +68,48 @@ class Digest:
         }
 
 
-def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, pulled: int | None = None) -> RunOutcome:
-    """Search with the saved query's text, filters, mode and k; record the run."""
+def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, pulled: int | None = None,
+              deliver: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
+    """Search with the saved query's text, filters, mode and k; record the run. With ``deliver``
+    (the CLI prints the outcome), the run is recorded only once ``deliver`` has returned, so
+    results never shown stay new."""
+    results, matched = _search(searcher, saved)
+    if deliver is not None:
+        deliver(_pending(queries, saved, searcher, results, matched, pulled))
+    return _record(queries, saved, searcher, results, matched, pulled)
+
+
+def _search(searcher: Searcher, saved: SavedQuery) -> tuple[SearchResults, frozenset[str]]:
+    """The page of results and the whole result set of a saved query."""
     results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)
     matched = searcher.matching_ids(saved.query, filters=saved.filters, mode=saved.mode)
+    return results, matched
+
+
+def _record(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, results: SearchResults,
+            matched: frozenset[str], pulled: int | None) -> RunOutcome:
     run, new = queries.record_run(saved, results.mode, results.candidates, results.hits, pulled,
                                   results.snapshot or None, matched)
+    return _outcome(saved, run, new, results, searcher)
+
+
+def _pending(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, results: SearchResults,
+             matched: frozenset[str], pulled: int | None) -> RunOutcome:
+    """What recording the run would give, recording nothing: the rule of
+    :meth:`~search.library.queries.SavedQueries.record_run` (the first run is the baseline and
+    calls nothing new; after it, new = entered the result set since the last run)."""
+    baseline = saved.last_run is None
+    members = set(matched) | {h.doc_id for h in results.hits}
+    new = frozenset() if baseline else frozenset(members - queries.seen(saved.id))
+    run_no = (saved.last_run.run_no if saved.last_run else 0) + 1
+    run = QueryRun(run_no, datetime.now(), results.mode, results.candidates, len(results.hits), len(new),
+                   pulled, results.snapshot or None)
+    return _outcome(saved, run, new, results, searcher)
+
+
+def _outcome(saved: SavedQuery, run: QueryRun, new: frozenset[str], results: SearchResults,
+             searcher: Searcher) -> RunOutcome:
+    """The run with its page of hits and, after them, the new records below the page."""
     page = {h.doc_id for h in results.hits}
     outside = searcher.cards_of(sorted(new - page)) if new - page else ()
     hits = tuple(AlertHit(h, h.doc_id in new) for h in (*results.hits, *outside))
@@ -95,25 +135,54 @@ def count_new(queries: SavedQueries, saved: SavedQuery, searcher: Searcher) -> i
 
 
 def run_all(queries: SavedQueries, lists: CitationLists, searcher: Searcher,
-            pulled: dict[str, int | None] | None = None, failures: Sequence[QueryFailure] = ()) -> Digest:
-    """Run every saved query (a failing one is reported, the others go on), then look for
-    listed papers that became retracted. ``pulled``: records --pull stored, by query name."""
+            pulled: dict[str, int | None] | None = None, failures: Sequence[QueryFailure] = (), *,
+            deliver: Callable[[Digest], None] | None = None) -> Digest:
+    """Run every saved query, then look for listed papers that became retracted.
+
+    Each query is isolated: one that fails, for any reason, is reported and the others go on.
+    Nothing is recorded until the digest is delivered: ``deliver`` (the CLI prints it) gets the
+    digest first; only when it returns are the runs recorded (their results marked seen) and
+    the retractions marked noticed. A digest that never reaches the user (a crash, a full disk)
+    leaves every new paper new for the next run. ``pulled``: records --pull stored, by query name."""
     pulled = pulled or {}
-    outcomes, failed = [], list(failures)
+    searched, failed = [], list(failures)
     for saved in queries.all():
         try:
-            outcomes.append(run_query(queries, saved, searcher, pulled=pulled.get(saved.name)))
+            results, matched = _search(searcher, saved)
+            pending = _pending(queries, saved, searcher, results, matched, pulled.get(saved.name))
+            searched.append((saved, results, matched, pending))
         except MedsearchError as exc:
             failed.append(QueryFailure(saved.name, exc.message))
-    return Digest(tuple(outcomes), tuple(failed), newly_retracted(lists, searcher))
+        except Exception as exc:  # a bug must not cost the other queries their run
+            log.exception("saved query %r failed", saved.name)
+            failed.append(QueryFailure(saved.name, f"it could not run ({type(exc).__name__}); the details are "
+                                       "in the log"))
+    listed = lists.listed()
+    retracted = _retracted(listed, searcher)
+    fresh = lists.unnoticed_retractions(p.pmid for p in retracted)
+    pending = Digest(tuple(p for *_, p in searched), tuple(failed),
+                     tuple(r for r in retracted if r.pmid in fresh))
+    if deliver is not None:
+        deliver(pending)
+    outcomes = []
+    for saved, results, matched, _ in searched:
+        try:
+            outcomes.append(_record(queries, saved, searcher, results, matched, pulled.get(saved.name)))
+        except MedsearchError as exc:  # deleted while it ran: reported, the others recorded
+            failed.append(QueryFailure(saved.name, exc.message))
+    noticed = lists.notice_retractions(fresh)
+    return Digest(tuple(outcomes), tuple(failed), tuple(r for r in retracted if r.pmid in noticed))
+
+
+def _retracted(listed: dict[str, tuple[str, ...]], records: Records) -> list[Retraction]:
+    if not listed:
+        return []
+    found = records.articles(sorted(listed))
+    return [Retraction(p, found[p].title, listed[p]) for p in sorted(found, key=int) if found[p].is_retracted]
 
 
 def newly_retracted(lists: CitationLists, records: Records) -> tuple[Retraction, ...]:
-    """Listed papers that the index shows retracted and no earlier digest reported."""
-    listed = lists.listed()
-    if not listed:
-        return ()
-    found = records.articles(sorted(listed))
-    retracted = [p for p, a in found.items() if a.is_retracted]
-    fresh = lists.notice_retractions(retracted)
-    return tuple(Retraction(p, found[p].title, listed[p]) for p in sorted(fresh, key=int))
+    """Listed papers that the index shows retracted and no earlier digest reported (marked now)."""
+    retracted = _retracted(lists.listed(), records)
+    fresh = lists.notice_retractions(r.pmid for r in retracted)
+    return tuple(r for r in retracted if r.pmid in fresh)

@@ -23,6 +23,7 @@ and restores the backup's.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,11 +32,22 @@ from typing import Any, Literal
 
 import duckdb
 
-from ingest.errors import LibraryError
-from search.library.files import atomic_write
+from ingest.errors import ConfigError, LibraryError
+from search.library.files import write_output
+from search.library.limits import (
+    MAX_BACKUP_BYTES,
+    MAX_INT,
+    MAX_JSON_DEPTH,
+    check_file_size,
+    check_list_size,
+    check_note,
+    json_depth,
+)
 from search.library.names import MAX_NAME, clean_name, name_key, parse_pmid
 from search.library.queries import filters_from_json, filters_to_json
 from search.library.userdata import UserData
+from search.query.caps import MAX_K, MODES, check_query
+from search.query.syntax import QuerySyntaxError
 
 FORMAT = "medsearch-library"
 VERSION = 1
@@ -61,14 +73,15 @@ class BackupReport:
 
 
 def backup(data: UserData, path: str | Path) -> BackupReport:
-    """Write the library to ``path`` (atomically: a failed backup leaves an old file whole)."""
+    """Write the library to ``path`` (see ``search.library.files``: a regular file atomically, so a
+    failed backup leaves an old file whole; a device or FIFO as a stream; ``-`` to stdout)."""
     with data.transaction() as con:  # one consistent view of every table
         queries = list(_dump_queries(con))
         lists = list(_dump_lists(con))
     header = {"format": FORMAT, "version": VERSION, "created_at": datetime.now().isoformat(),
               "saved_queries": len(queries), "lists": len(lists)}
     lines = [json.dumps(obj, ensure_ascii=False) for obj in [header, *queries, *lists]]
-    atomic_write(path, "\n".join(lines) + "\n")
+    write_output(path, "\n".join(lines) + "\n")
     return BackupReport(Path(path), len(queries), len(lists), sum(len(x["entries"]) for x in lists))
 
 
@@ -116,6 +129,7 @@ class _Item:
 def read_backup(path: str | Path) -> list[_Item]:
     """Every item of a backup file, checked; :class:`LibraryError` names the first bad line."""
     path = Path(path)
+    check_file_size(path, MAX_BACKUP_BYTES, "The backup")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -125,7 +139,7 @@ def read_backup(path: str | Path) -> list[_Item]:
         raise LibraryError(f"{path} is not a medsearch library backup.",
                            hint="Give the path of a file written by `medsearch library backup`.")
     header = json.loads(lines[0])
-    if header["version"] > VERSION:
+    if isinstance(header["version"], bool) or header["version"] > VERSION:
         raise LibraryError(f"The backup {path} was written by a newer medsearch (format {header['version']}).",
                            hint="Upgrade medsearch to restore it.")
     items, seen = [], set()
@@ -146,6 +160,9 @@ def _is_header(obj: Any) -> bool:
 
 
 def _json_line(path: Path, number: int, line: str) -> Any:
+    depth = json_depth(line)
+    if depth > MAX_JSON_DEPTH:
+        raise _bad(path, number, f"JSON nested {depth} levels deep (a backup needs fewer than 8)")
     try:
         return json.loads(line)
     except ValueError as exc:
@@ -158,32 +175,95 @@ def _bad(path: Path, number: int, why: str) -> LibraryError:
 
 
 def _check_item(path: Path, number: int, obj: Any) -> _Item:
-    """Validate one line fully (names, PMIDs, filters, dates), so that writing cannot fail halfway."""
+    """Validate one line fully (names, queries as a search would, PMIDs, filters, dates, notes and
+    every number in range), so that writing cannot fail halfway."""
     try:
+        if not isinstance(obj, dict):
+            raise TypeError("a line holds one JSON object")
         kind = obj["kind"]
-        name = clean_name(obj["name"])
+        name = clean_name(str(obj["name"]))
         if kind == "saved_query":
-            filters_from_json(json.dumps(obj["filters"]))
-            if not str(obj["query"]).strip() or int(obj["k"]) < 1:
-                raise ValueError("empty query or k < 1")
-            for run in obj["runs"]:
-                datetime.fromisoformat(run["ran_at"])
-                for doc_id, score, is_new in run["results"]:
-                    str(doc_id), float(score), bool(is_new)
+            _check_query_item(obj)
         elif kind == "list":
-            pmids = [parse_pmid(str(e["pmid"])) for e in obj["entries"]]
-            if len(set(pmids)) != len(pmids):
-                raise ValueError("a PMID appears twice in the list")
-            for e in obj["entries"]:
-                datetime.fromisoformat(e["added_at"])
+            _check_list_item(name, obj)
         else:
             raise ValueError(f"unknown kind {kind!r}")
         datetime.fromisoformat(obj["created_at"])
-    except LibraryError as exc:
+    except QuerySyntaxError as exc:
+        raise _bad(path, number, f"the saved query {obj.get('name')!r} cannot run: {exc.reason}") from None
+    except (LibraryError, ConfigError) as exc:
         raise _bad(path, number, exc.message) from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise _bad(path, number, f"{type(exc).__name__}: {exc}") from None
     return _Item(kind, name, obj)
+
+
+def _check_query_item(obj: dict) -> None:
+    filters_from_json(json.dumps(obj["filters"]))
+    if not isinstance(obj["query"], str) or not obj["query"].strip():
+        raise ValueError("the query is empty")
+    if obj["mode"] is not None and not isinstance(obj["mode"], str):
+        raise TypeError(f"mode must be text, got {obj['mode']!r}")
+    check_query(obj["query"].strip(), mode=obj["mode"], k=_whole(obj["k"], "k", 1, MAX_K))
+    _time(obj.get("last_pull_at"), "last_pull_at", optional=True)
+    run_nos = set()
+    for run in _sequence(obj["runs"], "runs"):
+        run_nos.add(_whole(run["run_no"], "run_no", 1, MAX_INT))
+        _time(run["ran_at"], "ran_at")
+        if run["mode"] not in MODES:
+            raise ValueError(f"a run's mode must be one of {', '.join(MODES)}, got {run['mode']!r}")
+        for key in ("candidates", "n_results", "n_new"):
+            _whole(run[key], key, 0, MAX_INT)
+        if run["pulled"] is not None:
+            _whole(run["pulled"], "pulled", 0, MAX_INT)
+        if run.get("snapshot") is not None and not isinstance(run["snapshot"], str):
+            raise TypeError("snapshot must be text")
+        for doc_id, score, is_new in _sequence(run["results"], "results", MAX_K):
+            if not isinstance(doc_id, (str, int)) or not isinstance(is_new, bool) or isinstance(score, bool):
+                raise TypeError(f"a result must be [doc_id, score, is_new], got {[doc_id, score, is_new]!r}")
+            if not math.isfinite(float(score)):
+                raise ValueError(f"a result's score must be a finite number, got {score!r}")
+    if len(run_nos) != len(obj["runs"]):
+        raise ValueError("a run number appears twice")
+
+
+def _check_list_item(name: str, obj: dict) -> None:
+    entries = _sequence(obj["entries"], "entries")
+    check_list_size(name, len(entries))
+    pmids = [parse_pmid(str(e["pmid"])) for e in entries]
+    if len(set(pmids)) != len(pmids):
+        raise ValueError("a PMID appears twice in the list")
+    for e in entries:
+        if e.get("note") is not None and not isinstance(e["note"], str):
+            raise TypeError("a note must be text")
+        check_note(e.get("note"))
+        _time(e["added_at"], "added_at")
+        _time(e.get("retraction_noticed_at"), "retraction_noticed_at", optional=True)
+
+
+def _whole(value: Any, what: str, low: int, high: int) -> int:
+    """``value`` as a whole number from ``low`` to ``high``: a bool, a float or text is refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _sequence(value: Any, what: str, limit: int | None = None) -> list:
+    if not isinstance(value, list):
+        raise TypeError(f"{what} must be a list")
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"{what} holds {len(value):,} items; at most {limit:,}")
+    return value
+
+
+def _time(value: Any, what: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be an ISO date and time, got {value!r}")
+    datetime.fromisoformat(value)
 
 
 def restore(data: UserData, path: str | Path, *, on_clash: OnClash = "rename") -> RestoreReport:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.library.files import atomic_write, check_writable
+from search.library.files import check_output, write_output
 from search.library.views import Records, ordered_articles
 
 
@@ -32,14 +32,14 @@ def check_format(fmt: str) -> str:
 def export_papers(pmids: Sequence[str], records: Records, fmt: str, output: str | Path | None = None,
                   notes: Mapping[str, str] | None = None) -> ExportResult:
     """Export the records of ``pmids`` in that order (``notes`` by PMID go where the format
-    has a place for them); write ``output`` atomically, encoded as the format's files are."""
+    has a place for them); write ``output`` (see ``search.library.files``: a regular file atomically, a device or FIFO as a stream, ``-`` to stdout), encoded as the format's files are."""
     from search.citations.export import export, get_format
 
     chosen = get_format(fmt)
     if output is not None:
-        check_writable(output)
+        check_output(output)
     articles, missing = ordered_articles(list(pmids), records)
     text = export(articles, chosen.name, notes=notes)
     if output is not None:
-        atomic_write(output, chosen.encode(text))
+        write_output(output, chosen.encode(text))
     return ExportResult(text, len(articles), tuple(missing))

@@ -18,6 +18,7 @@ class ImportOutcome:
     format: str  # the format the file was read as
     report: AddReport
     without_pmid: tuple[str, ...]  # "Title (doi:...)" of the entries that name no PMID
+    unreadable: tuple[str, ...] = ()  # entries the reader could not read, with their line
 
 
 def import_file(lists: CitationLists, name: str, path: str | Path) -> ImportOutcome:
@@ -27,4 +28,4 @@ def import_file(lists: CitationLists, name: str, path: str | Path) -> ImportOutc
 
     result = read_citations(Path(path))
     report = lists.add(name, result.pmids, create=True)
-    return ImportOutcome(result.format, report, tuple(e.label for e in result.without_pmid))
+    return ImportOutcome(result.format, report, tuple(e.label for e in result.without_pmid), result.unreadable)

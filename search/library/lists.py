@@ -12,7 +12,8 @@ from datetime import datetime
 import duckdb
 
 from ingest.errors import LibraryError
-from search.library.names import clean_name, name_key, parse_pmid, parse_pmids
+from search.library.limits import check_list_size, check_note
+from search.library.names import clean_name, name_key, parse_pmid, parse_pmids, shell_arg
 from search.library.queries import unknown_name
 from search.library.types import AddReport, CitationList, ListEntry
 from search.library.userdata import UserData
@@ -76,6 +77,7 @@ class CitationLists:
     def add(self, name: str, pmids: Iterable[str], *, note: str | None = None, create: bool = False) -> AddReport:
         """Append PMIDs (in order, each once); those already listed keep their place and get
         ``note`` if one is given. Every PMID is checked before anything is written."""
+        check_note(note)
         wanted = parse_pmids(pmids)
         with self.data.transaction() as con:
             if create and not self._exists(con, name):
@@ -84,6 +86,7 @@ class CitationLists:
             present = set(_pmids(con, lst.id))
             added = [p for p in wanted if p not in present]
             already = [p for p in wanted if p in present]
+            check_list_size(lst.name, lst.size + len(added))
             now = datetime.now()
             if added:
                 con.execute(
@@ -97,6 +100,7 @@ class CitationLists:
         return AddReport(tuple(added), tuple(already))
 
     def set_note(self, name: str, pmid: str, note: str | None) -> None:
+        check_note(note)
         pmid = parse_pmid(pmid)
         with self.data.transaction() as con:
             lst = self._get(con, name)
@@ -136,6 +140,18 @@ class CitationLists:
                 "GROUP BY e.pmid"
             ).fetchall()
         return {p: tuple(names) for p, names in rows}
+
+    def unnoticed_retractions(self, retracted: Iterable[str]) -> set[str]:
+        """The listed papers among ``retracted`` that no digest reported yet (nothing is marked)."""
+        retracted = list(retracted)
+        if not retracted:
+            return set()
+        with self.data.connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT pmid FROM list_entries WHERE retraction_noticed_at IS NULL AND list_contains(?, pmid)",
+                [retracted],
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def notice_retractions(self, retracted: Iterable[str]) -> set[str]:
         """Mark listed papers among ``retracted`` as seen retracted; return the PMIDs seen for
@@ -192,7 +208,7 @@ def _require_listed(con: duckdb.DuckDBPyConnection, lst: CitationList, pmids: Se
         raise LibraryError(
             f"Not in the list {lst.name!r}: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}; "
             "nothing was changed.",
-            hint=f"`medsearch lists show {lst.name!r}` shows its papers.",
+            hint=f"`medsearch lists show {shell_arg(lst.name)}` shows its papers.",
         )
 
 

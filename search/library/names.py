@@ -71,3 +71,12 @@ def parse_pmids(raws: Iterable[str]) -> list[str]:
             hint="A PMID is a positive whole number, e.g. 31452104.",
         )
     return list(out)
+
+
+def shell_arg(name: str) -> str:
+    """``name`` as the last argument of a shell command in a hint: quoted for the shell, and after
+    ``--`` when it starts with '-' (a list named ``--help`` would run the help instead)."""
+    import shlex
+
+    shown = " ".join(_CONTROL.sub(" ", name).split())
+    return f"-- {shlex.quote(shown)}" if shown.startswith("-") else shlex.quote(shown)

@@ -14,11 +14,11 @@ from ingest.errors import LibraryError
 from search.library.names import clean_name, name_key
 from search.library.types import QueryRun, SavedQuery, StoredRun
 from search.library.userdata import UserData
+from search.query.caps import MAX_K, MODES, check_query
 from search.types import Filters, Hit
 
 #: Results a saved query keeps per run unless told otherwise.
 DEFAULT_K = 50
-MODES = ("bm25", "dense", "hybrid", "rerank")  # search.engine.MODES, without importing the engine
 
 _COLUMNS = "q.id, q.name, q.query, q.filters, q.mode, q.k, q.created_at, q.last_pull_at"
 #: A saved query with its last run. Runs are numbered 1..n and never deleted one by one, so
@@ -79,8 +79,9 @@ class SavedQueries:
             raise LibraryError("The query is empty.", hint='Save some words, e.g. "metformin breast cancer".')
         if mode is not None and mode not in MODES:
             raise LibraryError(f"Unknown search mode {mode!r}.", hint=f"Use one of {', '.join(MODES)}.")
-        if k < 1:
-            raise LibraryError(f"k must be at least 1, got {k}.", hint=f"The default is {DEFAULT_K}.")
+        if not 1 <= k <= MAX_K:
+            raise LibraryError(f"k must be between 1 and {MAX_K}, got {k}.", hint=f"The default is {DEFAULT_K}.")
+        check_query(query, mode=mode, k=k)  # what a search with it would refuse is refused now, not at run time
         with self.data.transaction() as con:
             self._check_free(con, name)
             con.execute(

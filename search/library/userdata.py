@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.diskfull import disk_full
 from ingest.errors import StoreError
 
 _MIGRATIONS_PACKAGE = "search.library.migrations"
@@ -55,6 +56,17 @@ def _memory_connection() -> duckdb.DuckDBPyConnection:
     if _memory is None or _memory[0] != os.getpid():
         _memory = (os.getpid(), duckdb.connect(":memory:"))
     return _memory[1]
+
+
+def _forget_connection() -> None:
+    """Drop this process's in-memory connection (one a failed write left unusable)."""
+    global _memory
+    if _memory is not None:
+        try:
+            _memory[1].close()
+        except duckdb.Error:
+            pass
+    _memory = None
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -90,13 +102,19 @@ class UserData:
                     self._migrate(con)
                     _migrated.add(key)
                 yield con
-            except BaseException:
+            except BaseException as exc:
                 _rollback_if_open(con)
+                full = disk_full(exc, self.path)
+                if full is not None and full is not exc:
+                    raise full from exc
                 raise
             finally:
                 _attached.clear()
-                con.execute("USE memory")
-                con.execute(f"DETACH {_ALIAS}")
+                try:
+                    con.execute("USE memory")
+                    con.execute(f"DETACH {_ALIAS}")
+                except duckdb.Error:  # a connection a failed write invalidated: start afresh next time
+                    _forget_connection()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -106,7 +124,7 @@ class UserData:
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback_if_open(con)
                 raise
             con.execute("COMMIT")
 
@@ -126,12 +144,19 @@ class UserData:
         con = _memory_connection()
         deadline = time.monotonic() + self.wait_seconds
         delay = 0.01
+        new = not self.path.exists()
         while True:
             try:
                 con.execute(f"ATTACH ? AS {_ALIAS}", [str(self.path)])
                 con.execute(f"USE {_ALIAS}")
                 return con
             except duckdb.IOException as exc:
+                full = disk_full(exc, self.path)
+                if full is not None:
+                    if new:  # a file begun on a full disk is no database: leave none behind
+                        self.path.unlink(missing_ok=True)
+                        Path(f"{self.path}.wal").unlink(missing_ok=True)
+                    raise full from exc
                 text = str(exc)
                 if "lock" not in text.lower() or time.monotonic() >= deadline:
                     raise StoreError(

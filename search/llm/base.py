@@ -13,7 +13,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,29 +182,43 @@ def _round(x: float | None) -> float | None:
 class TimedStream:
     """Iterate a model's stream, measuring time to first token and tokens/s, logged at the end.
 
+    The stream is held to the model's deadlines (its ``deadlines`` attribute, if any: see
+    :mod:`search.llm.deadline`) and to ``until``, the summary's deadline on ``clock``.
     ``stats`` is set once the stream is exhausted or closed.
     """
 
-    def __init__(self, model: ChatModel, messages: Sequence[Message], options: GenerationOptions) -> None:
+    def __init__(self, model: ChatModel, messages: Sequence[Message], options: GenerationOptions, *,
+                 clock=None, until: float | None = None) -> None:
+        from search.llm.deadline import REAL_CLOCK
+
         self.model = model
         self.messages = messages
         self.options = options
+        self.clock = clock or REAL_CLOCK
+        self.until = until
         self.stats: GenerationStats | None = None
 
     def __iter__(self) -> Iterator[str]:
-        start = time.perf_counter()
+        from search.llm.deadline import UNLIMITED, within
+
+        clock = self.clock
+        start = clock.now()
         first: float | None = None
         count = 0
+        deadlines = getattr(self.model, "deadlines", None) or UNLIMITED
+        chunks = within(self.model.stream(self.messages, self.options), model_name=self.model.name,
+                        deadlines=deadlines, clock=clock, until=self.until)
         try:
-            for chunk in self.model.stream(self.messages, self.options):
+            for chunk in chunks:
                 if not chunk:
                     continue
                 if first is None:
-                    first = time.perf_counter() - start
+                    first = clock.now() - start
                 count += 1
                 yield chunk
         finally:
-            self.stats = GenerationStats(first, time.perf_counter() - start, count)
+            chunks.close()
+            self.stats = GenerationStats(first, clock.now() - start, count)
             tps = self.stats.tokens_per_s
             log.info(
                 "%s: first token after %s s, %d tokens, %s tokens/s", self.model.name,

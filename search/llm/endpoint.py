@@ -13,9 +13,18 @@ from collections.abc import Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from search.llm.base import GenerationOptions, LLMError, Message
+from search.llm.deadline import Deadlines
 
-#: Seconds to wait for the server to connect and for each chunk of the answer.
-TIMEOUT_S = 120.0
+#: The endpoint's deadlines (``search.llm.deadline``): text must begin within FIRST_TOKEN_S, a call
+#: end within CALL_S, a whole summary (a finding per paper, then the overview) within SUMMARY_S.
+#: Past one, the summary falls back to the abstracts' conclusions at once.
+FIRST_TOKEN_S = 30.0
+CALL_S = 90.0
+SUMMARY_S = 180.0
+#: The connection's own time-out (connect, and each read): it only ends a worker thread that
+#: waits on a server that went silent after the deadline gave up on it.
+TIMEOUT_S = CALL_S
+DEADLINES = Deadlines(FIRST_TOKEN_S, CALL_S, SUMMARY_S)
 #: Sent when no key is set: the client needs one, local servers accept any.
 _NO_KEY = "no-key-set"
 
@@ -24,12 +33,18 @@ class EndpointModel:
     """A model served over the chat-completions protocol; thread-safe."""
 
     def __init__(self, url: str, model: str, *, api_key: str | None = None, key_env: str | None = None,
-                 timeout_s: float = TIMEOUT_S, max_retries: int = 2) -> None:
+                 timeout_s: float = TIMEOUT_S, max_retries: int = 1,
+                 deadlines: Deadlines = DEADLINES) -> None:
         import openai
 
+        from ingest.redact import register_secret, register_url_password
+
+        register_secret(api_key)  # an error body may repeat it: see ingest.redact
+        register_url_password(url)
         self.url = url.rstrip("/")
         self.model = model
         self.key_env = key_env
+        self.deadlines = deadlines
         self._client = openai.OpenAI(
             base_url=self.url, api_key=api_key or _NO_KEY, timeout=timeout_s, max_retries=max_retries,
         )
@@ -76,6 +91,10 @@ class EndpointModel:
         except openai.APIError as exc:
             raise LLMError(f"Cannot reach the chat endpoint {public_url(self.url)}: {_short(str(exc))}",
                            hint="Check MEDSEARCH_LLM_URL and that the server runs.") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+            raise LLMError(f"{public_url(self.url)} sent a malformed answer ({type(exc).__name__}).",
+                           hint="Check that MEDSEARCH_LLM_URL is an OpenAI-compatible chat-completions "
+                           "endpoint.") from None
 
 
 def public_url(url: str) -> str:

@@ -37,6 +37,13 @@ from datetime import date
 from ingest.errors import ConfigError
 
 OPERATORS = ("AND", "OR", "NOT")
+#: Parentheses nested deeper than this are refused (PubMed's own queries rarely pass 5): the
+#: parser, and everything that walks the tree, recurse once per level.
+MAX_NESTING = 64
+#: The most levels a query's tree may have. Operators of mixed kinds nest without parentheses
+#: (``a OR b AND c OR d ...`` reads left to right, one level per change), and explain, to_pubmed
+#: and the restriction walk the tree recursively.
+MAX_DEPTH = 64
 
 
 class QuerySyntaxError(ConfigError):
@@ -51,7 +58,9 @@ class QuerySyntaxError(ConfigError):
         self.caret_line = " " * self.position + "^"
         shown = f"{message} (at position {self.position})\n  {query}\n  {self.caret_line}"
         super().__init__(shown, hint=hint or "Check the query syntax: docs/query-syntax.md.")
-        self.reason = message
+        from ingest.redact import redact
+
+        self.reason = redact(message)
 
 
 # ---------------------------------------------------------------------------- fields
@@ -256,10 +265,11 @@ class ParsedQuery:
 
     @property
     def free_text(self) -> str:
-        """Text to rank by: the free-text clauses, else the restriction's positive untagged words."""
+        """Text to rank by: the free-text clauses, else the restriction's positive untagged words
+        (a truncated word restricts only: a prefix is no term to rank by)."""
         if self.free_clauses:
             return " ".join(t.text for t in self.free_clauses)
-        return " ".join(t.text for t in _positive_untagged(self.restriction))
+        return " ".join(w for t in _positive_untagged(self.restriction) for w in t.words if not w.endswith("*"))
 
     @property
     def boolean_only(self) -> bool:
@@ -279,6 +289,7 @@ class _Parser:
         self.query = query
         self.toks = _lex(query)
         self.i = 0
+        self.nesting = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -317,7 +328,12 @@ class _Parser:
             self.take()
             if self.peek().kind == "RPAREN":
                 raise self.error("empty parentheses", tok.pos, "Put a clause inside ( ), or remove them.")
+            if self.nesting >= MAX_NESTING:
+                raise self.error(f"parentheses nested more than {MAX_NESTING} deep", tok.pos,
+                                 "Remove parentheses that hold a single clause; AND, OR and NOT read left to right.")
+            self.nesting += 1
             node = self.expr(depth=1)
+            self.nesting -= 1
             if self.peek().kind != "RPAREN":
                 raise self.error("'(' is never closed", tok.pos, "Add the missing ')'.")
             self.take()
@@ -446,16 +462,67 @@ def parse(query: str) -> ParsedQuery:
     root = p.expr(depth=0)
     if p.peek().kind != "END":  # pragma: no cover - expr() consumes to END at depth 0
         raise p.error("unexpected text", p.peek().pos)
+    deep = _too_deep(root)
+    if deep is not None:
+        raise p.error(f"the query nests its clauses more than {MAX_DEPTH} levels deep", deep,
+                      "AND, OR and NOT read left to right, each change of operator one level deeper: "
+                      "group with parentheses, e.g. (a OR b) AND (c OR d).")
     return split(query, root)
 
 
+def _too_deep(root: Node) -> int | None:
+    """The position of a leaf deeper than :data:`MAX_DEPTH` levels, or None (no recursion)."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (Term, DateRange)):
+            if level > MAX_DEPTH:
+                return node.pos
+            continue
+        if level > MAX_DEPTH:
+            return _first_pos(node)
+        children = (node.item,) if isinstance(node, Not) else node.items
+        stack.extend((child, level + 1) for child in children)
+    return None
+
+
+def _first_pos(node: Node) -> int:
+    while not isinstance(node, (Term, DateRange)):
+        node = node.item if isinstance(node, Not) else node.items[0]
+    return node.pos
+
+
 def split(query: str, root: Node) -> ParsedQuery:
-    """Split a tree into top-level free-text clauses and the restriction (module docstring)."""
+    """Split a tree into top-level free-text clauses and the restriction (module docstring).
+
+    A truncated word (``randomiz*``) cannot rank (no index holds a prefix as a term), so an
+    untagged one is what PubMed makes of it: a restriction to records with a word starting so
+    in any field. ``metformin randomiz*`` ranks by ``metformin`` among the records that have a
+    word starting with ``randomiz``; a quoted untagged phrase holding one restricts whole."""
     clauses = root.items if isinstance(root, And) else (root,)
-    free = tuple(c for c in clauses if isinstance(c, Term) and c.field is None)
-    rest = [c for c in clauses if not (isinstance(c, Term) and c.field is None)]
+    free: list[Term] = []
+    rest: list[Node] = []
+    for clause in clauses:
+        if isinstance(clause, Term) and clause.field is None:
+            ranked, restricting = _split_truncated(clause)
+            free += [ranked] if ranked is not None else []
+            rest += [restricting] if restricting is not None else []
+        else:
+            rest.append(clause)
     restriction = and_(*rest) if rest else None
-    return ParsedQuery(query, root, free, restriction)
+    return ParsedQuery(query, root, tuple(free), restriction)
+
+
+def _split_truncated(term: Term) -> tuple[Term | None, Term | None]:
+    """An untagged top-level term as (the words that rank, the truncated words that restrict)."""
+    if not term.truncated:
+        return term, None
+    if term.quoted:
+        return None, term
+    prefixes = [w for w in term.words if w.endswith("*") and w != "*"]
+    plain = [w for w in term.words if not w.endswith("*")]
+    ranked = Term(" ".join(plain), None, False, term.noexp, term.pos) if plain else None
+    return ranked, Term(" ".join(prefixes), None, False, False, term.pos)
 
 
 def parse_restriction(query: str) -> Node:

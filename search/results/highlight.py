@@ -126,6 +126,10 @@ class Highlighter:
     def __init__(self, terms: QueryTerms, word_tokens: Callable[[str], tuple[str, ...]]) -> None:
         self.terms = terms
         self._word_tokens = word_tokens
+        # Built once for a page: each field's phrases by their first word (exact, or a prefix in one
+        # regular expression), so a text is read once, whatever the number of phrases.
+        self._starts = {name: _PhraseStarts([p for p in terms.phrases if name in p.fields])
+                        for name in ("title", "abstract")}
 
     def spans(self, title: str, abstract: str) -> tuple[Span, ...]:
         """Spans in ``title`` then ``abstract``, each list in text order, overlaps merged."""
@@ -137,9 +141,9 @@ class Highlighter:
         if not text:
             return []
         found = list(self._bm25(name, text)) if self.terms.tokens else []
-        phrases = [p for p in self.terms.phrases if name in p.fields]
-        if phrases:
-            found += self._exact(name, text, phrases)
+        starts = self._starts[name]
+        if starts:
+            found += self._exact(name, text, starts)
         return _merge(found)
 
     def _bm25(self, name: str, text: str) -> Iterator[Span]:
@@ -150,15 +154,42 @@ class Highlighter:
                     yield Span(name, m.start(), m.end(), t)
                     break
 
-    def _exact(self, name: str, text: str, phrases: list[Phrase]) -> list[Span]:
+    def _exact(self, name: str, text: str, starts: _PhraseStarts) -> list[Span]:
         words = [(m.start(), m.end(), exact_token(m.group())) for m in _WORD.finditer(text)]
         out = []
-        for p in phrases:
-            size = len(p.words)
-            for i in range(len(words) - size + 1):
-                if all(_matches(words[i + j][2], p.words[j], p.prefix[j]) for j in range(size)):
+        for i, (_, _, token) in enumerate(words):
+            for p in starts.at(token):
+                size = len(p.words)
+                if i + size <= len(words) and all(
+                        _matches(words[i + j][2], p.words[j], p.prefix[j]) for j in range(1, size)):
                     out.append(Span(name, words[i][0], words[i + size - 1][1], " ".join(p.words)))
         return out
+
+
+class _PhraseStarts:
+    """Phrases by their first word: a dict for exact first words, one regular expression (and a
+    dict by prefix) for first words that end in ``*``. :meth:`at` gives the phrases that may start
+    at a token, in the order given."""
+
+    def __init__(self, phrases: list[Phrase]) -> None:
+        self.order = {p: i for i, p in enumerate(phrases)}
+        self.exact: dict[str, list[Phrase]] = {}
+        self.by_prefix: dict[str, list[Phrase]] = {}
+        for p in phrases:
+            (self.by_prefix if p.prefix[0] else self.exact).setdefault(p.words[0], []).append(p)
+        alternatives = sorted(self.by_prefix, key=len, reverse=True)
+        self.prefixes = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
+
+    def __bool__(self) -> bool:
+        return bool(self.order)
+
+    def at(self, token: str) -> list[Phrase]:
+        found = list(self.exact.get(token, ()))
+        if self.prefixes is not None and self.prefixes.match(token):
+            found += [p for prefix, ps in self.by_prefix.items() if token.startswith(prefix) for p in ps]
+        if len(found) > 1:
+            found.sort(key=self.order.__getitem__)
+        return found
 
 
 def _matches(token: str, word: str, prefix: bool) -> bool:

@@ -177,20 +177,26 @@ class DenseIndex:
         fingerprint: str,
         batch_size: int = 32,
         progress: bool = False,
+        journal: Journal | None = None,
     ) -> DenseUpdate:
         """Make the index hold exactly ``docs`` (``(doc_id, text, text_hash)``), in their order.
 
         A document whose text hash the index already holds keeps that vector (whatever
         its doc_id); only texts not embedded before are embedded; the rest is dropped.
+        ``journal`` (see ``search.index.journal``) gets every batch as soon as it is embedded,
+        and gives back the batches an interrupted earlier update finished (counted as kept).
         """
         old_ids = set(self.doc_ids)
         by_hash = {h: i for i, h in enumerate(self.text_hashes)}
-        plan = _Plan()
+        resumed = journal.vectors() if journal is not None else {}
+        plan = _Plan(journal)
         with progress_bar(progress, desc="embed", unit=" doc") as bar:
             for doc_id, text, text_hash in docs:
                 row = by_hash.get(text_hash)
                 if row is not None:
                     plan.keep(doc_id, text_hash, row)
+                elif text_hash in resumed:
+                    plan.resume(doc_id, text_hash, resumed[text_hash])
                 else:
                     plan.embed(doc_id, text_hash, text, changed=doc_id in old_ids)
                 if len(plan.texts) >= EMBED_CHUNK:
@@ -200,7 +206,7 @@ class DenseIndex:
         if vectors is not self.vectors:
             self.vectors, self._int8 = vectors, None
         result = DenseUpdate(
-            kept=len(plan.kept_rows),
+            kept=len(plan.kept_rows) + len(plan.resumed_pos),
             added=plan.added,
             changed=plan.changed,
             removed=len(old_ids - set(plan.doc_ids)),
@@ -333,18 +339,35 @@ class DenseIndex:
         return rows[positions], values
 
 
-class _Plan:
-    """The rows of an updated index: kept rows of the old matrix, new embeddings for the rest."""
+class Journal(Protocol):
+    """Where finished batches are kept across an interrupted update (``search.index.journal``)."""
 
-    def __init__(self) -> None:
+    def vectors(self) -> dict[str, np.ndarray]: ...
+
+    def record(self, hashes: list[str], vectors: np.ndarray) -> None: ...
+
+
+#: Texts embedded per kept batch: what an interrupted build loses at most.
+JOURNAL_BATCH = 256
+
+
+class _Plan:
+    """The rows of an updated index: kept rows of the old matrix, vectors an interrupted update
+    kept, new embeddings for the rest."""
+
+    def __init__(self, journal: Journal | None = None) -> None:
         self.doc_ids: list[str] = []
         self.hashes: list[str] = []
         self.kept_pos: list[int] = []
         self.kept_rows: list[int] = []
+        self.resumed_pos: list[int] = []
+        self.resumed: list[np.ndarray] = []
         self.new_pos: list[int] = []
         self.texts: list[str] = []
+        self.new_hashes: list[str] = []
         self.chunks: list[np.ndarray] = []
         self.added = self.changed = 0
+        self.journal = journal
         self._seen: set[str] = set()
 
     def _add(self, doc_id: str, text_hash: str) -> int:
@@ -359,27 +382,47 @@ class _Plan:
         self.kept_pos.append(self._add(doc_id, text_hash))
         self.kept_rows.append(row)
 
+    def resume(self, doc_id: str, text_hash: str, vector: np.ndarray) -> None:
+        self.resumed_pos.append(self._add(doc_id, text_hash))
+        self.resumed.append(vector)
+
     def embed(self, doc_id: str, text_hash: str, text: str, *, changed: bool) -> None:
         self.new_pos.append(self._add(doc_id, text_hash))
         self.texts.append(text)
+        self.new_hashes.append(text_hash)
         self.changed += changed
         self.added += not changed
 
     def flush(self, embedder: TextEmbedder | None, batch_size: int, bar: Any) -> None:
         if embedder is None or not self.texts:
             return
-        self.chunks.append(embedder.embed_documents(self.texts, batch_size=batch_size))
+        if self.journal is None:
+            self.chunks.append(embedder.embed_documents(self.texts, batch_size=batch_size))
+        else:  # batches of similar length (little padding), each kept as soon as it is done
+            order = sorted(range(len(self.texts)), key=lambda i: len(self.texts[i]))
+            out = np.empty((len(self.texts), embedder.dims), dtype=np.float32)
+            for start in range(0, len(order), JOURNAL_BATCH):
+                rows = order[start:start + JOURNAL_BATCH]
+                vectors = embedder.embed_documents([self.texts[i] for i in rows], batch_size=batch_size)
+                out[rows] = vectors
+                self.journal.record([self.new_hashes[i] for i in rows], vectors)
+                bar.update(len(rows))
+            self.chunks.append(out)
+            self.texts, self.new_hashes = [], []
+            return
         bar.update(len(self.texts))
-        self.texts = []
+        self.texts, self.new_hashes = [], []
 
     def assemble(self, old: np.ndarray, dims: int) -> np.ndarray:
-        if not self.new_pos and self.kept_rows == list(range(len(old))):
+        if not self.new_pos and not self.resumed_pos and self.kept_rows == list(range(len(old))):
             return old  # nothing changed: keep the (possibly memory-mapped) matrix
         out = np.empty((len(self.doc_ids), dims), dtype=np.float32)
         if self.kept_rows:
             out[self.kept_pos] = old[np.asarray(self.kept_rows)]
         if self.new_pos:
             out[self.new_pos] = np.concatenate(self.chunks)
+        if self.resumed_pos:
+            out[self.resumed_pos] = np.stack(self.resumed)
         return out
 
 

@@ -61,6 +61,9 @@ class SummaryCache:
         return {k: CachedOutput(out, model, created) for k, out, model, created in rows}
 
     def put(self, key: str, kind: Kind, model: str, output: str, created_at: datetime) -> None:
+        from ingest.redact import redact
+
+        model, output = redact(model), redact(output)  # a server may echo a key: never stored
         try:
             with self.userdata.transaction() as con:
                 con.execute(

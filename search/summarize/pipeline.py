@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from search.llm import ChatModel, GenerationStats, LLMError, TimedStream
+from search.llm.deadline import REAL_CLOCK, Clock
 from search.summarize import prompts
 from search.summarize.cache import CachedOutput, SummaryCache, cache_key
 from search.summarize.extractive import conclusion
@@ -58,12 +59,13 @@ class Summarizer:
 
     def __init__(self, model: ChatModel | None, cache: SummaryCache | None = None, *,
                  unavailable: str | None = None, clock: Callable[[], datetime] = datetime.now,
-                 abstract_chars: int = prompts.MAX_ABSTRACT_CHARS) -> None:
+                 abstract_chars: int = prompts.MAX_ABSTRACT_CHARS, timer: Clock = REAL_CLOCK) -> None:
         self.model = model
         self.cache = cache
         self.abstract_chars = abstract_chars  # how much of an abstract a finding prompt carries
         self.unavailable = unavailable or ("no language model is configured" if model is None else None)
-        self.clock = clock
+        self.clock = clock  # the time written on a summary
+        self.timer = timer  # what the model's deadlines are measured with (search.llm.deadline)
 
     def stream_overview(self, query: str, papers: Sequence[Paper]) -> Iterator[Event]:
         """Events as the work progresses: each finding, each overview sentence, then the summary."""
@@ -91,6 +93,9 @@ class _Run:
         self.generated = False  # a model call was made (not everything came from the cache)
         self.cache_times: list[datetime] = []  # when each cached output used was written
         self.cached_findings: dict[str, CachedOutput] = {}
+        deadlines = getattr(self.model, "deadlines", None)
+        summary_s = deadlines.summary_s if deadlines is not None else None
+        self.until = None if summary_s is None else owner.timer.now() + summary_s  # the summary's deadline
 
     # -- the two requests ---------------------------------------------------------------
     def overview(self, papers: list[Paper]) -> Iterator[Event]:
@@ -186,7 +191,8 @@ class _Run:
     # -- the model ----------------------------------------------------------------------
     def _stream(self, messages, options) -> _Collecting:
         self.generated = True
-        return _Collecting(TimedStream(self.model, messages, options), self.stats)
+        return _Collecting(TimedStream(self.model, messages, options, clock=self.owner.timer, until=self.until),
+                           self.stats)
 
     def _generate(self, messages, options, *, enough: int | None = None) -> str | None:
         """The model's answer, or ``None`` after marking the run failed. With ``enough``, the
@@ -347,8 +353,11 @@ def _settled(part: str) -> bool:
 
 
 def _clean(raw: str) -> str:
-    """Model text without a preamble ("Summary:"), markdown emphasis or wrapping quotes."""
-    text = _PREAMBLE.sub("", raw.strip())
+    """Model text without a preamble ("Summary:"), markdown emphasis or wrapping quotes, and
+    without any registered secret (a server may echo the request's key)."""
+    from ingest.redact import redact
+
+    text = _PREAMBLE.sub("", redact(raw).strip())
     text = text.replace("**", "").strip().strip('"').strip()
     return " ".join(text.split())
 

@@ -207,11 +207,11 @@ def entry_fields(article: Article, note: str | None = None) -> list[tuple[str, s
              ("title", _title(article.title))]
     pairs += _source_fields(article)
     pairs += [
-        ("year", str(article.pub_year) if article.pub_year else ""),
+        ("year", latex(str(article.pub_year)) if article.pub_year else ""),
         ("pages", _pages(article)),
         ("doi", latex(article.doi)),
-        ("pmid", article.pmid or ""),
-        ("pmcid", f.pmcid(article) or ""),
+        ("pmid", latex(article.pmid)),
+        ("pmcid", latex(f.pmcid(article))),
         ("abstract", latex(f.abstract(article))),
         ("keywords", ", ".join(_keyword(k) for k in f.keywords(article))),
         ("language", latex(", ".join(article.languages))),
