@@ -261,7 +261,7 @@ class Engine:
             return Ranked((), candidates, timings, warnings, 0, sort, parsed, tokens, did_you_mean)
         rows = found.result.rows
         if sort in ("date", "author"):
-            bm25, dense = self._retrieve_in(snap, tokens, rows, found, self.config.depth, mode, timings)
+            bm25, dense = self._retrieve(snap, tokens, found, self.config.depth, mode, timings)
             t = time.perf_counter()
             hits = sorted_page(snap, tokens, rows, bm25, dense, mode, sort, k, offset, found.cosine)
             timings["sort"] = ms(t)
@@ -342,15 +342,26 @@ class Engine:
 
     def _relevance(self, snap: Snapshot, parsed: ParsedQuery, tokens: tuple[str, ...], found: Matched,
                    candidates: int, k: int, offset: int, mode: str, sort: str, timings: dict[str, float]) -> Ranked:
-        """The ranking pipeline over the result set: BM25 and dense top-N, fusion, rerank; a page."""
+        """The ranking pipeline, then the result set: BM25 and dense top-N under the filters,
+        fusion, the records outside the set left out, rerank of the head; a page.
+
+        The retrievers and fusion see the same lists as without a result set (the ranking is
+        unchanged; the set only leaves records out). Members of the set that neither top-N
+        reached follow, by BM25 score (the cosine in dense mode), so that paging walks the
+        whole set."""
         text = parsed.free_text
         depth = max(offset + k, self.config.depth)
-        bm25, dense = self._retrieve_in(snap, tokens, found.result.rows, found, depth, mode, timings)
+        bm25, dense = self._retrieve(snap, tokens, found, depth, mode, timings)
         t = time.perf_counter()
         if self.config.fusion == "learned" and mode in ("hybrid", "rerank"):
             fused = self._learned(snap, text, found.qvec, bm25, dense)
         else:
             fused = self._fuse(bm25, dense, mode)
+        rows_of = snap.rows_of()
+        inside = found.result.rows
+        fused = [f for f in fused if inside[rows_of[f.doc_id]]]
+        if len(fused) < min(offset + k, found.size):
+            fused += self._rest_of_set(snap, tokens, found, {f.doc_id for f in fused}, offset + k - len(fused), mode)
         fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
         timings["fusion"] = ms(t)
         reranked: dict[str, tuple[float, int]] = {}
@@ -360,7 +371,6 @@ class Engine:
             timings["rerank"] = ms(t)
         if sort == "evidence" and fused:
             t = time.perf_counter()
-            rows_of = snap.rows_of()
             rows = np.array([rows_of[f.doc_id] for f in fused])
             # relevance inside a level is the fused order itself (equal scores keep their places)
             order = order_rows(snap.records.columns(), rows, "evidence", -np.arange(len(fused), dtype=np.float64))
@@ -370,24 +380,45 @@ class Engine:
         hits = page_hits(fused[offset : offset + k], bm25, dense, fused_at, reranked, offset)
         return Ranked(hits, candidates, timings, (), found.size, sort, parsed, tokens)
 
-    def _retrieve_in(self, snap: Snapshot, tokens: tuple[str, ...], rows: np.ndarray, found: Matched, depth: int,
-                     mode: str, timings: dict[str, float]) -> tuple[list[Scored], list[Scored]]:
-        """The BM25 and dense top ``depth`` inside the result set ``rows`` (each empty where
-        ``mode`` skips it); the dense list comes from the matching pass when it covers them."""
+    def _rest_of_set(self, snap: Snapshot, tokens: tuple[str, ...], found: Matched, listed: set[str], n: int,
+                     mode: str) -> list[Fused]:
+        """Up to ``n`` members of the result set not in ``listed``, by BM25 score (cosine in
+        dense mode), scored below every listed record."""
+        inside = found.result.rows.copy()
+        rows_of = snap.rows_of()
+        inside[[rows_of[d] for d in listed]] = False
+        if mode == "dense":
+            cos = found.cosine
+            rest = sorted((d for d in (snap.doc_ids[r] for r in np.flatnonzero(inside))), key=lambda d: -cos.get(d, -2.0))
+            scored = [(d, cos.get(d, -2.0)) for d in rest[:n]]
+        else:
+            scored = list(snap.lexical.search_tokens(list(tokens), n, inside))
+            missing = n - len(scored)
+            if missing > 0:  # members that hold no query token (the relevance side's)
+                have = {d for d, _ in scored}
+                scored += [(snap.doc_ids[r], 0.0) for r in np.flatnonzero(inside) if snap.doc_ids[r] not in have][:missing]
+        return [Fused(d, -1e9 - i, None) for i, (d, _) in enumerate(scored)]
+
+    def _retrieve(self, snap: Snapshot, tokens: tuple[str, ...], found: Matched, depth: int,
+                  mode: str, timings: dict[str, float]) -> tuple[list[Scored], list[Scored]]:
+        """The BM25 and dense top ``depth`` under the filters (less the notices left out), each
+        empty where ``mode`` skips it; the dense list comes from the matching pass when it
+        covers them."""
         bm25: list[Scored] = []
         dense: list[Scored] = []
+        allowed = found.allowed
         if mode != "dense":
             t = time.perf_counter()
-            bm25 = snap.lexical.search_tokens(list(tokens), depth, rows)
-            timings["bm25"] = ms(t)
+            bm25 = snap.lexical.search_tokens(list(tokens), depth, allowed)
+            timings["bm25"] = timings.get("bm25", 0.0) + ms(t)
         if mode != "bm25":
             t = time.perf_counter()
             rows_of = snap.rows_of()
-            inside = [s for s in found.wide if rows[rows_of[s.doc_id]]]
-            if found.complete or len(inside) >= depth:
-                dense = inside[:depth]
+            kept = [s for s in found.wide if allowed is None or allowed[rows_of[s.doc_id]]]
+            if found.complete or len(kept) >= depth:
+                dense = kept[:depth]
             else:
-                dense = snap.dense.search(found.qvec, depth, rows)  # type: ignore[union-attr]
+                dense = snap.dense.search(found.qvec, depth, allowed)  # type: ignore[union-attr]
             timings["dense"] = timings.get("dense", 0.0) + ms(t)
         return bm25, dense
 

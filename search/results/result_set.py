@@ -52,8 +52,8 @@ from search.retrieval.tokenizer import Tokenizer, greek_variants, words_with_par
 #: The calibrated semantic cuts (``bench/tune_result_set.py`` on NFCorpus dev + SciFact train,
 #: docs/quality.md "The result set"): the packaged embedder's cosine (dense mode), and the
 #: packaged learned-fusion model's score (hybrid and rerank).
-PACKAGED_BM25_THRESHOLD = 0.15
-PACKAGED_DENSE_THRESHOLD = 0.2
+PACKAGED_BM25_THRESHOLD = 0.2
+PACKAGED_DENSE_THRESHOLD = 0.25
 PACKAGED_FUSED_THRESHOLD = -1.0
 
 
