@@ -90,8 +90,10 @@ def print_results(results: SearchResults, *, explain: bool) -> None:
     if not results.hits:
         if results.offset and results.total:
             print(f"No results from {results.offset + 1} on ({results.total} records match).")
-        else:
+        elif results.filters.active or results.restriction:
             print(f"No results ({results.candidates} records pass the filters).")
+        else:
+            print(f"No results ({results.documents} records searched).")
         return
     for h in results.hits:
         print_hit(h, explain=explain)
