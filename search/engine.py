@@ -275,11 +275,13 @@ class Engine:
         """The result set of the free text under ``mask`` (search.results.result_set), with
         the query vector and the dense list it was found with (reused by the ranking)."""
         t = time.perf_counter()
-        allowed, everywhere = mask, None  # everywhere: what the relevance side reads (no filter)
-        if not (filters.include_notices or asks_for_notices(parsed.restriction)):
-            notice = snap.records.columns().notice
-            if notice.any():
-                everywhere = ~notice
+        # everywhere: what the relevance side reads, never the filters (they only narrow) and
+        # never notices (asked-for notices join by their words, so asking only adds them)
+        allowed, everywhere = mask, None
+        notice = snap.records.columns().notice
+        if notice.any():
+            everywhere = ~notice
+            if not (filters.include_notices or asks_for_notices(parsed.restriction)):
                 allowed = everywhere if mask is None else mask & everywhere
         found = concepts(parsed.free_text, self._tokenizer())
         rule = self.config.result_set

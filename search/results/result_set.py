@@ -30,8 +30,11 @@ Boolean match of the query, and Best Match only orders it. Ours, for free text
   side; ``dense``: the relevance side alone (the cosine).
 - **Filters narrow.** The filters, Clinical Queries and PubMed-syntax clauses (the mask)
   restrict the set and never add to it: the relevance side is computed over the whole
-  collection and then masked, so a record that is no match without a filter is none with it. Retraction notices, errata and expressions of
-  concern are left out unless asked for (they show on the card of the paper they concern).
+  collection (less the notices) and then masked, so a record that is no match without a
+  filter is none with it.
+- **Notices.** Retraction notices, errata and expressions of concern are left out unless
+  asked for (they show on the card of the paper they concern); asked for, they join by
+  their words (the lexical side) and never by the relevance side, so asking only adds them.
 - **Nothing matches nothing.** When no record holds any concept of the query, the set is
   empty: the semantic side is not asked (a nearest vector exists for any text).
 
