@@ -434,17 +434,6 @@ def test_processes_writing_at_once_lose_nothing(lib):
     assert [e.position for e in entries] == list(range(1, 101))
 
 
-def test_saving_works_while_a_writer_holds_the_corpus_store(corpus, tmp_path):
-    s = fresh_copy(corpus, tmp_path)
-    lib = Library(s.library_path, wait_seconds=5)
-    with Store(s.db):  # an ingest holds the store for writing
-        lib.lists.add("L", [LISTED], create=True)
-        lib.saved.add("q", "cancer")
-        with open_searcher(s) as engine:  # and searching the snapshot works too
-            run_query(lib.saved, lib.saved.get("q"), engine)
-    assert lib.saved.get("q").runs == 1
-
-
 def test_the_library_survives_an_index_rebuild(corpus, tmp_path):
     s = fresh_copy(corpus, tmp_path)
     lib = Library(s.library_path)
