@@ -591,18 +591,6 @@ class Store:
         finally:
             cur.close()
 
-    def count_changed(self, doc_ids: Sequence[str], record_hashes: Sequence[str]) -> int:
-        """Records added, changed or removed in the store relative to these (doc_id, record_hash)."""
-        known = pa.table({
-            "doc_id": pa.array(list(doc_ids), pa.string()),
-            "record_hash": pa.array(list(record_hashes), pa.string()),
-        })
-        with self._registered("_indexed", known):
-            return self.con.execute(
-                "SELECT count(*) FROM articles a FULL OUTER JOIN _indexed i USING (doc_id) "
-                "WHERE a.record_hash IS DISTINCT FROM i.record_hash"
-            ).fetchall()[0][0]
-
     # -- PubMed queries: refresh and update (migration 0003) -----------------------------
     def remember_pubmed_query(
         self, query: str, *, max_records: int | None, sort: str, since: date | None,

@@ -26,8 +26,8 @@ from search.llm import (
 )
 from search.llm.endpoint import EndpointModel, is_loopback, public_url
 from search.llm.packaged import join_parts
-from search.llm.scripted import ScriptedModel
 from tests.chat_server import ChatServer
+from tests.scripted_model import ScriptedModel
 
 
 def installed(module: str) -> None:

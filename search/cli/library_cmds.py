@@ -11,8 +11,7 @@ from pathlib import Path
 from search.cli.common import open_store, positive, print_json, safe, safe_line, warn
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
-
-MODES = ["bm25", "dense", "hybrid", "rerank"]
+from search.types import MODES
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -15,6 +15,7 @@ from search.cli.common import positive, print_json, safe, safe_line
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
 from search.llm import local  # noqa: F401 - sets OpenMP's wait policy before anything loads OpenMP
+from search.types import MODES
 
 _FLAG_WORDS = {
     "invented_citation": "citation removed",
@@ -48,7 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="print one JSON object: text, given_pmids, cited_pmids, flags, model, label, "
                    "findings, ... (nothing is printed while it is written)")
     add_filter_arguments(p)
-    p.add_argument("--mode", choices=["bm25", "dense", "hybrid", "rerank"],
+    p.add_argument("--mode", choices=MODES,
                    help="retrieval mode (default MEDSEARCH_SEARCH_MODE, else the best on dev)")
     p.set_defaults(handler=cmd_summarize)
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -95,9 +94,6 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         tokens = [t for t in surface_tokens(text) if t not in self._stop]
         return self._stemmer.stemWords(tokens) if self._stemmer else tokens
-
-    def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self(text) for text in texts]
 
 
 def normalize(text: str) -> str:
