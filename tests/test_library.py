@@ -244,7 +244,7 @@ def engine(corpus):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=_odd_names)
 def test_odd_names_go_through_create_rename_export_and_backup_or_are_refused_cleanly(tmp_path_factory, engine, name):
-    from search.library.exporting import export_papers
+    from search.library.views import export_papers
 
     folder = tmp_path_factory.mktemp("odd")
     lib = Library(folder / "lib.duckdb")

@@ -476,12 +476,14 @@ def cmd_lists_move(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_lists_import(args: argparse.Namespace, settings: Settings) -> int:
-    from search.library.importing import import_file
+    from search.citations.importers import read_citations
 
-    outcome = import_file(_library(settings).lists, args.name, args.file)
-    print(f"Read {safe(args.file)} as {outcome.format}.")
-    _print_added(args.name, outcome.report, noted=False)
-    without = outcome.without_pmid
+    # the whole file is read and checked first: an unreadable file or unknown format changes nothing
+    result = read_citations(Path(args.file))
+    report = _library(settings).lists.add(args.name, result.pmids, create=True)
+    print(f"Read {safe(args.file)} as {result.format}.")
+    _print_added(args.name, report, noted=False)
+    without = tuple(e.label for e in result.without_pmid)
     if without:
         print(f"{len(without)} entries of the file have no PMID and were not added:")
         for label in without[:20]:
@@ -511,14 +513,15 @@ def _register_export(commands: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.errors import ConfigError
+    from search.citations.export import get_format
     from search.library import open_searcher
-    from search.library.exporting import check_format, export_papers
     from search.library.files import check_writable
     from search.library.names import parse_pmids
+    from search.library.views import export_papers
 
     if (args.name is None) == (args.pmids is None):
         raise ConfigError("Give either a list name or --pmids.", hint='e.g. medsearch export "my list" --format ris')
-    fmt = check_format(args.fmt)  # every check before the engine loads
+    fmt = get_format(args.fmt).name  # every check before the engine loads
     if args.output is not None:
         check_writable(args.output)
     notes: dict[str, str] = {}
