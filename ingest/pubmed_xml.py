@@ -66,6 +66,7 @@ from ingest.records import (
     Problem,
     PublicationType,
 )
+from ingest.sources import xml_root_name
 
 try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
     from isal import igzip as _gzip
@@ -102,11 +103,6 @@ _ROOTS: dict[str, tuple[str, ...]] = {
     "MedlineCitation": ("MedlineCitation",),
     "DeleteCitation": ("DeleteCitation",),
 }
-_PROLOG = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)*"
-    rb"<([A-Za-z_][\w.:-]*)",
-    re.S | re.I,
-)
 _ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)""")
 _HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.S | re.I)
 _NCBI_ERROR = re.compile(rb"<ERROR>(.*?)</ERROR>", re.S)
@@ -845,13 +841,12 @@ def _check_root(head: bytes, label: str) -> tuple[str, str | None]:
             f"{label}: the document is empty",
             hint="expected PubMed XML; check the download or the efetch request",
         )
-    m = _PROLOG.match(head)
-    if m is None:
+    root = xml_root_name(head)
+    if root is None:
         raise SourceError(
             f"{label}: not XML (it starts with {head[:60]!r})",
             hint="expected PubMed XML (efetch with db=pubmed&retmode=xml, or a baseline/update file)",
         )
-    root = m.group(1).decode("ascii", "replace")
     enc = _ENCODING.match(head)
     encoding = enc.group(1).decode("ascii") if enc else None
     if root in _ROOTS:
