@@ -18,14 +18,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest import opening
+from ingest import opening, schema
 from ingest.errors import StoreError
 from ingest.interrupts import HeldInterrupts
 from ingest.lock import Holder, WriterLock
@@ -119,14 +118,9 @@ class Stats:
         }
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every packaged migration, in order."""
-    found = []
-    for entry in resources.files("ingest.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+def _migrations() -> list[schema.Migration]:
+    """The store's packaged migrations, in order."""
+    return schema.packaged("ingest.migrations")
 
 
 def state_path(db_path: str | Path) -> Path:
@@ -184,7 +178,7 @@ class Store:
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             self.migrate()
             return
-        if self.schema_version() >= _migrations()[-1][0]:
+        if not schema.pending(self.con, _migrations(), what=f"The database {self.path}"):
             return
         if self._lock is not None and os.access(self.path, os.W_OK):
             self.con.close()  # a reader that holds the writer lock (index) may migrate
@@ -240,23 +234,10 @@ class Store:
         return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
 
     def migrate(self) -> list[str]:
-        """Apply every migration newer than the database's, each in its own transaction."""
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
-        )
-        current = self.schema_version()
-        applied = []
-        for version, name, sql in _migrations():
-            if version <= current:
-                continue
-            with self._transaction():
-                self.con.execute(sql)
-                self.con.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now()]
-                )
-            applied.append(name)
-        return applied
+        """Apply every migration the database lacks, each in its own transaction
+        (``ingest.schema``: a database written by a newer medsearch is refused)."""
+        return schema.migrate(self.con, _migrations(), what=f"The database {self.path}",
+                              transaction=self._transaction)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
