@@ -14,7 +14,6 @@ import sys
 from search.cli.common import positive, print_json, safe, safe_line
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
-from search.llm import local  # noqa: F401 - sets OpenMP's wait policy before anything loads OpenMP
 from search.types import MODES
 
 _FLAG_WORDS = {

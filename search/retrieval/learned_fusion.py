@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ingest.errors import ConfigError
+from search import runtime_env
 from search.retrieval.tokenizer import Tokenizer
 
 PACKAGED_LTR = Path(__file__).resolve().parents[1] / "models" / "ltr" / "model.txt"
@@ -93,6 +94,7 @@ class LearnedFusion:
     """Scores fused candidates with a LightGBM ranking model."""
 
     def __init__(self, model_path: str | Path = PACKAGED_LTR) -> None:
+        runtime_env.configure()  # OpenMP's wait policy, before LightGBM loads OpenMP
         try:
             import lightgbm
         except ImportError as exc:
