@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from datetime import date
 from typing import Any
@@ -65,3 +66,15 @@ def open_store(settings: Settings, *, read_only: bool = False, lock: bool | None
 
 def warn(message: str) -> None:
     print(f"warning: {safe(message)}", file=sys.stderr)
+
+
+def library_of(settings):
+    """The user's library (``search.library.Library``) the settings name."""
+    from search.library import Library
+
+    return Library(settings.library_path)
+
+
+def shell_quote(name: str) -> str:
+    """A name as the user would type it in a shell command (for hints)."""
+    return shlex.quote(safe_line(name))
