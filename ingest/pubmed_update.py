@@ -181,7 +181,8 @@ def plan_update(store: Store, client: EntrezClient, *, progress: bool = True) ->
     new: dict[str, None] = {}
     modified: dict[str, None] = {}
     unlisted: dict[str, None] = {}
-    selected, warnings = [], []
+    selected: list[tuple[str, tuple[str, ...]]] = []
+    warnings: list[str] = []
     for stored in queries:
         spec = QuerySpec.of(stored)
         if stored.current_through is None:  # never completed: what a plain run would add

@@ -74,7 +74,7 @@ try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
 
     _ZLIB_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zlib.error)
 except ImportError:  # pragma: no cover - a platform without isal wheels
-    _gzip, _zlib = gzip, zlib  # type: ignore[assignment]
+    _gzip, _zlib = gzip, zlib
     _ZLIB_ERRORS = (zlib.error,)
 
 __all__ = ["XmlChunk", "iter_pubmed_xml", "parse_chunk", "parse_pubmed_xml_bytes", "split_pubmed_xml"]

@@ -113,7 +113,7 @@ def read_prepared_parallel(
         yield from flow.drain()
 
 
-def _block_sigint() -> set[signal.Signals] | None:
+def _block_sigint() -> set[int] | None:
     """Block SIGINT in this thread while the pool starts; the mask it had, None where unsupported.
 
     A terminal's Ctrl-C goes to every process of the group, workers included. A blocked
@@ -130,7 +130,7 @@ def _block_sigint() -> set[signal.Signals] | None:
     return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
-def _restore_mask(mask: set[signal.Signals] | None) -> None:
+def _restore_mask(mask: set[int] | None) -> None:
     """Undo :func:`_block_sigint`; a SIGINT that came meanwhile is delivered now."""
     if mask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)

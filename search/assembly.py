@@ -29,7 +29,7 @@ def index_settings(settings: Settings) -> IndexSettings:
     model = settings.embedding_model
     return IndexSettings(
         embedder=None if model.lower() == "none" else model,
-        backend=settings.embedding_backend,  # type: ignore[arg-type]
+        backend=settings.embedding_backend,
         allow_download=settings.allow_download == "1",
     )
 

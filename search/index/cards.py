@@ -136,5 +136,5 @@ class _Column(Sequence):
     def __len__(self) -> int:
         return len(self._column)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self._column[i].as_py()

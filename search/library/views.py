@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ingest.records import Article
 from search.library.files import atomic_write, check_writable
@@ -32,7 +32,8 @@ def list_view(lists: CitationLists, name: str, records: Records) -> ListView:
     views = []
     for e in entries:
         article = found.get(e.pmid)
-        status = "missing" if article is None else "retracted" if article.is_retracted else "ok"
+        status: Literal["ok", "retracted", "missing"] = (
+            "missing" if article is None else "retracted" if article.is_retracted else "ok")
         views.append(EntryView(e, status, article))
     return ListView(lst, tuple(views))
 
