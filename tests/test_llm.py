@@ -274,6 +274,7 @@ def test_the_app_configures_the_process_before_it_imports_anything_else():
 def test_a_runtime_loader_configures_the_process_for_a_program_that_did_not():
     """A Python program using the library directly: learned fusion sets OpenMP's policy
     before it loads LightGBM, the int8 embedder onnxruntime's telemetry before onnxruntime."""
-    code = ("from search.retrieval.learned_fusion import LearnedFusion\nLearnedFusion()\n"
+    code = ("import numpy\nfrom search.retrieval.learned_fusion import FEATURES, LearnedFusion\n"
+            "LearnedFusion().score(numpy.zeros((1, len(FEATURES))))\n"
             "from search.retrieval import dense_int8\ndense_int8._session()\n" + _PRINT)
     assert _python(code) == ["1", "PASSIVE"]
