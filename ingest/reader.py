@@ -2,7 +2,7 @@
 
 Parsing XML and laying records out as Arrow tables is CPU work that needs no
 database, so for large inputs PubMed XML files are cut into chunks of whole
-records (``pubmed_xml.split_pubmed_xml``) that a pool of worker processes parses
+records (``pubmed_chunks.split_pubmed_xml``) that a pool of worker processes parses
 and prepares while this process writes finished batches to DuckDB, in file
 order. Other formats, and small inputs, are read here.
 
@@ -58,7 +58,7 @@ def _init_worker() -> None:
 
 def _prepare_chunk(chunk) -> PreparedBatch | tuple[str, str | None]:
     """Worker side: one chunk of XML -> a prepared batch (errors come back as values)."""
-    from ingest.pubmed_xml import parse_chunk
+    from ingest.pubmed_chunks import parse_chunk
 
     gc.collect()
     try:
@@ -86,7 +86,7 @@ def read_prepared_parallel(
     into batches of about ``batch_size`` records, one transaction each. The
     next file is cut and handed out while the last chunks of one are parsed.
     """
-    from ingest.pubmed_xml import split_pubmed_xml
+    from ingest.pubmed_chunks import split_pubmed_xml
 
     ctx = mp.get_context("spawn")  # no fork: this process holds a DuckDB connection and threads
     mask = _block_sigint()
