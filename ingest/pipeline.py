@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest import reader, sources
 from ingest.interrupts import HeldInterrupts
 from ingest.progress import progress_bar
 from ingest.pubmed_update import QuerySpec, pull
@@ -51,8 +52,6 @@ def ingest_files(
     (default: when the input is larger than ``PARALLEL_MIN_BYTES`` and the
     machine has 2+ cores).
     """
-    from ingest import sources
-
     files, discovery_problems = sources.discover(paths)
     target = " ".join(str(p) for p in paths)
     with Run(store, kind, target, {"force": force}) as run:
@@ -82,8 +81,6 @@ def ingest_files(
 
 def _files_to_read(store: Store, files: Sequence, force: bool, report: RunReport) -> list[tuple]:
     """``(SourceFile, key, fingerprint)`` of the files to read: not yet read to the end, or forced."""
-    from ingest import sources
-
     todo = []
     for sf in files:
         key, fp = str(sf.path.resolve()), sources.fingerprint(sf.path)
@@ -98,8 +95,6 @@ def _files_to_read(store: Store, files: Sequence, force: bool, report: RunReport
 
 def _read(todo: list[tuple], batch_size: int, parallel: bool | None) -> Generator:
     """The reader's events for these files: in worker processes for large PubMed XML inputs."""
-    from ingest import reader, sources
-
     cores = os.cpu_count() or 1
     if parallel is None:
         xml_bytes = sum(sf.path.stat().st_size for sf, _, _ in todo if sf.format == sources.PUBMED_XML)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from ingest.entrez import SORTS, check_query
 from ingest.errors import ConfigError, EntrezError
 from ingest.progress import progress_bar
+from ingest.pubmed_xml import parse_pubmed_xml_bytes
 from ingest.records import Article, Deletion, Item, Problem
 from ingest.runs import Run, RunReport
 
@@ -245,8 +246,6 @@ def store_records(
     ``stored``: the ids are stored records being re-fetched; one efetch reply that misses
     one is not evidence that PubMed deleted it (see the module docstring).
     """
-    from ingest.pubmed_xml import parse_pubmed_xml_bytes
-
     if not ids:
         return
     unreturned: list[str] = []
@@ -268,8 +267,6 @@ def store_records(
 
 def _settle_unreturned(client: EntrezClient, run: Run, ids: list[str]) -> None:
     """Fetch once more what efetch left out; tombstone only what PubMed says it lacks."""
-    from ingest.pubmed_xml import parse_pubmed_xml_bytes
-
     still: list[str] = []
     for batch in client.fetch(ids):
         run.apply(parse_pubmed_xml_bytes(batch.xml, location=f"efetch again, batch {batch.index}"))

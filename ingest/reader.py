@@ -25,7 +25,9 @@ try:
 except ImportError:  # pragma: no cover - not a Unix
     fcntl = None  # type: ignore[assignment]
 
+from ingest import sources
 from ingest.errors import MedsearchError, SourceError
+from ingest.pubmed_chunks import parse_chunk, split_pubmed_xml
 from ingest.rows import PreparedBatch, merge_prepared, prepare_batch
 from ingest.sources import PUBMED_XML, SourceFile
 
@@ -34,8 +36,6 @@ Event = tuple[str, int, object]
 
 def read_prepared(files: Sequence[SourceFile], batch_size: int) -> Iterator[Event]:
     """Parse and prepare ``files`` in this process, batch by batch."""
-    from ingest import sources
-
     for index, sf in enumerate(files):
         n_items = 0
         items = sources.iter_items(sf)
@@ -58,8 +58,6 @@ def _init_worker() -> None:
 
 def _prepare_chunk(chunk) -> PreparedBatch | tuple[str, str | None]:
     """Worker side: one chunk of XML -> a prepared batch (errors come back as values)."""
-    from ingest.pubmed_chunks import parse_chunk
-
     gc.collect()
     try:
         return prepare_batch(parse_chunk(chunk))
@@ -86,8 +84,6 @@ def read_prepared_parallel(
     into batches of about ``batch_size`` records, one transaction each. The
     next file is cut and handed out while the last chunks of one are parsed.
     """
-    from ingest.pubmed_chunks import split_pubmed_xml
-
     ctx = mp.get_context("spawn")  # no fork: this process holds a DuckDB connection and threads
     mask = _block_sigint()
     try:
