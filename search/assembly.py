@@ -49,7 +49,7 @@ def engine_config(settings: Settings, reranker: Reranker | None) -> EngineConfig
 
     dense = settings.embedding_model.lower() != "none"
     mode = settings.search_mode or default_mode(reranker, dense)
-    alpha = EngineConfig.rerank_alpha
+    alpha = EngineConfig().rerank_alpha  # the default
     if settings.reranker == "packaged" and reranker is not None:
         alpha = float(read_meta(PACKAGED_RERANKER).get("alpha", alpha))
     return EngineConfig(mode=mode, rerank_alpha=alpha)

@@ -251,7 +251,7 @@ def _medline(text: str, name: str) -> Iterator[_Entry]:
         ids = tags.get("LID", []) + tags.get("AID", [])
         doi = next((v[: -len("[doi]")].strip() for v in ids if v.endswith("[doi]")), None)
         pmid = normal_pmid((tags.get("PMID") or [""])[0])
-        yield _Entry(pmid, _clean((tags.get("TI") or [None])[0]), doi)
+        yield _Entry(pmid, _clean(next(iter(tags.get("TI", [])), None)), doi)
 
 
 def _csljson(text: str, name: str) -> Iterator[_Entry]:

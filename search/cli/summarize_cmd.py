@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, cast
 
 from search.cli.common import positive, print_json, safe, safe_line
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
 from search.types import MODES
+
+if TYPE_CHECKING:
+    from search.summarize import SummaryReady
 
 _FLAG_WORDS = {
     "invented_citation": "citation removed",
@@ -77,8 +81,8 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
         papers = papers_from_search(engine, args.query, n=n, filters=filters, mode=args.mode)
         events = summarizer.stream_overview(args.query, papers)
     if args.json:
-        *_, last = events
-        print_json(last.summary.to_json())
+        *_, last = events  # the stream ends with the whole summary
+        print_json(cast("SummaryReady", last).summary.to_json())
         return 0
     _print_stream(events, "TL;DR:" if args.pmid else "Findings, one per paper:")
     return 0
