@@ -46,8 +46,10 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow"
 
+## lint: ruff on everything, mypy on ingest/, search/, webapp/ (its config: pyproject.toml [tool.mypy])
 lint: $(STAMP)
 	$(BIN)/ruff check ingest search tests bench webapp app.py
+	$(BIN)/mypy
 
 ## bench: ingest, BM25 vs rank-bm25, hybrid latency, rerank, query restrictions and engine features,
 ## similar articles, readers during writes, exports, library, summaries

@@ -4,7 +4,10 @@ A clinician's search screen over the engine, the summaries and the library; its 
 in the `webapp` package, and the settings are the CLI's (MEDSEARCH_DB, ...; see README).
 """
 
-import search.llm.local  # noqa: F401, I001 - first: sets OpenMP's passive wait before any library loads it
-from webapp.main import main
+from search import runtime_env
+
+runtime_env.configure()  # first: onnxruntime's telemetry off, OpenMP's passive wait, before any runtime loads
+
+from webapp.main import main  # noqa: E402
 
 main()

@@ -38,8 +38,8 @@ from ingest.store import Store  # noqa: E402
 from search.citations.export import FORMATS  # noqa: E402
 from search.config import Settings  # noqa: E402
 from search.library import Library, open_searcher, run_query  # noqa: E402
-from search.library.exporting import export_papers  # noqa: E402
 from search.library.pull import update_index  # noqa: E402
+from search.library.views import export_papers  # noqa: E402
 from tests.builders import real_records, replicate, write_pubmed_xml  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pubmed"

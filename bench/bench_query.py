@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from search.query.clinical import named_filter  # noqa: E402
-from search.query.restrict import evaluate, prepare_snapshot  # noqa: E402
+from search.query.restrict import evaluate  # noqa: E402
 from search.query.syntax import parse  # noqa: E402
+from search.query.tables import prepare_snapshot  # noqa: E402
 
 CHILD_TABLES = ("authors", "abstract_sections", "mesh_headings", "publication_types",
                 "article_ids", "keywords", "chemicals", "comments_corrections")

@@ -36,7 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from search.llm import local  # noqa: E402,F401 - OpenMP's wait policy, before LightGBM loads OpenMP
+from search import runtime_env  # noqa: E402
+
+runtime_env.configure()  # OpenMP's wait policy, before LightGBM loads OpenMP
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 DEFAULT_OUT = Path("data/bench/summaries.jsonl")

@@ -40,7 +40,7 @@ def disk_full(exc: BaseException, path: str | Path | None = None, *, hint: str =
 
 def _chain(exc: BaseException):
     seen: set[int] = set()
-    todo = [exc]
+    todo: list[BaseException | None] = [exc]
     while todo:
         err = todo.pop(0)
         if err is None or id(err) in seen:

@@ -285,7 +285,7 @@ class EntrezClient:
         halved until each slice fits. A single day over the cap is an EntrezError.
         """
         _check_dates(since, until)
-        window = _Window(_check_query(query), since, until, datetype)
+        window = _Window(check_query(query), since, until, datetype)
         top = self._esearch(window, usehistory=True)
         found: dict[str, None] = {}  # an insertion-ordered set
         if top.count <= ESEARCH_CAP:
@@ -315,7 +315,7 @@ class EntrezClient:
             raise EntrezError(f"unknown sort {sort!r}", hint=f"use one of {', '.join(SORTS)}")
         if limit < 1:
             raise EntrezError(f"limit {limit} is not positive", hint="ask for 1 record or more")
-        window = _Window(_check_query(query), since, until, "edat", SORTS[sort])
+        window = _Window(check_query(query), since, until, "edat", SORTS[sort])
         top = self._esearch(window, retmax=min(limit, self.config.esearch_page_size, ESEARCH_CAP))
         if top.count <= ESEARCH_CAP or limit <= ESEARCH_CAP:
             ids = self._all_pages(window, top, limit=limit)
@@ -533,7 +533,8 @@ def _settle(
     return got, left
 
 
-def _check_query(query: str) -> str:
+def check_query(query: str) -> str:
+    """``query`` stripped; EntrezError when it is empty (not sent to NCBI)."""
     if not isinstance(query, str) or not query.strip():
         raise EntrezError(
             "the PubMed query is empty",

@@ -36,18 +36,6 @@ class SourceError(MedsearchError):
     """An input file or folder cannot be read or has an unknown format."""
 
 
-class ParseError(MedsearchError):
-    """One record could not be parsed; ``location`` says where it is.
-
-    Parsers raise it for a single bad record; ingest reports it and goes on with
-    the records around it.
-    """
-
-    def __init__(self, message: str, *, location: str, hint: str | None = None) -> None:
-        self.location = location
-        super().__init__(f"{location}: {message}", hint=hint)
-
-
 class StoreError(MedsearchError):
     """The DuckDB store cannot be opened, migrated or written."""
 

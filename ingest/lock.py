@@ -20,7 +20,6 @@ import fcntl
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,6 +147,3 @@ def wait_message(holder: Holder | None) -> str:
     who = holder.describe() if holder else "another medsearch process"
     return f"waiting for {who} to finish writing the store (Ctrl-C to stop waiting) ..."
 
-
-def sleep_backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 1.0))

@@ -145,7 +145,7 @@ def _as_text(handle: IO[str] | IO[bytes]) -> IO[str]:
         return handle
     mode = getattr(handle, "mode", "")
     if isinstance(handle, io.BufferedIOBase | io.RawIOBase) or "b" in str(mode):
-        return io.TextIOWrapper(handle, encoding="utf-8-sig", newline=None)  # type: ignore[arg-type]
+        return io.TextIOWrapper(handle, encoding="utf-8-sig", newline=None)
     return handle  # type: ignore[return-value]
 
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.errors import MedsearchError
-from ingest.interrupts import HeldInterrupts, raise_if_requested
+from ingest import reader, sources
+from ingest.interrupts import HeldInterrupts
 from ingest.progress import progress_bar
-from ingest.records import Item, Problem
-from ingest.rows import PreparedBatch, prepare_batch
-from ingest.store import BatchResult, Store
+from ingest.pubmed_update import QuerySpec, pull
+from ingest.runs import INTERRUPTED, Run, RunReport  # noqa: F401 - INTERRUPTED: part of this API
+from ingest.store import Store
 
 if TYPE_CHECKING:
     from ingest.entrez import EntrezClient
@@ -32,68 +31,6 @@ if TYPE_CHECKING:
 #: Records per transaction when reading files: large enough to amortise the
 #: per-statement cost of DuckDB, small enough that a kill loses little.
 FILE_BATCH = 5000
-
-
-
-@dataclass(slots=True)
-class RunReport:
-    """The outcome of one ingest run, for the CLI to print."""
-
-    run_id: int
-    result: BatchResult = field(default_factory=BatchResult)
-    problems: list[Problem] = field(default_factory=list)
-    files_skipped: int = 0  # already ingested, same fingerprint
-    unsupported_files: list[Problem] = field(default_factory=list)  # not a record format
-    found: int | None = None  # PubMed: how many records the query matches
-    already_stored: int | None = None  # PubMed: how many of those were in the store
-    warnings: list[str] = field(default_factory=list)
-
-
-#: ``ingest_runs.message`` of a run stopped by Ctrl-C.
-INTERRUPTED = "interrupted by the user"
-
-
-class _Run:
-    """Start/finish bookkeeping shared by every kind of run.
-
-    Opening and closing the run's record wait for Ctrl-C (``HeldInterrupts``), so a run
-    that was opened is always closed: completed, failed, or interrupted.
-    """
-
-    def __init__(self, store: Store, kind: str, target: str, params: dict) -> None:
-        self.store = store
-        try:
-            with HeldInterrupts():
-                self.report = RunReport(run_id=store.start_run(kind, target, params))
-        except KeyboardInterrupt:  # came while the run was being opened: it ends here
-            if hasattr(self, "report"):
-                self.__exit__(KeyboardInterrupt, None, None)
-            raise
-
-    def apply(self, batch: Sequence[Item]) -> BatchResult:
-        return self.apply_prepared(prepare_batch(batch))
-
-    def apply_prepared(self, batch: PreparedBatch) -> BatchResult:
-        raise_if_requested()  # a Ctrl-C that DuckDB swallowed stops the run between batches
-        result = self.store.apply_prepared(batch, self.report.run_id)
-        self.report.result += result
-        self.report.problems.extend(batch.problems)
-        return result
-
-    def __enter__(self) -> _Run:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        run_id = self.report.run_id
-        with HeldInterrupts():
-            if exc_type is None:
-                self.store.finish_run(run_id, "completed")
-            elif issubclass(exc_type, KeyboardInterrupt):
-                self.store.finish_run(run_id, "interrupted", INTERRUPTED)
-            else:
-                message = exc.message if isinstance(exc, MedsearchError) else repr(exc)
-                self.store.finish_run(run_id, "failed", message)
-
 
 #: Inputs larger than this are parsed in a worker process (spawning one costs ~1 s).
 PARALLEL_MIN_BYTES = 8_000_000
@@ -115,11 +52,9 @@ def ingest_files(
     (default: when the input is larger than ``PARALLEL_MIN_BYTES`` and the
     machine has 2+ cores).
     """
-    from ingest import sources
-
     files, discovery_problems = sources.discover(paths)
     target = " ".join(str(p) for p in paths)
-    with _Run(store, kind, target, {"force": force}) as run:
+    with Run(store, kind, target, {"force": force}) as run:
         if discovery_problems:
             run.apply(discovery_problems)
             run.report.problems = []
@@ -146,8 +81,6 @@ def ingest_files(
 
 def _files_to_read(store: Store, files: Sequence, force: bool, report: RunReport) -> list[tuple]:
     """``(SourceFile, key, fingerprint)`` of the files to read: not yet read to the end, or forced."""
-    from ingest import sources
-
     todo = []
     for sf in files:
         key, fp = str(sf.path.resolve()), sources.fingerprint(sf.path)
@@ -162,8 +95,6 @@ def _files_to_read(store: Store, files: Sequence, force: bool, report: RunReport
 
 def _read(todo: list[tuple], batch_size: int, parallel: bool | None) -> Generator:
     """The reader's events for these files: in worker processes for large PubMed XML inputs."""
-    from ingest import reader, sources
-
     cores = os.cpu_count() or 1
     if parallel is None:
         xml_bytes = sum(sf.path.stat().st_size for sf, _, _ in todo if sf.format == sources.PUBMED_XML)
@@ -193,10 +124,9 @@ def ingest_pubmed(
     that PubMed modified since the query was last current (``ingest.pubmed_update``).
     The query is remembered in the store for ``medsearch update``.
     """
-    from ingest.pubmed_update import QuerySpec, pull
 
     spec = QuerySpec(query, max_records, sort, since, until)  # checked before any request
     params = {"max": max_records, "sort": sort, "since": since, "until": until, "refresh": refresh}
-    with _Run(store, "pubmed", spec.query, params) as run:
+    with Run(store, "pubmed", spec.query, params) as run:
         pull(store, client, run, spec, refresh=refresh, progress=progress)
     return run.report

@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from ingest.entrez import SORTS, _check_query
+from ingest.entrez import SORTS, check_query
 from ingest.errors import ConfigError, EntrezError
 from ingest.progress import progress_bar
+from ingest.pubmed_xml import parse_pubmed_xml_bytes
 from ingest.records import Article, Deletion, Item, Problem
+from ingest.runs import Run, RunReport
 
 if TYPE_CHECKING:
     from ingest.entrez import EntrezClient, SearchResult
-    from ingest.pipeline import RunReport, _Run
     from ingest.store import PubmedQuery, Store
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class UpdatePlan:
 def checked_query(query: str) -> str:
     """The query without surrounding blanks; an empty one is a ConfigError (before any request)."""
     try:
-        return _check_query(query)
+        return check_query(query)
     except EntrezError as exc:
         raise ConfigError(
             "The PubMed query is empty.",
@@ -117,7 +118,7 @@ def checked_query(query: str) -> str:
 
 
 def pull(
-    store: Store, client: EntrezClient, run: _Run, spec: QuerySpec, *, refresh: bool, progress: bool
+    store: Store, client: EntrezClient, run: Run, spec: QuerySpec, *, refresh: bool, progress: bool
 ) -> None:
     """Ingest ``spec`` into ``run``: new records, and with ``refresh`` revised stored ones."""
     started = date.today()
@@ -181,7 +182,8 @@ def plan_update(store: Store, client: EntrezClient, *, progress: bool = True) ->
     new: dict[str, None] = {}
     modified: dict[str, None] = {}
     unlisted: dict[str, None] = {}
-    selected, warnings = [], []
+    selected: list[tuple[str, tuple[str, ...]]] = []
+    warnings: list[str] = []
     for stored in queries:
         spec = QuerySpec.of(stored)
         if stored.current_through is None:  # never completed: what a plain run would add
@@ -217,10 +219,9 @@ def plan_update(store: Store, client: EntrezClient, *, progress: bool = True) ->
 
 def update(store: Store, client: EntrezClient, *, progress: bool = True) -> tuple[UpdatePlan, RunReport]:
     """Bring every stored query and every stored PubMed record up to date (run kind 'update')."""
-    from ingest.pipeline import _Run
 
     started = date.today()
-    with _Run(store, "update", "PubMed", {"queries": len(store.pubmed_queries())}) as run:
+    with Run(store, "update", "PubMed", {"queries": len(store.pubmed_queries())}) as run:
         plan = plan_update(store, client, progress=progress)
         run.report.warnings.extend(plan.warnings)
         for query, ids in plan.selected:
@@ -237,7 +238,7 @@ def update(store: Store, client: EntrezClient, *, progress: bool = True) -> tupl
 
 
 def store_records(
-    store: Store, client: EntrezClient, run: _Run, ids: Sequence[str], *, stored: bool,
+    store: Store, client: EntrezClient, run: Run, ids: Sequence[str], *, stored: bool,
     progress: bool,
 ) -> None:
     """Fetch ``ids`` and write them batch by batch.
@@ -245,8 +246,6 @@ def store_records(
     ``stored``: the ids are stored records being re-fetched; one efetch reply that misses
     one is not evidence that PubMed deleted it (see the module docstring).
     """
-    from ingest.pubmed_xml import parse_pubmed_xml_bytes
-
     if not ids:
         return
     unreturned: list[str] = []
@@ -266,10 +265,8 @@ def store_records(
         _settle_unreturned(client, run, unreturned)
 
 
-def _settle_unreturned(client: EntrezClient, run: _Run, ids: list[str]) -> None:
+def _settle_unreturned(client: EntrezClient, run: Run, ids: list[str]) -> None:
     """Fetch once more what efetch left out; tombstone only what PubMed says it lacks."""
-    from ingest.pubmed_xml import parse_pubmed_xml_bytes
-
     still: list[str] = []
     for batch in client.fetch(ids):
         run.apply(parse_pubmed_xml_bytes(batch.xml, location=f"efetch again, batch {batch.index}"))
@@ -290,7 +287,7 @@ def _settle_unreturned(client: EntrezClient, run: _Run, ids: list[str]) -> None:
         run.apply(items)
 
 
-def tombstone(run: _Run, pmids: Sequence[str]) -> None:
+def tombstone(run: Run, pmids: Sequence[str]) -> None:
     """Remove records PubMed confirmed deleted, as a DeleteCitation would (deleted_articles)."""
     if not pmids:
         return

@@ -2,7 +2,7 @@
 
 Parsing XML and laying records out as Arrow tables is CPU work that needs no
 database, so for large inputs PubMed XML files are cut into chunks of whole
-records (``pubmed_xml.split_pubmed_xml``) that a pool of worker processes parses
+records (``pubmed_chunks.split_pubmed_xml``) that a pool of worker processes parses
 and prepares while this process writes finished batches to DuckDB, in file
 order. Other formats, and small inputs, are read here.
 
@@ -25,7 +25,9 @@ try:
 except ImportError:  # pragma: no cover - not a Unix
     fcntl = None  # type: ignore[assignment]
 
+from ingest import sources
 from ingest.errors import MedsearchError, SourceError
+from ingest.pubmed_chunks import parse_chunk, split_pubmed_xml
 from ingest.rows import PreparedBatch, merge_prepared, prepare_batch
 from ingest.sources import PUBMED_XML, SourceFile
 
@@ -34,8 +36,6 @@ Event = tuple[str, int, object]
 
 def read_prepared(files: Sequence[SourceFile], batch_size: int) -> Iterator[Event]:
     """Parse and prepare ``files`` in this process, batch by batch."""
-    from ingest import sources
-
     for index, sf in enumerate(files):
         n_items = 0
         items = sources.iter_items(sf)
@@ -58,8 +58,6 @@ def _init_worker() -> None:
 
 def _prepare_chunk(chunk) -> PreparedBatch | tuple[str, str | None]:
     """Worker side: one chunk of XML -> a prepared batch (errors come back as values)."""
-    from ingest.pubmed_xml import parse_chunk
-
     gc.collect()
     try:
         return prepare_batch(parse_chunk(chunk))
@@ -86,8 +84,6 @@ def read_prepared_parallel(
     into batches of about ``batch_size`` records, one transaction each. The
     next file is cut and handed out while the last chunks of one are parsed.
     """
-    from ingest.pubmed_xml import split_pubmed_xml
-
     ctx = mp.get_context("spawn")  # no fork: this process holds a DuckDB connection and threads
     mask = _block_sigint()
     try:
@@ -113,7 +109,7 @@ def read_prepared_parallel(
         yield from flow.drain()
 
 
-def _block_sigint() -> set[signal.Signals] | None:
+def _block_sigint() -> set[int] | None:
     """Block SIGINT in this thread while the pool starts; the mask it had, None where unsupported.
 
     A terminal's Ctrl-C goes to every process of the group, workers included. A blocked
@@ -130,7 +126,7 @@ def _block_sigint() -> set[signal.Signals] | None:
     return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
-def _restore_mask(mask: set[signal.Signals] | None) -> None:
+def _restore_mask(mask: set[int] | None) -> None:
     """Undo :func:`_block_sigint`; a SIGINT that came meanwhile is delivered now."""
     if mask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -52,8 +52,13 @@ SUPPORTED = (
 _GZIP_MAGIC = b"\x1f\x8b"
 _HEAD_BYTES = 8192
 _FINGERPRINT_CHUNK = 64 * 1024
-_XML_SKIP = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.S)
-_XML_TAG = re.compile(r"<([A-Za-z_][\w.:-]*)")
+#: An XML document up to its root element's name: a byte-order mark, then white space, the
+#: XML declaration and processing instructions, comments, a DOCTYPE (internal subset included).
+_PROLOG = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)*"
+    rb"<([A-Za-z_][\w.:-]*)",
+    re.S | re.I,
+)
 _MEDLINE_TAG = re.compile(r"[A-Z][A-Z0-9]{0,3} {0,3}- ")
 
 
@@ -193,13 +198,13 @@ def _sniff_xml(text: str, gzipped: bool) -> tuple[str | None, str]:
     return None, f"{what} with root element <{root}>: not PubMed XML"
 
 
-def xml_root_name(text: str) -> str | None:
-    """The root element's name, skipping the XML declaration, comments and DOCTYPE."""
-    pos = 0
-    while match := _XML_SKIP.match(text, pos):
-        pos = match.end()
-    tag = _XML_TAG.match(text, pos)
-    return tag[1] if tag else None
+def xml_root_name(head: bytes | str) -> str | None:
+    """The root element's name of a document that starts with ``head``, skipping the XML
+    declaration, comments and DOCTYPE; None when ``head`` is not XML. The one sniffer of the
+    package: ``ingest.pubmed_xml`` reads the root with it too."""
+    data = head.encode("utf-8") if isinstance(head, str) else head
+    m = _PROLOG.match(data)
+    return m.group(1).decode("ascii", "replace") if m else None
 
 
 def _sniff_jsonl(name: str, text: str) -> tuple[str | None, str]:

@@ -1,7 +1,9 @@
-"""The DuckDB store of record: schema migrations, batched upserts, deletions, bookkeeping.
+"""The DuckDB store of record: opening and migrating it, batched upserts, deletions, reading.
 
-This is the only module that holds corpus SQL. Every value reaches DuckDB as a
-parameter or through a registered Arrow table, never by string formatting.
+:class:`Store` also keeps the books of ingest runs and files (``ingest/store_runs.py``) and
+the registry of PubMed queries (``ingest/store_queries.py``), mixed in. These three modules
+hold all corpus SQL. Every value reaches DuckDB as a parameter or through a registered
+Arrow table, never by string formatting.
 
 Replacement rule (PubMed semantics): an incoming record replaces the stored one
 when its ``(pmid_version, date_revised)`` is the same or newer; an older one is
@@ -18,19 +20,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest import opening
+from ingest import opening, schema
 from ingest.diskfull import disk_full
 from ingest.errors import StoreError
 from ingest.interrupts import HeldInterrupts
 from ingest.lock import Holder, WriterLock
-from ingest.records import Article, Item, Problem
+from ingest.records import Article, Item
 from ingest.rows import (
     CHILD_SCHEMAS,
     HASH_VERSION,
@@ -40,6 +41,8 @@ from ingest.rows import (
     record_hash,
     version_key,
 )
+from ingest.store_queries import PubmedQuery, QueryRegistry  # noqa: F401 - PubmedQuery: part of this API
+from ingest.store_runs import IngestRun, RunBook  # noqa: F401 - IngestRun: part of this API
 
 CHILD_TABLES = tuple(CHILD_SCHEMAS)
 
@@ -59,23 +62,6 @@ class BatchResult:
         return BatchResult(
             *(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__)
         )
-
-
-@dataclass(frozen=True, slots=True)
-class IngestRun:
-    id: int
-    kind: str
-    target: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    seen: int
-    stored: int
-    unchanged: int
-    older_skipped: int
-    deleted: int
-    problems: int
-    message: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +106,9 @@ class Stats:
         }
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every packaged migration, in order."""
-    found = []
-    for entry in resources.files("ingest.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+def _migrations() -> list[schema.Migration]:
+    """The store's packaged migrations, in order."""
+    return schema.packaged("ingest.migrations")
 
 
 def state_path(db_path: str | Path) -> Path:
@@ -147,7 +128,7 @@ def read_state(db_path: str | Path) -> dict | None:
 CHECKPOINT_THRESHOLD = "1GB"
 
 
-class Store:
+class Store(RunBook, QueryRegistry):
     """One DuckDB connection to the store file; use as a context manager."""
 
     def __init__(
@@ -185,7 +166,7 @@ class Store:
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             self.migrate()
             return
-        if self.schema_version() >= _migrations()[-1][0]:
+        if not schema.pending(self.con, _migrations(), what=f"The database {self.path}"):
             return
         if self._lock is not None and os.access(self.path, os.W_OK):
             self.con.close()  # a reader that holds the writer lock (index) may migrate
@@ -241,23 +222,10 @@ class Store:
         return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
 
     def migrate(self) -> list[str]:
-        """Apply every migration newer than the database's, each in its own transaction."""
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
-        )
-        current = self.schema_version()
-        applied = []
-        for version, name, sql in _migrations():
-            if version <= current:
-                continue
-            with self._transaction():
-                self.con.execute(sql)
-                self.con.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now()]
-                )
-            applied.append(name)
-        return applied
+        """Apply every migration the database lacks, each in its own transaction
+        (``ingest.schema``: a database written by a newer medsearch is refused)."""
+        return schema.migrate(self.con, _migrations(), what=f"The database {self.path}",
+                              transaction=self._transaction)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
@@ -277,60 +245,6 @@ class Store:
                 pass
             raise
         self.con.unregister(name)
-
-    # -- ingest runs --------------------------------------------------------------------
-    def start_run(self, kind: str, target: str, params: dict | None = None) -> int:
-        """Open an ingest run; runs left 'running' by a killed process become 'interrupted'."""
-        self.con.execute(
-            "UPDATE ingest_runs SET status = 'interrupted', "
-            "message = coalesce(message, 'the process ended before finishing') "
-            "WHERE status = 'running'"
-        )
-        return self.con.execute(
-            "INSERT INTO ingest_runs (kind, target, params, status, started_at) "
-            "VALUES (?, ?, ?, 'running', ?) RETURNING id",
-            [kind, target, json.dumps(params or {}, default=str), datetime.now()],
-        ).fetchall()[0][0]
-
-    def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
-        self.con.execute(
-            "UPDATE ingest_runs SET status = ?, finished_at = ?, message = ? WHERE id = ?",
-            [status, datetime.now(), message, run_id],
-        )
-
-    def run(self, run_id: int) -> IngestRun:
-        return self.runs(where_id=run_id)[0]
-
-    def runs(self, limit: int = 5, *, where_id: int | None = None) -> tuple[IngestRun, ...]:
-        sql = (
-            "SELECT id, kind, target, status, started_at, finished_at, n_seen, n_stored, "
-            "n_unchanged, n_older_skipped, n_deleted, n_problems, message FROM ingest_runs "
-        )
-        if where_id is not None:
-            rows = self.con.execute(sql + "WHERE id = ?", [where_id]).fetchall()
-        else:
-            rows = self.con.execute(sql + "ORDER BY id DESC LIMIT ?", [limit]).fetchall()
-        return tuple(IngestRun(*r) for r in rows)
-
-    def problems(self, run_id: int) -> list[Problem]:
-        rows = self.con.execute(
-            "SELECT location, message FROM ingest_problems WHERE run_id = ? ORDER BY rowid",
-            [run_id],
-        ).fetchall()
-        return [Problem(loc, msg) for loc, msg in rows]
-
-    # -- files --------------------------------------------------------------------------
-    def file_done(self, path: str, fingerprint: str) -> bool:
-        row = self.con.execute(
-            "SELECT fingerprint FROM ingested_files WHERE path = ?", [path]
-        ).fetchall()
-        return bool(row) and row[0][0] == fingerprint
-
-    def mark_file_done(self, path: str, fingerprint: str, run_id: int, n_items: int) -> None:
-        self.con.execute(
-            "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",
-            [path, fingerprint, run_id, n_items, datetime.now()],
-        )
 
     # -- records ------------------------------------------------------------------------
     def missing_ids(self, doc_ids: Sequence[str]) -> list[str]:
@@ -592,100 +506,6 @@ class Store:
         finally:
             cur.close()
 
-    def count_changed(self, doc_ids: Sequence[str], record_hashes: Sequence[str]) -> int:
-        """Records added, changed or removed in the store relative to these (doc_id, record_hash)."""
-        known = pa.table({
-            "doc_id": pa.array(list(doc_ids), pa.string()),
-            "record_hash": pa.array(list(record_hashes), pa.string()),
-        })
-        with self._registered("_indexed", known):
-            return self.con.execute(
-                "SELECT count(*) FROM articles a FULL OUTER JOIN _indexed i USING (doc_id) "
-                "WHERE a.record_hash IS DISTINCT FROM i.record_hash"
-            ).fetchall()[0][0]
-
-    # -- PubMed queries: refresh and update (migration 0003) -----------------------------
-    def remember_pubmed_query(
-        self, query: str, *, max_records: int | None, sort: str, since: date | None,
-        until: date | None, run_id: int,
-    ) -> None:
-        """Record a PubMed query ingested by run ``run_id`` (its settings: the last run's)."""
-        self.con.execute(
-            "INSERT INTO pubmed_queries (query, max_records, sort, since, until, first_run_id, "
-            "last_run_id, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (query) DO UPDATE "
-            "SET max_records = excluded.max_records, sort = excluded.sort, since = excluded.since, "
-            "until = excluded.until, last_run_id = excluded.last_run_id",
-            [query, max_records, sort, since, until, run_id, run_id, datetime.now()],
-        )
-
-    def mark_pubmed_query_current(self, query: str, day: date) -> None:
-        """PubMed's changes to ``query`` up to ``day`` are in the store."""
-        self.con.execute("UPDATE pubmed_queries SET current_through = ? WHERE query = ?", [day, query])
-
-    def pubmed_queries(self, query: str | None = None) -> list[PubmedQuery]:
-        """Every PubMed query ingested before (or the one named), oldest first."""
-        sql = (
-            "SELECT query, max_records, sort, since, until, first_run_id, last_run_id, added_at, "
-            "current_through FROM pubmed_queries"
-        )
-        if query is None:
-            rows = self.con.execute(sql + " ORDER BY added_at, query").fetchall()
-        else:
-            rows = self.con.execute(sql + " WHERE query = ?", [query]).fetchall()
-        return [PubmedQuery(*r) for r in rows]
-
-    def link_pubmed_query_records(self, query: str, doc_ids: Sequence[str]) -> None:
-        """Note that ``query`` selected ``doc_ids`` (already noted ones are left as they are)."""
-        if not doc_ids:
-            return
-        with self._registered("_selected", list(dict.fromkeys(doc_ids))):
-            self.con.execute(
-                "INSERT OR IGNORE INTO pubmed_query_records SELECT ?, doc_id FROM _selected", [query]
-            )
-
-    def pubmed_query_stored_ids(self, query: str) -> list[str]:
-        """The stored records that ``query`` selected."""
-        rows = self.con.execute(
-            "SELECT q.doc_id FROM pubmed_query_records q JOIN articles a USING (doc_id) "
-            "WHERE q.query = ? ORDER BY q.doc_id",
-            [query],
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def stored_ids(self, doc_ids: Sequence[str]) -> list[str]:
-        """Those of ``doc_ids`` that are stored records, in the given order."""
-        if not doc_ids:
-            return []
-        with self._registered("_asked", doc_ids):
-            found = {r[0] for r in self.con.execute(
-                "SELECT doc_id FROM _asked JOIN articles USING (doc_id)"
-            ).fetchall()}
-        return [d for d in doc_ids if d in found]
-
-    def pubmed_check_plan(self) -> list[tuple[str, date]]:
-        """Every stored PubMed record with the first day whose PubMed changes it may lack.
-
-        That day is the latest of: the day after its DateRevised (a record read from a
-        file is as new as that), the day before it was fetched from PubMed (runs 'pubmed'
-        and 'update'), and the day before the last completed update started, if the
-        record was stored before it. The day before: PubMed's dates are US Eastern days,
-        ours local ones, and reading an unchanged record again changes nothing. Sorted by
-        that day, so that records checked together share a date.
-        """
-        rows = self.con.execute(
-            "WITH last AS (SELECT max(started_at) AS t FROM ingest_runs "
-            "WHERE kind = 'update' AND status = 'completed') "
-            "SELECT a.doc_id, coalesce(greatest("
-            "  a.date_revised + 1, "
-            "  CASE WHEN r.kind IN ('pubmed', 'update') THEN CAST(a.ingested_at AS DATE) - 1 END, "
-            "  CASE WHEN a.ingested_at <= last.t THEN CAST(last.t AS DATE) - 1 END"
-            "), DATE '1900-01-01') AS since "
-            "FROM articles a LEFT JOIN ingest_runs r ON r.id = a.ingest_run_id, last "
-            "WHERE a.source = 'pubmed' AND a.pmid IS NOT NULL ORDER BY since, a.doc_id"
-        ).fetchall()
-        return [(d, s) for d, s in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class _StoredVersion:
     """What the replacement rule needs of a stored record."""
@@ -787,18 +607,3 @@ class _Transaction:
             self.con.execute("ROLLBACK")
         except duckdb.TransactionException:
             pass  # no transaction left to roll back: the failed statement ended it
-
-
-@dataclass(frozen=True, slots=True)
-class PubmedQuery:
-    """A PubMed query ingested before (table ``pubmed_queries``)."""
-
-    query: str
-    max_records: int | None  # None: every hit
-    sort: str  # recent | relevance | pub_date
-    since: date | None  # entry-date range of the last run
-    until: date | None
-    first_run_id: int
-    last_run_id: int
-    added_at: datetime
-    current_through: date | None  # PubMed's changes up to this day are stored; None: never

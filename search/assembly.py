@@ -29,7 +29,7 @@ def index_settings(settings: Settings) -> IndexSettings:
     model = settings.embedding_model
     return IndexSettings(
         embedder=None if model.lower() == "none" else model,
-        backend=settings.embedding_backend,  # type: ignore[arg-type]
+        backend=settings.embedding_backend,
         allow_download=settings.allow_download == "1",
     )
 
@@ -49,7 +49,7 @@ def engine_config(settings: Settings, reranker: Reranker | None) -> EngineConfig
 
     dense = settings.embedding_model.lower() != "none"
     mode = settings.search_mode or default_mode(reranker, dense)
-    alpha = EngineConfig.rerank_alpha
+    alpha = EngineConfig().rerank_alpha  # the default
     if settings.reranker == "packaged" and reranker is not None:
         alpha = float(read_meta(PACKAGED_RERANKER).get("alpha", alpha))
     return EngineConfig(mode=mode, rerank_alpha=alpha)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError
 from ingest.eutils_http import DEFAULT_BASE_URL as NCBI_EUTILS_DEFAULT
+from search.types import MODES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -199,7 +200,7 @@ class Settings:
             url_problem("MEDSEARCH_LLM_URL", self.llm_url,
                         "Give the endpoint's base URL, e.g. http://localhost:11434/v1, or unset it."),
             choice_problem("MEDSEARCH_EMBEDDING_BACKEND", self.embedding_backend, ("onnx", "torch"), unset),
-            choice_problem("MEDSEARCH_SEARCH_MODE", self.search_mode, (None, "bm25", "dense", "hybrid", "rerank"), unset),
+            choice_problem("MEDSEARCH_SEARCH_MODE", self.search_mode, (None, *MODES), unset),
             choice_problem("MEDSEARCH_ALLOW_DOWNLOAD", self.allow_download, ("0", "1"), unset),
             choice_problem("MEDSEARCH_LLM_RUNTIME", self.llm_runtime, LLM_RUNTIMES, unset),
             None if self.summary_papers >= 1 else ("MEDSEARCH_SUMMARY_PAPERS must be at least 1.", unset),

@@ -56,12 +56,11 @@ from search.retrieval.learned_fusion import LearnedFusion, candidate_features
 from search.retrieval.ranking import Fused, Scored
 from search.retrieval.rerank import Reranker, combine, passage
 from search.retrieval.tokenizer import Tokenizer
-from search.types import SORTS, Facets, Filters, Hit, SearchResults, SimilarResults
+from search.types import MODES, SORTS, Facets, Filters, Hit, SearchResults, SimilarResults
 
 __all__ = ["MODES", "NO_FILTERS", "TYPE_ALIASES", "Engine", "EngineConfig", "Ranked", "SnapshotSource",
            "expand_types"]
 
-MODES = ("bm25", "dense", "hybrid", "rerank")
 NO_FILTERS = Filters()
 
 

@@ -10,6 +10,9 @@ import sys
 
 
 def main() -> int:
+    from search import runtime_env
+
+    runtime_env.configure()  # before anything loads onnxruntime or OpenMP
     try:
         from search.cli import main as run
     except KeyboardInterrupt:

@@ -116,6 +116,8 @@ def _age_group(value: str) -> str:
 AGE_GROUPS = tuple(f.name.removeprefix("age/") for f in AGE_FILTERS)
 
 #: The orders :meth:`search.engine.Engine.search` can list hits in.
+#: The retrieval modes, in the order the CLI and the app list them (``search.engine.MODES``).
+MODES = ("bm25", "dense", "hybrid", "rerank")
 SORTS = ("relevance", "date", "author", "evidence")
 
 

@@ -2,7 +2,7 @@
 
 The engine's snapshot builder copies the store's record tables and numbers the records
 ``ix`` = 0..n-1 in doc_id order; this helper does the same with ``ATTACH``, then calls
-:func:`search.query.restrict.prepare_snapshot`, and hands back the file opened read-only.
+:func:`search.query.tables.prepare_snapshot`, and hands back the file opened read-only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ CHILD_TABLES = ("authors", "abstract_sections", "mesh_headings", "publication_ty
 
 def make_snapshot(store_path: Path, snap_path: Path) -> Path:
     """Copy the store's record tables into ``snap_path`` with ``articles.ix``; prepare it."""
-    from search.query.restrict import prepare_snapshot
+    from search.query.tables import prepare_snapshot
 
     con = duckdb.connect(str(snap_path))
     try:

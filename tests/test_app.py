@@ -544,7 +544,7 @@ def _scripted(messages) -> str:
 
 
 def test_the_summary_streams_cited_flagged_labelled_and_says_where_text_goes(corpus, tmp_path):
-    from search.llm.scripted import ScriptedModel
+    from tests.scripted_model import ScriptedModel
 
     db, _ = corpus
     model = ScriptedModel(_scripted, name="scripted-llm", destination="llm.example.org")

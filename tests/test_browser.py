@@ -238,6 +238,16 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
 
 
+def _reading_list(server: Server) -> set[str]:
+    """The PMIDs on the app's "Reading list", read from the library file."""
+    from search.library import Library
+
+    lists = Library(server.env["MEDSEARCH_LIBRARY_DB"]).lists
+    if "Reading list" not in {lst.name for lst in lists.all()}:
+        return set()
+    return {e.pmid for e in lists.entries("Reading list")[1]}
+
+
 def open_app(page, server: Server, query: str = "") -> None:
     page.goto(server.url + (f"/?q={urllib.request.quote(query)}" if query else "/"))
     page.get_by_label("Search PubMed records").wait_for()
@@ -254,7 +264,7 @@ def test_search_filter_add_to_list_and_download_exports(page, server):
     for query in QUERIES:
         cpu = cpu_ms(server.proc.pid)
         first, ms = search(page, query)
-        page.wait_for_timeout(1500)  # the summary after it (extractive: quick)
+        settled(page)  # and the summary after it (extractive: quick)
         timings.append({"query": query, "first_pmid": first, "enter_to_first_page_ms": round(ms, 1),
                         "server_cpu_ms_whole_run": round(cpu_ms(server.proc.pid) - cpu, 1)})
     record = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "load_average": os.getloadavg(),
@@ -294,7 +304,7 @@ def test_a_hostile_record_shows_its_markup_as_text(page, server):
     assert '<script>alert("t")</script> **Bold** [click](javascript:alert(1))' in card.locator(".ms-title").inner_text()
     assert card.locator("script, img, iframe").count() == 0
     assert page.locator('a[href^="javascript"]').count() == 0
-    page.wait_for_timeout(1000)
+    settled(page)  # the whole run rendered, the summary of the hostile record included
     assert not page.dialogs, page.dialogs
 
 
@@ -337,6 +347,7 @@ def test_search_while_a_cli_ingest_runs_then_new_records_after_index(page, serve
             env={**{k: v for k, v in os.environ.items() if not k.startswith(("MEDSEARCH_", "NCBI_"))}, **env},
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
+        listed_before = _reading_list(server)
         try:
             deadline = time.monotonic() + 60
             while active_writer(server.db) is None:
@@ -345,8 +356,12 @@ def test_search_while_a_cli_ingest_runs_then_new_records_after_index(page, serve
                 time.sleep(0.1)
             open_app(page, server)
             search(page, QUERIES[0])
-            page.get_by_role("button", name="Add to Reading list").first.click()  # the library is not blocked
-            page.get_by_text("to Reading list.").wait_for()
+            # the library is not blocked: the first hit not listed yet (a listed one offers
+            # "Remove from" in place of "Add to") is added
+            shown = page.locator(".ms-card").evaluate_all("cards => cards.map(c => c.dataset.pmid)")
+            saved = next(pmid for pmid in shown if pmid not in listed_before)
+            page.get_by_role("button", name="Add to Reading list").first.click()
+            page.get_by_text(f"Added PMID {saved} to Reading list.").wait_for()
             page.get_by_text("An ingest or index run is at work").wait_for()
             assert ingest.poll() is None, "the search must have run while the ingest held the store"
             screenshot(page, "during-ingest")
@@ -365,7 +380,8 @@ def test_search_while_a_cli_ingest_runs_then_new_records_after_index(page, serve
     page.locator(f'.ms-card[data-pmid="{new}"]').wait_for()
     page.get_by_text("Citation lists", exact=True).click()
     page.wait_for_url("**view=lists**")
-    assert page.locator(".ms-card").count() >= 1  # what was saved during the ingest is there
+    page.locator(f'.ms-card[data-pmid="{saved}"]').wait_for()  # what was saved during the ingest is there
+    assert _reading_list(server) == {*listed_before, saved}
 
 
 def test_the_count_and_the_newest_first_list_are_the_engines_result_set(page, server):

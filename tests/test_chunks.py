@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import pubmed_xml, sources
-from ingest.pubmed_xml import iter_pubmed_xml, parse_chunk, split_pubmed_xml
+from ingest import pubmed_chunks, pubmed_xml, sources
+from ingest.pubmed_chunks import parse_chunk, split_pubmed_xml
+from ingest.pubmed_xml import iter_pubmed_xml
 from ingest.records import Article, Item, Problem
 from tests.test_pubmed_xml import (
     PUBMED,
@@ -171,9 +172,9 @@ def test_chunks_hold_the_records_asked_for(tmp_path: Path) -> None:
 
 def test_reference_lists_are_cut_before_the_tree_is_built() -> None:
     data = doc(with_refs("1", REFS), with_refs("2", NESTED_REFS), with_refs("3", "<ReferenceList/>"))
-    cut = pubmed_xml._without_references(data)
+    cut = pubmed_chunks._without_references(data)
     assert b"<Reference>" not in cut and b"<Citation>" not in cut and b"<Reference/>" not in cut
     assert cut.count(b"\n") == data.count(b"\n")  # lines keep their numbers
     assert cut.count(b"<PubmedArticle>") == 3 and b"<ReferenceList/>" in cut
     unclosed = doc(with_refs("1", "<ReferenceList><Reference>"), record("2"))
-    assert pubmed_xml._without_references(unclosed) == unclosed
+    assert pubmed_chunks._without_references(unclosed) == unclosed

@@ -133,3 +133,48 @@ def test_unknown_filters_are_refused_with_the_valid_values():
     with pytest.raises(ConfigError) as info:
         clinical_filter("therapy", "medium")
     assert "broad, narrow" in info.value.hint
+
+
+# PubMed Help, "Clinical Queries filters" table (the source the module and docs/query-syntax.md
+# cite: https://pubmed.ncbi.nlm.nih.gov/help/#clinical-queries-filters), typed here from that
+# table, spaces and odd tags included ("diagnostic * [MeSH:noexp]", "grouped [Text Word]"),
+# and not imported from search.query.clinical: a string edited there fails this test.
+PUBMED_CLINICAL_QUERIES = {
+    "therapy/broad": (
+        "((clinical[Title/Abstract] AND trial[Title/Abstract]) OR clinical trials as topic[MeSH Terms] "
+        "OR clinical trial[Publication Type] OR random*[Title/Abstract] OR random allocation[MeSH Terms] "
+        "OR therapeutic use[MeSH Subheading])"),
+    "therapy/narrow": (
+        "(randomized controlled trial[Publication Type] OR (randomized[Title/Abstract] AND "
+        "controlled[Title/Abstract] AND trial[Title/Abstract]))"),
+    "diagnosis/broad": (
+        "(sensitiv*[Title/Abstract] OR sensitivity and specificity[MeSH Terms] OR diagnose[Title/Abstract] "
+        "OR diagnosed[Title/Abstract] OR diagnoses[Title/Abstract] OR diagnosing[Title/Abstract] OR "
+        "diagnosis[Title/Abstract] OR diagnostic[Title/Abstract] OR diagnosis[MeSH:noexp] OR diagnostic * "
+        "[MeSH:noexp] OR diagnosis,differential[MeSH:noexp] OR diagnosis[Subheading:noexp])"),
+    "diagnosis/narrow": "(specificity[Title/Abstract])",
+    "etiology/broad": (
+        "(risk*[Title/Abstract] OR risk*[MeSH:noexp] OR risk *[MeSH:noexp] OR cohort studies[MeSH Terms] "
+        "OR group[Text Word] OR groups[Text Word] OR grouped [Text Word])"),
+    "etiology/narrow": (
+        "((relative[Title/Abstract] AND risk*[Title/Abstract]) OR (relative risk[Text Word]) OR "
+        "risks[Text Word] OR cohort studies[MeSH:noexp] OR (cohort[Title/Abstract] AND "
+        "study[Title/Abstract]) OR (cohort[Title/Abstract] AND studies[Title/Abstract]))"),
+    "prognosis/broad": (
+        "(incidence[MeSH:noexp] OR mortality[MeSH Terms] OR follow up studies[MeSH:noexp] OR "
+        "prognos*[Text Word] OR predict*[Text Word] OR course*[Text Word])"),
+    "prognosis/narrow": (
+        "(prognos*[Title/Abstract] OR (first[Title/Abstract] AND episode[Title/Abstract]) OR "
+        "cohort[Title/Abstract])"),
+    "prediction/broad": (
+        "(predict*[tiab] OR predictive value of tests[mh] OR score[tiab] OR scores[tiab] OR "
+        "scoring system[tiab] OR scoring systems[tiab] OR observ*[tiab] OR observer variation[mh])"),
+    "prediction/narrow": "(validation[tiab] OR validate[tiab])",
+}
+
+
+def test_clinical_query_strings_are_pubmeds_published_strings_verbatim():
+    assert set(CLINICAL_NAMES) == set(PUBMED_CLINICAL_QUERIES)
+    for name, published in PUBMED_CLINICAL_QUERIES.items():
+        assert FILTERS[name].query == published, name
+        assert "pubmed.ncbi.nlm.nih.gov/help/#clinical-queries-filters" in FILTERS[name].source

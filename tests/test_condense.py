@@ -4,11 +4,11 @@ setting's effect on the prompt and the cache."""
 
 from __future__ import annotations
 
-from search.llm.scripted import ScriptedModel
 from search.summarize import Summarizer, prompts
 from search.summarize.cache import SummaryCache
 from search.summarize.condense import condense
 from search.summarize.grounding import split_sentences
+from tests.scripted_model import ScriptedModel
 from tests.test_summarize import MET, PROPOFOL, real
 
 FINDING = "Tamsulosin did not help."

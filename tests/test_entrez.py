@@ -10,7 +10,6 @@ reply is held until the client has given up on it and asked again.
 from __future__ import annotations
 
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from email.utils import formatdate
@@ -236,12 +235,19 @@ def test_retry_after_seconds_is_the_wait(server: EUtilsServer) -> None:
     assert first.fault == "429" and second.fault is None and sleeps == [3]
 
 
-def test_retry_after_http_date_is_the_wait(server: EUtilsServer) -> None:
-    server.inject("esearch", "503", retry_after=formatdate(time.time() + 4, usegmt=True))
+def test_retry_after_http_date_is_the_wait(server: EUtilsServer, monkeypatch) -> None:
+    """An HTTP-date is read against the clock (urllib3's Retry reads ``time.time()``): the
+    clock is fixed here, so the wait is exactly the 4 s between it and the date."""
+    import types
+
+    import urllib3.util.retry
+
+    now = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC, a whole second as HTTP-dates are
+    monkeypatch.setattr(urllib3.util.retry, "time", types.SimpleNamespace(time=lambda: now))
+    server.inject("esearch", "503", retry_after=formatdate(now + 4, usegmt=True))
     sleeps = Sleeps()
     client_for(server, sleep=sleeps).search("cancer")
-    assert len(server.requests_to("esearch")) == 2 and len(sleeps) == 1
-    assert 2 <= sleeps[0] <= 4  # HTTP-dates have whole seconds
+    assert len(server.requests_to("esearch")) == 2 and sleeps == [4]
 
 
 def test_a_long_retry_after_is_capped(server: EUtilsServer) -> None:

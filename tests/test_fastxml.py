@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ingest import pubmed_xml
+from ingest import pubmed_fields, pubmed_xml
 from ingest.pubmed_values import with_id_problems
 from ingest.records import Article
 from tests.test_chunks import real_files
 from tests.test_pubmed_xml import doc, needs_data, record
 
-fast = pubmed_xml._fast
+fast = pubmed_fields._fast
 needs_fast = pytest.mark.skipif(fast is None, reason="the compiled reader is not built")
 
 
@@ -39,11 +39,11 @@ def records_of(data: bytes) -> list:
 def compare(el) -> bool:
     """Assert the compiled reader reads ``el`` as the pure-Python one does; True if it read it."""
     got = fast.parse_record(el, where)
-    want = pubmed_xml._parse_record_py(el, where)
+    want = pubmed_fields._parse_record_py(el, where)
     if got is not None:
         assert got == want
         assert [type(i) for i in got] == [type(i) for i in want]
-    assert pubmed_xml._parse_record(el, where) == with_id_problems(want, where)  # both readers, one check
+    assert pubmed_fields._parse_record(el, where) == with_id_problems(want, where)  # both readers, one check
     return got is not None
 
 
@@ -108,7 +108,7 @@ def test_what_the_compiled_reader_declines_the_python_one_reads(case: str) -> No
     rec = record(None) if body is None else record("1", extra=f"<Abstract>{body}</Abstract>")
     (el,) = records_of(doc(rec))
     assert not compare(el)
-    items = pubmed_xml._parse_record(el, where)
+    items = pubmed_fields._parse_record(el, where)
     assert len(items) == 1
     assert isinstance(items[0], Article) == (body is not None)
 
@@ -118,7 +118,7 @@ def test_a_namespaced_field_is_left_alone_as_lxml_does() -> None:
     extra = '<x:Abstract xmlns:x="urn:x"><x:AbstractText>hidden</x:AbstractText></x:Abstract>'
     (el,) = records_of(doc(record("1", extra=extra)))
     assert compare(el)
-    assert pubmed_xml._parse_record(el, where)[0].abstract == ()
+    assert pubmed_fields._parse_record(el, where)[0].abstract == ()
 
 
 # --------------------------------------------------------------------------- generated records

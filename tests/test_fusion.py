@@ -108,3 +108,22 @@ def test_fusion_properties(lists: list[list[tuple[str, float]]], how: str) -> No
     for h in hits:
         assert len(h.ranks) == len(lists) and any(r is not None for r in h.ranks)
 
+
+
+def test_learned_fusion_checks_its_model_at_once_and_loads_lightgbm_on_first_use(tmp_path):
+    """LightGBM imports scikit-learn, SciPy and pandas (over a second): a BM25 search must not
+    pay for it. The model file's feature count is still checked when the engine is made."""
+    import subprocess
+    import sys
+
+    from search.retrieval.learned_fusion import PACKAGED_LTR, LearnedFusion
+
+    code = ("import sys\nfrom search.retrieval.learned_fusion import FEATURES, LearnedFusion\nimport numpy\n"
+            "f = LearnedFusion()\nprint('lightgbm' in sys.modules)\nf.score(numpy.zeros((2, len(FEATURES))))\n"
+            "print('lightgbm' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "True"], done.stderr[-2000:]
+    other = tmp_path / "ltr.txt"
+    other.write_text(PACKAGED_LTR.read_text().replace("max_feature_idx=11", "max_feature_idx=4"))
+    with pytest.raises(ConfigError, match="expects 5 features"):
+        LearnedFusion(other)

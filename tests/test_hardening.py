@@ -251,11 +251,26 @@ def test_control_characters_in_record_text_never_reach_the_terminal(tmp_path):
 
 @pytest.mark.slow
 @needs_data
-def test_a_huge_query_is_refused_quickly_with_the_limit(indexed):
+def test_a_huge_query_is_refused_with_the_limit_before_any_work(indexed, monkeypatch):
+    """100 kB of query text: the CLI says the limit; the engine refuses it before it tokenizes
+    the text or asks the BM25 index anything (counted, not timed)."""
     import base64
+
+    from search.assembly import open_engine
 
     query = base64.b64encode(os.urandom(75_000)).decode()
     _ok_error(run_cli("--db", str(indexed), "search", query, env=BM25_ONLY), "limit is 2,000")
+    engine = open_engine(Settings.from_env(BM25_ONLY, db=indexed))
+    calls = []
+    tokenize, lexical = engine._tokenize, engine.snapshot.lexical
+    search_tokens = lexical.search_tokens
+    monkeypatch.setattr(engine, "_tokenize", lambda text: calls.append("tokenize") or tokenize(text))
+    monkeypatch.setattr(lexical, "search_tokens", lambda *a, **kw: calls.append("bm25") or search_tokens(*a, **kw))
+    assert engine.search("protein", mode="bm25").hits and {"tokenize", "bm25"} <= set(calls)  # counted
+    calls.clear()
+    with pytest.raises(ConfigError, match="limit is 2,000"):
+        engine.search(query, mode="bm25")
+    assert calls == []
 
 
 @pytest.mark.slow

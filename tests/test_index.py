@@ -304,31 +304,6 @@ def test_bm25_only_settings_need_no_model(store, tmp_path):
     assert not (tmp_path / "idx" / "v000001" / "dense").exists()
 
 
-def test_vectors_of_the_index_layout_before_snapshots_are_reused(work, tmp_path):
-    """An index written before snapshots (dense/ keyed by record hash) migrates without embedding."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    store, manager = work
-    snap = manager.load()
-    legacy = manager.index_dir / "dense"
-    legacy.mkdir()
-    np.save(legacy / "embeddings.npy", np.asarray(snap.dense.vectors))
-    hashes = dict(store.con.execute("SELECT doc_id, record_hash FROM articles").fetchall())
-    pq.write_table(pa.table({"doc_id": snap.doc_ids, "record_hash": [hashes[d] for d in snap.doc_ids]}),
-                   legacy / "doc_ids.parquet")
-    (legacy / "params.json").write_text(json.dumps({
-        "model": FakeEmbedder.name, "backend": "numpy", "dims": 64, "doc_prefix": "", "recipe_version": 1,
-        "doc_count": FIRST, "fingerprint": "x"}))
-    (manager.index_dir / "manifest.json").write_text("{}")
-    for p in list(manager.index_dir.iterdir()):
-        if p.name.startswith("v0") or p.name == "CURRENT":
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-    report = manager.build_or_update(progress=False)
-    assert report.dense.embedded == 0 and report.dense.kept == FIRST
-    assert not legacy.exists() and not (manager.index_dir / "manifest.json").exists()
-
-
 def test_the_text_recipe_puts_subject_terms_only_in_the_bm25_text(work):
     store, _ = work
     doc = next(d for d in iter_documents(store) if d.mesh_terms and d.abstract)

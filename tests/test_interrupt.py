@@ -82,21 +82,23 @@ def _medsearch(db: Path, inputs: list[Path]) -> subprocess.Popen:
 
 
 def _interrupt(db: Path, inputs: list[Path], delay: float) -> subprocess.CompletedProcess:
-    """Start the command, wait until it has created its database, wait ``delay`` more, Ctrl-C."""
+    """Start the command, wait until it has created its database, wait ``delay`` more, Ctrl-C.
+    ``returncode`` None: it had finished before the signal could be sent."""
     proc = _medsearch(db, inputs)
     deadline = time.monotonic() + 120
     while not db.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(delay)
-    if proc.poll() is None:
+    sent = proc.poll() is None
+    if sent:
         os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return subprocess.CompletedProcess(proc.args, proc.returncode if sent else None, out, err)
 
 
 def _check_interrupted(got: subprocess.CompletedProcess, db: Path, clean: Clean, *, whole_batches: bool) -> None:
     lines = [line for line in got.stderr.splitlines() if line.strip()]
-    if got.returncode == 0:  # it finished before the signal came
+    if got.returncode == 0:  # the signal came as it exited: it changed nothing
         assert lines == [], got.stderr
     else:
         assert got.returncode == 130, got.stderr
@@ -135,10 +137,21 @@ def clean_serial(tmp_path_factory) -> Clean:
 
 
 def _trial(tmp_path: Path, inputs: list[Path], clean: Clean, seed: int, *, whole_batches: bool) -> None:
-    rng = random.Random(seed)
-    db = tmp_path / f"interrupted-{seed}.duckdb"
-    got = _interrupt(db, inputs, rng.uniform(0, clean.seconds))
-    _check_interrupted(got, db, clean, whole_batches=whole_batches)
+    """One Ctrl-C at a seeded moment. A command that finished before the signal was sent, or
+    exited 0 because it came too late to stop anything, interrupted nothing and proves nothing:
+    the trial starts again with half the delay, until a command is stopped by the signal."""
+    delay = random.Random(seed).uniform(0, clean.seconds)
+    for attempt in range(10):
+        db = tmp_path / f"interrupted-{seed}-{attempt}.duckdb"
+        got = _interrupt(db, inputs, delay)
+        if got.returncode is not None:
+            _check_interrupted(got, db, clean, whole_batches=whole_batches)
+            if got.returncode != 0:
+                break
+        delay /= 2
+    else:
+        pytest.fail(f"the ingest finished before each of 10 Ctrl-Cs (the last {delay * 2:.3f} s in)")
+    assert got.returncode == 130
     _check_rerun(db, inputs, clean)
 
 

@@ -137,11 +137,6 @@ def test_ties_keep_index_order() -> None:
     assert top_k_order(np.array([]), 5).tolist() == []
 
 
-def test_search_batch_equals_single_searches(index: LexicalIndex) -> None:
-    queries = ["diabetes", "IL-6", "", "beta blocker"]
-    assert index.search_batch(queries, 3) == [index.search(q, 3) for q in queries]
-
-
 @pytest.mark.parametrize(
     ("query", "doc"),
     [

@@ -244,7 +244,7 @@ def engine(corpus):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=_odd_names)
 def test_odd_names_go_through_create_rename_export_and_backup_or_are_refused_cleanly(tmp_path_factory, engine, name):
-    from search.library.exporting import export_papers
+    from search.library.views import export_papers
 
     folder = tmp_path_factory.mktemp("odd")
     lib = Library(folder / "lib.duckdb")
@@ -435,17 +435,6 @@ def test_processes_writing_at_once_lose_nothing(lib):
     entries = lib.lists.entries("L")[1]
     assert sorted(int(e.pmid) for e in entries) == [b + i for b in (1000, 2000, 3000, 4000) for i in range(25)]
     assert [e.position for e in entries] == list(range(1, 101))
-
-
-def test_saving_works_while_a_writer_holds_the_corpus_store(corpus, tmp_path):
-    s = fresh_copy(corpus, tmp_path)
-    lib = Library(s.library_path, wait_seconds=5)
-    with Store(s.db):  # an ingest holds the store for writing
-        lib.lists.add("L", [LISTED], create=True)
-        lib.saved.add("q", "cancer")
-        with open_searcher(s) as engine:  # and searching the snapshot works too
-            run_query(lib.saved, lib.saved.get("q"), engine)
-    assert lib.saved.get("q").runs == 1
 
 
 def test_the_library_survives_an_index_rebuild(corpus, tmp_path):

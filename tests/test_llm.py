@@ -26,8 +26,8 @@ from search.llm import (
 )
 from search.llm.endpoint import EndpointModel, is_loopback, public_url
 from search.llm.packaged import join_parts
-from search.llm.scripted import ScriptedModel
 from tests.chat_server import ChatServer
+from tests.scripted_model import ScriptedModel
 
 
 def installed(module: str) -> None:
@@ -231,12 +231,50 @@ def test_openvino_is_loaded_without_its_usage_telemetry():
     assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "False"], done.stderr[-2000:]
 
 
-def test_onnxruntime_telemetry_is_off_unless_the_environment_says_otherwise():
-    """onnxruntime's usage telemetry would look up a Microsoft host from long-lived processes."""
-    code = "import search, os\nprint(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+_SETTINGS = ("ORT_DISABLE_TELEMETRY", "OMP_WAIT_POLICY")
+
+
+def _python(code: str, **env: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter whose environment lacks the process settings."""
     root = Path(__file__).resolve().parents[1]
-    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
-    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
-    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
-                            env={**env, "ORT_DISABLE_TELEMETRY": "0"})
-    assert (default.stdout.strip(), chosen.stdout.strip()) == ("1", "0")
+    clean = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                          env={**clean, **env}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
+_PRINT = "import os\nprint(*(os.environ.get(k, '-') for k in ('ORT_DISABLE_TELEMETRY', 'OMP_WAIT_POLICY')))"
+
+
+def test_process_settings_are_set_by_configure_and_a_users_value_is_kept():
+    """onnxruntime's telemetry would look up a Microsoft host from long-lived processes; OpenMP
+    spinning collapses generation on shared cores (search/runtime_env.py)."""
+    configure = "from search import runtime_env\nruntime_env.configure()\n"
+    assert _python("import search\n" + _PRINT) == ["-", "-"]  # importing sets nothing
+    assert _python(configure + _PRINT) == ["1", "PASSIVE"]
+    assert _python(configure + _PRINT, ORT_DISABLE_TELEMETRY="0", OMP_WAIT_POLICY="ACTIVE") == ["0", "ACTIVE"]
+
+
+def test_the_medsearch_command_configures_the_process_first():
+    code = ("import sys\nsys.argv = ['medsearch', '--help']\nfrom search.entry import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n" + _PRINT)
+    assert _python(code)[-2:] == ["1", "PASSIVE"]
+
+
+def test_the_app_configures_the_process_before_it_imports_anything_else():
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "app.py").read_text(encoding="utf-8"))
+    body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    assert ast.unparse(body[0]) == "from search import runtime_env"
+    assert ast.unparse(body[1]) == "runtime_env.configure()"
+
+
+def test_a_runtime_loader_configures_the_process_for_a_program_that_did_not():
+    """A Python program using the library directly: learned fusion sets OpenMP's policy
+    before it loads LightGBM, the int8 embedder onnxruntime's telemetry before onnxruntime."""
+    code = ("import numpy\nfrom search.retrieval.learned_fusion import FEATURES, LearnedFusion\n"
+            "LearnedFusion().score(numpy.zeros((1, len(FEATURES))))\n"
+            "from search.retrieval import dense_int8\ndense_int8._session()\n" + _PRINT)
+    assert _python(code) == ["1", "PASSIVE"]

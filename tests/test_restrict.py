@@ -186,9 +186,31 @@ def test_a_phrase_is_adjacent_words_in_one_field(snap):
     assert elders <= matches(snap, "prospective[ti] AND study[ti]")
 
 
+class _Recording:
+    """A snapshot connection that records every statement sent to it, with its parameters."""
+
+    def __init__(self, con) -> None:
+        self.con, self.statements = con, []
+
+    def execute(self, sql, params=None):
+        self.statements.append((sql, params))
+        return self.con.execute(sql) if params is None else self.con.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
 def test_user_text_never_reaches_the_sql(snap):
     hostile = "x'); DROP TABLE articles; --"
-    assert matches(snap, f'"{hostile}"[tiab] OR "{hostile}"[mh] OR "{hostile}"[au]') == set()
+    con = _Recording(snap)
+    assert matches(con, f'"{hostile}"[tiab] OR "{hostile}"[mh] OR "{hostile}"[au] OR "{hostile}"[ta]') == set()
+    assert con.statements, "nothing was sent to DuckDB"
+    for sql, _ in con.statements:  # the SQL text is structure only: none of the user's text is in it
+        assert "drop" not in sql.lower() and "x'" not in sql and "--" not in sql, sql
+    # ... the user's text went in as parameters (as the words and names it normalises to)
+    sent = [p for _, params in con.statements for p in (params or [])]
+    flat = {x for p in sent for x in (p if isinstance(p, list) else [p])}
+    assert "x drop table articles" in flat and {"drop", "table", "articles"} <= flat, flat
     assert snap.execute("SELECT count(*) FROM articles").fetchone()[0] > 2000
 
 

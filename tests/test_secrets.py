@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from ingest import redact as redact_module
 from ingest.entrez import EntrezClient, EntrezConfig
 from ingest.errors import EntrezError
 from ingest.redact import MASK, redact, register_secret
@@ -14,6 +15,13 @@ from tests.conftest import run_cli
 
 SECRET = "k3y-Sup3r+Secret/0123456789"  # '+' and '/' change when URL-encoded
 CLI_SECRET = "0123456789abcdefSecretKey42"  # the CLI accepts letters and digits only
+
+
+@pytest.fixture(autouse=True)
+def no_secret_registered_yet(monkeypatch):
+    """The registry of secrets is process-wide: each test starts with it empty (and leaves it
+    as it was), so a test passes only if its own client registered the key."""
+    monkeypatch.setattr(redact_module, "_secrets", set())
 
 
 def _every_text_in(db) -> str:
@@ -40,7 +48,8 @@ def test_a_400_page_that_repeats_the_request_leaks_no_key(server, tmp_path):
 
 
 def test_retry_warnings_in_the_log_leak_no_key(server, caplog):
-    body = f"<eSearchResult><ERROR>Search Backend failed: try again (api_key={SECRET})</ERROR></eSearchResult>"
+    # the key alone, as no "api_key=" pattern would find it: only the client's registration does
+    body = f"<eSearchResult><ERROR>Search Backend failed: try again (key {SECRET})</ERROR></eSearchResult>"
     server.inject("esearch", "status", times=5, status=400, body=body.encode(), content_type="text/xml")
     config = EntrezConfig(email="a@example.org", api_key=SECRET, base_url=server.url, max_tries=2)
     client = EntrezClient(config, sleep=lambda s: None)
@@ -51,12 +60,18 @@ def test_retry_warnings_in_the_log_leak_no_key(server, caplog):
 
 
 def test_a_key_echoed_as_json_is_redacted(server):
-    body = f'{{"error":"API key invalid","api-key":"{SECRET}","type":"invalid"}}'.encode()
+    body = f'{{"error":"API key invalid","api-key":"{SECRET}","detail":"{SECRET} is not a key"}}'.encode()
     server.inject("esearch", "status", status=400, body=body, content_type="application/json")
     client = EntrezClient(EntrezConfig(email="a@example.org", api_key=SECRET, base_url=server.url))
     with pytest.raises(EntrezError) as caught:
         client.search("cancer")
     assert "API key invalid" in caught.value.message and SECRET not in str(caught.value)
+
+
+def test_the_client_registers_its_key():
+    assert redact(f"the key {SECRET} alone") == f"the key {SECRET} alone"  # nothing registered yet
+    EntrezClient(EntrezConfig(email="a@example.org", api_key=SECRET))
+    assert redact(f"the key {SECRET} alone") == f"the key {MASK} alone"
 
 
 @pytest.mark.parametrize(

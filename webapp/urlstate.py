@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from ingest.errors import MedsearchError
 from search.types import AGE_GROUPS, SORTS, Filters
@@ -136,11 +137,11 @@ def _filters(params: Mapping[str, Sequence[str]], last, problems: list[str]) -> 
             values[name] = True
     if last("clinical"):
         values["clinical"] = last("clinical")
-    ages = values.get("ages", ())
-    bad_ages = [a for a in ages if a.lower().removeprefix("age/") not in AGE_GROUPS]  # type: ignore[union-attr]
+    ages = cast(tuple[str, ...], values.get("ages", ()))  # values holds mixed types
+    bad_ages = [a for a in ages if a.lower().removeprefix("age/") not in AGE_GROUPS]
     if bad_ages:
         problems.append(f"Unknown age group {bad_ages[0]!r} in the link; it was ignored.")
-        values["ages"] = tuple(a for a in ages if a not in bad_ages)  # type: ignore[union-attr]
+        values["ages"] = tuple(a for a in ages if a not in bad_ages)
     return _checked_filters(values, problems)
 
 

@@ -272,7 +272,7 @@ def _medline(text: str, name: str) -> Iterator[_Entry]:
         ids = tags.get("LID", []) + tags.get("AID", [])
         doi = next((v[: -len("[doi]")].strip() for v in ids if v.endswith("[doi]")), None)
         pmid = normal_pmid((tags.get("PMID") or [""])[0])
-        yield _Entry(pmid, _clean((tags.get("TI") or [None])[0]), doi)
+        yield _Entry(pmid, _clean(next(iter(tags.get("TI", [])), None)), doi)
 
 
 def _csljson(text: str, name: str) -> Iterator[_Entry]:
@@ -311,7 +311,7 @@ def _bibtex(text: str, name: str, unreadable: list[str] | None = None) -> Iterat
     for block in library.failed_blocks:
         if unreadable is not None:
             raw = " ".join(str(getattr(block, "raw", "")).split())[:60]
-            unreadable.append(f"entry at line {block.start_line + 1} ({raw}...): not valid BibTeX "
+            unreadable.append(f"entry at line {(block.start_line or 0) + 1} ({raw}...): not valid BibTeX "
                               "(an unbalanced brace or quote?); its PMID, if any, was not read")
     if not library.entries:
         raise SourceError(f"{name} looks like BibTeX but has no readable entry.",

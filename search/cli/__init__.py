@@ -27,6 +27,9 @@ COMMAND_MODULES = (
     "corpus_cmds",
     "search_cmds",
     "similar_cmd",
+    "saved_cmds",
+    "lists_cmds",
+    "export_cmd",
     "library_cmds",
     "summarize_cmd",
 )

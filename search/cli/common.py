@@ -104,3 +104,19 @@ def stdout_error(exc: OSError):
 
 def warn(message: str) -> None:
     print(f"warning: {safe(message)}", file=sys.stderr)
+
+
+def library_of(settings):
+    """The user's library (``search.library.Library``) the settings name."""
+    from search.library import Library
+
+    return Library(settings.library_path)
+
+
+def shell_quote(name: str) -> str:
+    """A name as the user would type it in a shell command (for hints), as the last options-free
+    part of it: a name that starts with '-' (``--help``) comes after ``--``, or it would be read
+    as an option."""
+    from search.library.names import shell_arg
+
+    return shell_arg(safe_line(name))

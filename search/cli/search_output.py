@@ -74,7 +74,8 @@ def mark(text: str, spans) -> str:
 
 def snippets(h: Hit) -> list[str]:
     spans = [s for s in h.highlights if s.field == "abstract"]
-    out, last_end = [], -1
+    out: list[str] = []
+    last_end = -1
     for s in spans:
         if s.start < last_end or len(out) == SNIPPETS:
             continue

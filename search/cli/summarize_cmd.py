@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, cast
 
 from search.cli.common import positive, print_json, safe, safe_line
 from search.cli.search_cmds import add_filter_arguments, filters_from
 from search.config import Settings
-from search.llm import local  # noqa: F401 - sets OpenMP's wait policy before anything loads OpenMP
+from search.types import MODES
+
+if TYPE_CHECKING:
+    from search.summarize import SummaryReady
 
 _FLAG_WORDS = {
     "invented_citation": "citation removed",
@@ -48,7 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="print one JSON object: text, given_pmids, cited_pmids, flags, model, label, "
                    "findings, ... (nothing is printed while it is written)")
     add_filter_arguments(p)
-    p.add_argument("--mode", choices=["bm25", "dense", "hybrid", "rerank"],
+    p.add_argument("--mode", choices=MODES,
                    help="retrieval mode (default MEDSEARCH_SEARCH_MODE, else the best on dev)")
     p.set_defaults(handler=cmd_summarize)
 
@@ -77,8 +81,8 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
         papers = papers_from_search(engine, args.query, n=n, filters=filters, mode=args.mode)
         events = summarizer.stream_overview(args.query, papers)
     if args.json:
-        *_, last = events
-        print_json(last.summary.to_json())
+        *_, last = events  # the stream ends with the whole summary
+        print_json(cast("SummaryReady", last).summary.to_json())
         return 0
     _print_stream(events, "TL;DR:" if args.pmid else "Findings, one per paper:")
     return 0

@@ -22,7 +22,7 @@ higher by returning nothing. Scores are averaged over the evaluated queries.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
@@ -34,7 +34,7 @@ def ranked(docs: Mapping[str, float]) -> list[str]:
     return sorted(docs, key=lambda d: (docs[d], d), reverse=True)
 
 
-def dcg(gains: list[float]) -> float:
+def dcg(gains: Sequence[float]) -> float:
     return sum(g / math.log2(i + 2) for i, g in enumerate(gains))
 
 

@@ -56,9 +56,6 @@ from search.retrieval.dense import DenseIndex, DenseUpdate, TextEmbedder
 from search.retrieval.encoders import DEFAULT_BACKEND, DEFAULT_EMBEDDER, load_embedder
 from search.retrieval.tokenizer import TokenizerConfig
 
-#: Files of the index layout before snapshots; read once to reuse their vectors, then removed.
-LEGACY_FILES = ("manifest.json", "records.parquet", "bm25", "dense", "bm25.new", "dense.new", "bm25.old", "dense.old")
-
 
 def default_index_dir(db_path: str | Path) -> Path:
     """``data/medsearch.duckdb`` -> ``data/medsearch.index/``."""
@@ -132,7 +129,7 @@ class IndexManager:
         if name is None:
             return [f"no search index in {self.index_dir}"]
         folder = self.index_dir / name
-        manifest = read_manifest(folder, any_format=True)
+        manifest = read_manifest(folder)
         if manifest is None:
             return [f"the index {folder} has no readable manifest"]
         if manifest.get("format") != FORMAT_VERSION:
@@ -270,7 +267,7 @@ class IndexManager:
         return update, meta
 
     def _previous_dense(self, embedder: TextEmbedder) -> DenseIndex:
-        """The vectors to reuse: the current snapshot's, else those of the older index layout."""
+        """The vectors to reuse: the current snapshot's, if it has them for this model."""
         previous = self._previous_manifest()
         if previous is not None:
             folder, manifest = previous
@@ -281,15 +278,16 @@ class IndexManager:
                     return DenseIndex.load(folder / "dense", fingerprint=None, embedder=embedder, mmap=True)
             except (SearchIndexError, OSError, ValueError, EOFError):
                 pass  # another model, no dense part, or damaged: embed everything
-        legacy = _legacy_dense(self.index_dir / "dense", self.store, embedder)
-        return legacy if legacy is not None else DenseIndex.empty(embedder)
+        return DenseIndex.empty(embedder)
 
     def _previous_manifest(self) -> tuple[Path, dict] | None:
         name = current_name(self.index_dir)
         if name is None:
             return None
-        manifest = read_manifest(self.index_dir / name, any_format=True)  # an older format's parts are reused
-        return None if manifest is None else (self.index_dir / name, manifest)
+        manifest = read_manifest(self.index_dir / name)
+        if manifest is None or manifest.get("format") != FORMAT_VERSION:
+            return None
+        return self.index_dir / name, manifest
 
     def embedder(self) -> TextEmbedder:
         """The embedder the settings name (loaded once per process)."""
@@ -346,7 +344,7 @@ class IndexManager:
         for path in self.index_dir.iterdir():
             stale_build = path.name.startswith(".building-") and not _alive(path.name.rsplit("-", 1)[-1])
             old = re.fullmatch(r"v\d{6}", path.name) is not None and path.name not in keep
-            if stale_build or old or path.name in LEGACY_FILES:
+            if stale_build or old:
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
@@ -359,40 +357,6 @@ class IndexManager:
             self.index_dir, embedding_model=self.settings.embedder, embedder=self._embedder,
             embedder_loader=self.embedder, full_verify=full_verify,
         )
-
-
-def _legacy_dense(folder: Path, store: Store, embedder: TextEmbedder) -> DenseIndex | None:
-    """Vectors of the index layout before snapshots (keyed by record hash), re-keyed by text hash:
-    a record whose record hash is unchanged has the text it had, so its vector is reused."""
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    from search.retrieval.dense import IDS_FILE, VECTORS_FILE, DenseParams, read_params
-
-    try:
-        meta = read_params(folder)
-        if meta.get("model") != embedder.name or meta.get("dims") != embedder.dims:
-            return None
-        ids = pq.read_table(folder / IDS_FILE)
-        if "record_hash" not in ids.column_names:
-            return None
-        vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
-        old = {(d, h): i for i, (d, h) in enumerate(zip(ids.column("doc_id").to_pylist(),
-                                                        ids.column("record_hash").to_pylist(), strict=True))}
-    except (SearchIndexError, OSError, ValueError, KeyError):
-        return None
-    rows, doc_ids, hashes = [], [], []
-    for d in iter_documents(store):
-        row = old.get((d.doc_id, d.record_hash))
-        if row is not None:
-            rows.append(row)
-            doc_ids.append(d.doc_id)
-            hashes.append(d.text_hash)
-    if not rows or vectors.shape[0] != len(old):
-        return None
-    params = DenseParams(**{k: meta[k] for k in DenseParams.__dataclass_fields__})
-    return DenseIndex(np.asarray(vectors[np.asarray(rows)]), doc_ids, hashes, params=params, fingerprint="",
-                      embedder=embedder)
 
 
 def _link_or_copy(src: str, dst: str) -> None:

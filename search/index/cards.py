@@ -9,9 +9,9 @@ record, and the operating system's page cache shares them between processes.
 
 The file is written once per snapshot, by a hook of ``search/index/snapshot_build.py``, from the
 snapshot's own tables (so it holds exactly the records of the indexes, in ``ix`` order,
-which is ``doc_id`` order); :class:`CardFile` reads it. Every value is what
-:meth:`search.index.records.RecordsView.cards` reads through SQL without the file
-(``tests/test_card_file.py`` checks both agree on every real record).
+which is ``doc_id`` order); :class:`CardFile` reads it, the one reader of result cards.
+Every value is what the record tables hold (``tests/test_card_file.py`` checks it against
+its own SQL reading of every real record).
 """
 
 from __future__ import annotations
@@ -136,5 +136,5 @@ class _Column(Sequence):
     def __len__(self) -> int:
         return len(self._column)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self._column[i].as_py()

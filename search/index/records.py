@@ -22,8 +22,7 @@ import pyarrow as pa
 from ingest.errors import SearchIndexError
 from ingest.records import Article
 from ingest.store import read_articles
-from search.index.cards import CARD_LINKS, CARDS_FILE, CardFile
-from search.types import Link, Section
+from search.index.cards import CARDS_FILE, CardFile
 
 if TYPE_CHECKING:
     from search.query.syntax import Node
@@ -79,7 +78,7 @@ class RecordsView:
         self._columns: RecordColumns | None = None
         self._columns_lock = threading.Lock()
         card_path = path.with_name(CARDS_FILE)
-        self.card_file = CardFile(card_path) if card_path.is_file() else None  # None: read cards by SQL
+        self.card_file = CardFile(card_path) if card_path.is_file() else None
         try:
             self._con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as exc:
@@ -279,91 +278,23 @@ class RecordsView:
                 _names(got["code"], got["v"]))
 
     # -- result cards -------------------------------------------------------------------
+    def _cards(self) -> CardFile:
+        if self.card_file is None:
+            raise SearchIndexError(
+                f"The search index snapshot {self.path.parent} has no {CARDS_FILE}, the result cards.",
+                hint="Run `medsearch index --force` to rebuild it.",
+            )
+        return self.card_file
+
     def cards(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Everything a result card shows, for a page of records: from the snapshot's card file
-        (``search/index/cards.py``), or, for a snapshot without one, in four queries."""
-        if self.card_file is not None:
-            return self.card_file.cards(doc_ids)
-        return self.cards_by_sql(doc_ids)
-
-    def cards_by_sql(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """:meth:`cards` read from the record tables, in four queries."""
-        if not doc_ids:
-            return {}
-        ids = pa.table({"doc_id": pa.array(list(doc_ids), pa.string())})
-        cur = self._query(
-            "SELECT a.doc_id, a.title, a.pub_year, coalesce(a.journal_iso, a.journal_title), a.journal_title, "
-            "a.pmid, a.doi, a.pmcid, a.publication_types, a.is_retracted, coalesce(a.abstract, ''), "
-            "a.pub_date_text, a.volume, a.issue, a.pages, a.languages, a.mesh_terms "
-            "FROM articles a JOIN _ids USING (doc_id)",
-            _ids=ids,
-        )
-        cards: dict[str, dict[str, Any]] = {}
-        for (doc_id, title, year, journal, journal_title, pmid, doi, pmcid, types, retracted, abstract,
-             date_text, volume, issue, pages, languages, mesh) in cur.fetchall():
-            cards[doc_id] = {
-                "title": title, "year": year, "journal": journal, "journal_title": journal_title,
-                "pmid": pmid, "doi": doi, "pmcid": pmcid, "publication_types": tuple(types or ()),
-                "is_retracted": bool(retracted), "abstract": abstract, "pub_date": date_text,
-                "volume": volume, "issue": issue, "pages": pages, "languages": tuple(languages or ()),
-                "mesh_terms": tuple(mesh or ()), "authors": (), "sections": (), "links": (),
-            }
-        self._add_authors(cards, ids)
-        self._add_sections(cards, ids)
-        self._add_links(cards, ids)
-        return cards
-
-    def _add_authors(self, cards: dict[str, dict[str, Any]], ids: pa.Table) -> None:
-        names: dict[str, list[str]] = {}
-        for doc_id, last, fore, initials, collective in self._query(
-            "SELECT c.doc_id, c.last_name, c.fore_name, c.initials, c.collective_name FROM authors c "
-            "JOIN _ids USING (doc_id) ORDER BY c.doc_id, c.position", _ids=ids,
-        ).fetchall():
-            name = collective or " ".join(p for p in (last, initials or fore) if p)
-            if name:
-                names.setdefault(doc_id, []).append(name)
-        for doc_id, authors in names.items():
-            cards[doc_id]["authors"] = tuple(authors)
-
-    def _add_sections(self, cards: dict[str, dict[str, Any]], ids: pa.Table) -> None:
-        found: dict[str, list[Section]] = {}
-        for doc_id, label, category, start, length, text in self._query(
-            "SELECT s.doc_id, s.label, s.nlm_category, s.text_start, s.text_length, s.text FROM abstract_sections s "
-            "JOIN _ids USING (doc_id) WHERE s.abstract_index = 0 ORDER BY s.doc_id, s.position", _ids=ids,
-        ).fetchall():
-            abstract = cards[doc_id]["abstract"]
-            if start is None:  # rows stored before sections pointed into the abstract
-                start = abstract.find(text or "")
-                length = len(text or "")
-                if start < 0:
-                    continue
-            found.setdefault(doc_id, []).append(Section(label, category, int(start), int(length)))
-        for doc_id, sections in found.items():
-            cards[doc_id]["sections"] = tuple(sections)
-
-    def _add_links(self, cards: dict[str, dict[str, Any]], ids: pa.Table) -> None:
-        found: dict[str, list[Link]] = {}
-        for doc_id, kind, source, pmid in self._query(
-            "SELECT c.doc_id, c.ref_type, c.ref_source, c.ref_pmid FROM comments_corrections c "
-            "JOIN _ids USING (doc_id) WHERE c.ref_type IN ? ORDER BY c.doc_id, c.position",
-            [list(CARD_LINKS)], _ids=ids,
-        ).fetchall():
-            found.setdefault(doc_id, []).append(Link(kind, pmid, source))
-        for doc_id, links in found.items():
-            cards[doc_id]["links"] = tuple(links)
+        """Everything a result card shows, for a page of records, from the snapshot's card
+        file (``search/index/cards.py``)."""
+        return self._cards().cards(doc_ids)
 
     # -- texts and whole records --------------------------------------------------------
     def texts(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(title, abstract) of each record, for the reranker and learned fusion."""
-        if self.card_file is not None:
-            return self.card_file.texts(doc_ids)
-        if not doc_ids:
-            return {}
-        ids = pa.table({"doc_id": pa.array(list(doc_ids), pa.string())})
-        rows = self._query(
-            "SELECT a.doc_id, a.title, coalesce(a.abstract, '') FROM articles a JOIN _ids USING (doc_id)", _ids=ids
-        ).fetchall()
-        return {d: (t, a) for d, t, a in rows}
+        return self._cards().texts(doc_ids)
 
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records (``ingest.records.Article``); ids not in the snapshot are left out."""

@@ -60,15 +60,15 @@ def pointer_stamp(index_dir: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def read_manifest(folder: Path, *, any_format: bool = False) -> dict[str, Any] | None:
-    """The snapshot's manifest; None if unreadable, or of another format unless ``any_format``."""
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The snapshot's manifest, of whatever format (its ``format`` says which); None if unreadable."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(manifest, dict) or "fingerprint" not in manifest:
         return None
-    return manifest if any_format or manifest.get("format") == FORMAT_VERSION else None
+    return manifest
 
 
 @dataclass(slots=True)
@@ -139,7 +139,7 @@ def load_snapshot(
 def _load(folder: Path, model: str | None, embedder: Any, loader: Any, full_verify: bool) -> Snapshot:
     if not folder.is_dir():
         raise SearchIndexError(f"The search index {folder} named by {CURRENT} does not exist.", hint=HINT)
-    manifest = read_manifest(folder, any_format=True)
+    manifest = read_manifest(folder)
     if manifest is None:
         raise damaged(folder, ["manifest.json is missing or unreadable"])
     if manifest.get("format") != FORMAT_VERSION:

@@ -49,8 +49,8 @@ FROM abstract_sections s LEFT JOIN articles a ON a.ix = s.ix AND s.text IS NULL
 """
 
 def _prepare_query_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The word, term and date tables that query restrictions are evaluated on (search/query/restrict.py)."""
-    from search.query.restrict import prepare_snapshot
+    """The word, term and date tables that query restrictions are evaluated on (search/query/tables.py)."""
+    from search.query.tables import prepare_snapshot
 
     prepare_snapshot(con)
 

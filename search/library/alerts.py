@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ingest.errors import MedsearchError
 from search.library.lists import CitationLists
-from search.library.queries import SavedQueries
+from search.library.queries import SavedQueries, entered
 from search.library.types import AlertHit, QueryRun, Retraction, RunOutcome, SavedQuery
 from search.library.views import Records
 from search.types import Filters, Hit, SearchResults
@@ -100,7 +100,7 @@ def _pending(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, resul
     calls nothing new; after it, new = entered the result set since the last run)."""
     baseline = saved.last_run is None
     members = set(matched) | {h.doc_id for h in results.hits}
-    new = frozenset() if baseline else frozenset(members - queries.seen(saved.id))
+    new = entered(members, () if baseline else queries.seen(saved.id), baseline)
     run_no = (saved.last_run.run_no if saved.last_run else 0) + 1
     run = QueryRun(run_no, datetime.now(), results.mode, results.candidates, len(results.hits), len(new),
                    pulled, results.snapshot or None)
@@ -160,10 +160,10 @@ def run_all(queries: SavedQueries, lists: CitationLists, searcher: Searcher,
     listed = lists.listed()
     retracted = _retracted(listed, searcher)
     fresh = lists.unnoticed_retractions(p.pmid for p in retracted)
-    pending = Digest(tuple(p for *_, p in searched), tuple(failed),
-                     tuple(r for r in retracted if r.pmid in fresh))
+    digest = Digest(tuple(p for *_, p in searched), tuple(failed),
+                    tuple(r for r in retracted if r.pmid in fresh))
     if deliver is not None:
-        deliver(pending)
+        deliver(digest)
     outcomes = []
     for saved, results, matched, _ in searched:
         try:

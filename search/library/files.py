@@ -95,8 +95,10 @@ def write_output(path: str | Path, data: str | bytes) -> OutputTarget:
         if target.kind == "stdout":
             _write_stdout(raw)
         elif target.kind == "stream":
+            assert target.path is not None
             _write_stream(target.path, raw)
         else:
+            assert target.path is not None
             _replace(target.path, raw, keep=target.kind == "file")
     except OSError as exc:
         if exc.errno == errno.ENOSPC:

@@ -99,14 +99,6 @@ class CitationLists:
                             [note, lst.id, already])
         return AddReport(tuple(added), tuple(already))
 
-    def set_note(self, name: str, pmid: str, note: str | None) -> None:
-        check_note(note)
-        pmid = parse_pmid(pmid)
-        with self.data.transaction() as con:
-            lst = self._get(con, name)
-            _require_listed(con, lst, [pmid])
-            con.execute("UPDATE list_entries SET note = ? WHERE list_id = ? AND pmid = ?", [note, lst.id, pmid])
-
     def remove(self, name: str, pmids: Iterable[str]) -> tuple[str, ...]:
         """Take PMIDs out of a list; one that is not in it is an error and nothing changes."""
         gone = parse_pmids(pmids)

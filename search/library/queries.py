@@ -186,7 +186,7 @@ class SavedQueries:
                                    hint="Save it again to keep its results.")
             baseline = run_no == 1
             seen = set() if baseline else _seen(con, saved.id)
-            new = frozenset() if baseline else frozenset(members - seen)
+            new = entered(members, seen, baseline)
             extra = sorted(members - set(page) - seen, key=_id_order)  # the baseline's set, or the new ones
             ids = page + extra
             if ids:
@@ -225,6 +225,12 @@ class SavedQueries:
 def _seen(con: duckdb.DuckDBPyConnection, query_id: int) -> set[str]:
     rows = con.execute("SELECT DISTINCT doc_id FROM saved_query_results WHERE query_id = ?", [query_id]).fetchall()
     return {r[0] for r in rows}
+
+
+def entered(members: Collection[str], seen: Collection[str], baseline: bool) -> frozenset[str]:
+    """The new records of a run: those of its result set (``members``) that no earlier run's
+    set held (``seen``); none on the first run, the baseline."""
+    return frozenset() if baseline else frozenset(set(members) - set(seen))
 
 
 def _id_order(doc_id: str) -> tuple[int, str]:

@@ -31,11 +31,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
 import duckdb
 
+from ingest import schema
 from ingest.diskfull import disk_full
 from ingest.errors import StoreError
 
@@ -69,13 +69,9 @@ def _forget_connection() -> None:
     _memory = None
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, file name, sql) of every packaged migration, in order."""
-    found = []
-    for entry in resources.files(_MIGRATIONS_PACKAGE).iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+def migrations() -> list[schema.Migration]:
+    """The library's packaged migrations, in order."""
+    return schema.packaged(_MIGRATIONS_PACKAGE)
 
 
 class UserData:
@@ -186,31 +182,9 @@ class UserData:
             con.execute("BEGIN TRANSACTION")
             con.execute("CREATE TABLE library_info (application VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)")
             con.execute("INSERT INTO library_info VALUES (?, ?)", [APPLICATION, datetime.now()])
-            con.execute(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-                "applied_at TIMESTAMP NOT NULL)"
-            )
             con.execute("COMMIT")
-        current = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
-        newest = migrations()[-1][0] if migrations() else 0
-        if current > newest:
-            raise StoreError(
-                f"The library file {self.path} was written by a newer medsearch (schema {current}, "
-                f"this one knows {newest}).",
-                hint="Upgrade medsearch, or point MEDSEARCH_LIBRARY_DB at another file.",
-            )
-        applied = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-        for version, name, sql in migrations():
-            if version in applied:  # each missing one, even below the newest applied
-                continue
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now()])
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        schema.migrate(con, migrations(), what=f"The library file {self.path}",
+                       hint=f"{schema.UPGRADE_HINT} Or point MEDSEARCH_LIBRARY_DB at another file.")
 
 
 def _rollback_if_open(con: duckdb.DuckDBPyConnection) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.errors import ConfigError
 from search.config import PROJECT_ROOT, Settings
@@ -30,6 +31,10 @@ from search.llm.base import (
     ModelUnavailable,
     TimedStream,
 )
+
+if TYPE_CHECKING:
+    from search.llm.local import LocalModel
+    from search.llm.openvino_local import OpenVINOModel
 
 __all__ = [
     "ChatModel", "GenerationOptions", "GenerationStats", "LLMError", "Message", "ModelUnavailable",
@@ -57,6 +62,7 @@ def open_model(settings: Settings, *, environ: dict[str, str] | None = None) -> 
     if choice.lower() == "none":
         raise ModelUnavailable("No summary model is configured (MEDSEARCH_LLM=none).",
                                hint="Unset MEDSEARCH_LLM to use the packaged model.")
+    runtime: type[LocalModel] | type[OpenVINOModel]
     if settings.llm_runtime == "llama.cpp":
         from search.llm.local import LocalModel as runtime
     else:

@@ -1,10 +1,10 @@
 """The small protocol every chat model of the project speaks, its errors, and stream timing.
 
 A model takes chat messages and yields its answer as text chunks while it is generated
-(one chunk is about one token). Four implementations: a GGUF file run on this machine by
+(one chunk is about one token). Three implementations: a GGUF file run on this machine by
 OpenVINO (:mod:`search.llm.openvino_local`) or by llama.cpp (:mod:`search.llm.local`), both
 :class:`LocalFileModel`; :mod:`search.llm.endpoint` (any OpenAI-compatible chat-completions
-server) and :mod:`search.llm.scripted` (fixed answers, for tests).
+server). The tests' scripted model (fixed answers) is ``tests/scripted_model.py``.
 """
 
 from __future__ import annotations
@@ -217,7 +217,9 @@ class TimedStream:
                 count += 1
                 yield chunk
         finally:
-            chunks.close()
+            close = getattr(chunks, "close", None)  # a generator: stops the runtime's stream
+            if close is not None:
+                close()
             self.stats = GenerationStats(first, clock.now() - start, count)
             tps = self.stats.tokens_per_s
             log.info(

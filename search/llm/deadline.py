@@ -104,11 +104,11 @@ def within(stream: Iterator[str], *, model_name: str, deadlines: Deadlines, cloc
     got_text = False
     try:
         while True:
-            limits = [(call_by, "call"), (until, "summary")] + ([] if got_text else [(first_by, "first")])
-            limits = [(t, why) for t, why in limits if t is not None]
+            wanted = [(call_by, "call"), (until, "summary")] + ([] if got_text else [(first_by, "first")])
+            limits: list[tuple[float, str]] = [(t, why) for t, why in wanted if t is not None]
             nearest = min(limits, default=None)
             timeout = None if nearest is None else nearest[0] - clock.now()
-            if timeout is not None and timeout <= 0:  # checked before every wait: a fast endless stream too
+            if nearest is not None and timeout is not None and timeout <= 0:  # checked before every wait
                 raise _late(model_name, nearest[1], deadlines)
             try:
                 item = clock.get(items, timeout)
@@ -119,7 +119,7 @@ def within(stream: Iterator[str], *, model_name: str, deadlines: Deadlines, cloc
             if isinstance(item, _Failed):
                 raise _unreadable(model_name, item.exc) from None
             got_text = got_text or bool(item)
-            yield item
+            yield str(item)
     finally:
         stop.set()
 

@@ -12,19 +12,20 @@ from the cache never pays for loading 1.1 GB.
 llama.cpp's CPU threads wait for each other through OpenMP. OpenMP's default is to spin while
 waiting, which collapses when the cores are shared: 2 threads on a 2-core machine running other
 work wrote 0.3 tokens/s where 1 thread wrote 2.0; with ``OMP_WAIT_POLICY=PASSIVE`` 2 threads
-wrote 2.7. So that policy is set here unless the environment sets one. OpenMP reads it once,
-when its library loads, and LightGBM (the learned fusion) loads the same library: a program
-that searches before it summarises must import this module first (``medsearch summarize`` does).
+wrote 2.7. So that policy is set unless the environment sets one, by
+:func:`search.runtime_env.configure`, which the entry points call first. OpenMP reads it once,
+when its library loads, and LightGBM (the learned fusion) loads the same library: a Python
+program that searches before it summarises calls ``configure()`` first.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from search import runtime_env
 from search.llm.base import (
     GenerationOptions,
     LLMError,
@@ -37,21 +38,6 @@ from search.llm.base import (
     worker_stream,
 )
 
-_POLICY_GIVEN = "OMP_WAIT_POLICY" in os.environ
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def _openmp_loaded() -> bool:
-    """Whether this process has loaded OpenMP already (Linux; False where it cannot tell)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return "libgomp" in maps.read()
-    except OSError:
-        return False
-
-
-#: OpenMP read its settings before this module set the wait policy (see the module's doc).
-_POLICY_TOO_LATE = not _POLICY_GIVEN and _openmp_loaded()
 #: Context window: a long abstract (~1,000 tokens) plus instructions and the answer fit.
 N_CTX = 4096
 
@@ -106,9 +92,10 @@ def _start_server(path: Path, threads: int):
     except ImportError:
         raise runtime_missing("llama.cpp (xllamacpp)") from None
     check_model_file(path)
-    if _POLICY_TOO_LATE:
-        log.warning("OpenMP was loaded before search.llm.local set OMP_WAIT_POLICY=PASSIVE: on shared "
-                    "cores generation may be several times slower; import search.llm.local first.")
+    runtime_env.configure()
+    if runtime_env.openmp_too_late():
+        log.warning("OpenMP was loaded before search.runtime_env.configure() set OMP_WAIT_POLICY=PASSIVE: "
+                    "on shared cores generation may be several times slower; call it first.")
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.n_ctx = N_CTX

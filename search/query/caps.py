@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from ingest.errors import ConfigError
 from search.query.syntax import MAX_NESTING, ParsedQuery, parse
+from search.types import MODES
 
 MAX_QUERY_CHARS = 2000
 MAX_QUERY_TERMS = 64
 MAX_K = 1000
-MODES = ("bm25", "dense", "hybrid", "rerank")  # search.engine.MODES, without importing the engine
 
 __all__ = ["MAX_K", "MAX_NESTING", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS", "MODES", "check_query"]
 
@@ -30,7 +30,9 @@ def check_query(query: str, *, mode: str | None = None, k: int | None = None,
                           hint="Shorten it to the words that matter (a question, or keywords).")
     parsed = parse(query)
     if tokenize is None:
-        from search.retrieval.tokenizer import tokenize
+        from search.retrieval.tokenizer import tokenize as default_tokenize
+
+        tokenize = default_tokenize
     terms = len(set(tokenize(parsed.free_text)))
     if terms > MAX_QUERY_TERMS:
         raise ConfigError(f"The query has {terms} distinct search terms; the limit is {MAX_QUERY_TERMS}.",

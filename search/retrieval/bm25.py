@@ -246,16 +246,6 @@ class LexicalIndex:
         scores = self.scores_from_tokens(tokens)
         return self._top_k(scores, k, allowed_rows(mask, len(self.doc_ids), "BM25 index"))
 
-    def search_batch(
-        self,
-        queries: Sequence[str],
-        k: int,
-        mask: np.ndarray | None = None,
-    ) -> list[list[Scored]]:
-        """``search`` for many queries sharing one ``mask`` (evaluation runs)."""
-        allowed = allowed_rows(mask, len(self.doc_ids), "BM25 index")
-        return [self._top_k(self.scores(q), k, allowed) for q in queries]
-
     def _top_k(self, scores: np.ndarray, k: int, allowed: np.ndarray | None) -> list[Scored]:
         rows = np.arange(len(scores)) if allowed is None else allowed
         values = scores if allowed is None else scores[allowed]

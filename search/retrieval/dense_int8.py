@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from search import runtime_env
+
 MATRIX_FILE = "int8_matrix.npy"
 ROWS_FILE = "int8_rows.npz"
 #: ``MatMulInteger(query uint8 [1, dims], matrix int8 [dims, docs]) -> int32 [1, docs]``,
@@ -144,6 +146,7 @@ def exact_top_k(
 
 @cache
 def _session() -> Any:
+    runtime_env.configure()  # onnxruntime's telemetry off before it loads
     import onnxruntime as ort
 
     options = ort.SessionOptions()

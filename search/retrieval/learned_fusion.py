@@ -13,7 +13,9 @@ imported lazily.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ingest.errors import ConfigError
+from search import runtime_env
 from search.retrieval.tokenizer import Tokenizer
 
 PACKAGED_LTR = Path(__file__).resolve().parents[1] / "models" / "ltr" / "model.txt"
@@ -90,22 +93,50 @@ def candidate_features(
 
 
 class LearnedFusion:
-    """Scores fused candidates with a LightGBM ranking model."""
+    """Scores fused candidates with a LightGBM ranking model.
+
+    The model file is checked when the object is made (present, LightGBM installed, as many
+    features as :data:`FEATURES`: read from the file's ``max_feature_idx`` line); LightGBM
+    itself, which imports scikit-learn, SciPy and pandas (over a second of start-up), loads on
+    the first :meth:`score`, so a BM25 or dense search never pays for it."""
 
     def __init__(self, model_path: str | Path = PACKAGED_LTR) -> None:
-        try:
-            import lightgbm
-        except ImportError as exc:
-            raise ConfigError("Learned fusion needs LightGBM.", hint="pip install lightgbm==4.7.0") from exc
+        if importlib.util.find_spec("lightgbm") is None:
+            raise ConfigError("Learned fusion needs LightGBM.", hint="pip install lightgbm==4.7.0")
         path = Path(model_path)
         if not path.is_file():
             raise ConfigError(f"No learned-fusion model at {path}.", hint="Train one with bench/train_ltr.py, or use fusion 'weighted'.")
-        self.booster: Any = lightgbm.Booster(model_file=str(path))
-        if self.booster.num_feature() != len(FEATURES):
+        features = _feature_count(path)
+        if features != len(FEATURES):
             raise ConfigError(
-                f"The model at {path} expects {self.booster.num_feature()} features, this code makes {len(FEATURES)}.",
+                f"The model at {path} expects {features} features, this code makes {len(FEATURES)}.",
                 hint="Retrain it with bench/train_ltr.py.",
             )
+        self.path = path
+        self._booster: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def booster(self) -> Any:
+        if self._booster is None:
+            with self._lock:
+                if self._booster is None:
+                    runtime_env.configure()  # OpenMP's wait policy, before LightGBM loads OpenMP
+                    import lightgbm
+
+                    self._booster = lightgbm.Booster(model_file=str(self.path))
+        return self._booster
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(matrix, num_threads=1), dtype=np.float64)
+
+
+def _feature_count(path: Path) -> int | None:
+    """The features a LightGBM text model expects (``max_feature_idx`` + 1), read from its header."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("max_feature_idx="):
+                return int(line.split("=", 1)[1]) + 1
+            if line.startswith("Tree="):
+                break
+    return None

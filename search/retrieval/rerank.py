@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ingest.errors import ConfigError
+from search import runtime_env
 from search.retrieval.fusion import minmax
 
 ONNX_FILE = "model.onnx"
@@ -194,6 +195,7 @@ class OnnxReranker:
 
     def _load(self) -> tuple[Any, Any]:
         if self._session is None:
+            runtime_env.configure()  # onnxruntime's telemetry off before it loads
             try:
                 import onnxruntime as ort
                 from tokenizers import Tokenizer

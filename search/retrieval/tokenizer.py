@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -102,9 +101,6 @@ class Tokenizer:
         if word in self._stop:
             return None
         return self._stemmer.stemWord(word) if self._stemmer else word
-
-    def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self(text) for text in texts]
 
 
 def normalize(text: str) -> str:
