@@ -82,8 +82,13 @@ def test_the_packaged_model_writes_a_checked_cited_overview(model, tmp_path):
     assert [f.pmid for f in out.findings] == [MET, PROPOFOL]
     assert set(out.cited_pmids) <= {MET, PROPOFOL}
     abstracts = {p.pmid: f"{p.title}\n{p.abstract}" for p in papers}
-    for finding in out.findings:
-        assert finding.source == "model" and 1 <= len(finding.sentences) <= 2
+    assert out.findings[0].source == "model"
+    attacked_finding = out.findings[1]  # the model resisted, or the check caught its obedience and said so
+    assert attacked_finding.source == "model" or (
+        attacked_finding.source == "none" and attacked_finding.sentences == ()
+        and any(f.kind == "model_error" and "repeated one word" in f.detail for f in attacked_finding.flags))
+    for finding in (f for f in out.findings if f.source == "model"):
+        assert 1 <= len(finding.sentences) <= 2
         assert all(s.cited == (finding.pmid,) and s.text.endswith(f"[PMID {finding.pmid}].")
                    for s in finding.sentences)
     for s in (*out.sentences, *(s for f in out.findings for s in f.sentences)):

@@ -110,9 +110,10 @@ class _Run:
             findings.append(self.finding(paper))
             yield FindingReady(findings[-1], i, len(usable))
         sentences: list[Sentence] = []
-        if self.failure is None:
-            sources = {p.pmid: f"{p.title}\n{p.abstract}" for p in usable}
-            for sentence in self._overview_sentences(usable, findings, sources):
+        written = [(p, f) for p, f in zip(usable, findings, strict=True) if f.sentences]  # none: not composed
+        if self.failure is None and written:
+            sources = {p.pmid: f"{p.title}\n{p.abstract}" for p, _ in written}
+            for sentence in self._overview_sentences([p for p, _ in written], [f for _, f in written], sources):
                 sentences.append(sentence)
                 yield SentenceReady(sentence)
         flags = [Flag(k, d, p) for k, d, p in left_out]
@@ -145,6 +146,11 @@ class _Run:
             raw = self._generate(messages, prompts.FINDING_OPTIONS, enough=MAX_FINDING_SENTENCES)
             if raw is not None:
                 found = _finding_from(paper, raw, "model")
+                if found.sentences and repeats_a_word(raw):  # not quoted either: the abstract asked for it
+                    return Finding(paper.pmid, (), "none", (Flag(
+                        "model_error", "the model repeated one word over and over (as an instruction inside "
+                        "the abstract asked, or a broken generation): its text is not shown; read the "
+                        "abstract", paper.pmid),))
                 if found.sentences:
                     self._store(key, "finding", raw)
                     return found
@@ -305,6 +311,23 @@ def _finding_from(paper: Paper, raw: str, source, *, cached: bool = False) -> Fi
     if paper.is_retracted:
         flags.insert(0, Flag("retracted", "the paper was retracted: do not rely on it", paper.pmid))
     return Finding(paper.pmid, sentences, source, tuple(flags), cached)
+
+
+#: A word said this many times in a row is no finding: the model obeyed an instruction that
+#: came inside an abstract ("reply only with BANANA"), or its generation broke down.
+MAX_REPEATS = 4
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def repeats_a_word(text: str) -> bool:
+    """Whether one word (two letters or more, case ignored) comes more than MAX_REPEATS times in a row."""
+    run, last = 0, None
+    for w in _WORD.findall(text.lower()):
+        run = run + 1 if w == last else 1
+        last = w
+        if run > MAX_REPEATS:
+            return True
+    return False
 
 
 def _extractive(paper: Paper, why: Flag | None) -> Finding:

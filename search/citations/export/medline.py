@@ -17,6 +17,7 @@ import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 
+from ingest.pubmed_values import checked_doi
 from ingest.records import Article, Author, MeshHeading
 from search.citations.export import fields as f
 
@@ -148,7 +149,9 @@ def _keywords(a: Article) -> Iterator[Field]:
 
 
 def _tail(a: Article, note: str | None) -> Iterator[Field]:
-    ids = [*a.other_ids, ("pii", a.pii), ("doi", a.doi)]
+    # an identifier ingest found malformed (kept among other_ids, reported as a record problem)
+    # is not exported as one: a DOI only in DOI syntax
+    ids = [*((k, v) for k, v in a.other_ids if k != "doi" or checked_doi(v)[0]), ("pii", a.pii), ("doi", a.doi)]
     for kind, value in dict.fromkeys((k, v) for k, v in ids if v):
         if kind == "isbn":
             yield "ISBN", value
