@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
@@ -157,10 +157,10 @@ class _ClientRetry(Retry):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,  # Retry's own arguments, passed on as they are
         sleep: Callable[[float], None] = time.sleep,
         limiter: RateLimiter | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.sleeper = sleep
@@ -255,7 +255,8 @@ class Transport:
 
     def _request(self, endpoint: str, params: dict[str, object], read: Callable[[bytes, str], T]) -> T:
         url, shown = f"{self.base}{endpoint}.fcgi", self.describe(endpoint, params)
-        fields, retry = self._fields(params), self._retry
+        fields = self._fields(params)
+        retry: Retry = self._retry  # a _ClientRetry; the response hands back its copies typed as Retry
         self.limiter.wait()
         while True:
             log.debug("POST %s", shown)

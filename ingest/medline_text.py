@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 from ingest.errors import SourceError
 from ingest.pubmed_values import (
@@ -145,7 +145,7 @@ def _as_text(handle: IO[str] | IO[bytes]) -> IO[str]:
         return handle
     mode = getattr(handle, "mode", "")
     if isinstance(handle, io.BufferedIOBase | io.RawIOBase) or "b" in str(mode):
-        return io.TextIOWrapper(handle, encoding="utf-8-sig", newline=None)
+        return io.TextIOWrapper(cast(IO[bytes], handle), encoding="utf-8-sig", newline=None)
     return handle  # type: ignore[return-value]
 
 
@@ -155,7 +155,12 @@ def _iter_handle(handle: IO[str], loc: str) -> Iterator[Article | Problem]:
         if raw.stray_lines:
             lines = ", ".join(str(n) for n in raw.stray_lines[:5])
             yield Problem(where, f"text outside any 'TAG - value' field ignored (line {lines})")
-        yield from with_id_problems([record_to_article(raw, where)], lambda where=where: where)
+        yield from with_id_problems([record_to_article(raw, where)], _fixed(where))
+
+
+def _fixed(text: str) -> Callable[[], str]:
+    """A callable that gives ``text``."""
+    return lambda: text
 
 
 def _lines(handle: IO[str], loc: str) -> Iterator[str]:
@@ -252,7 +257,7 @@ def _first(tags: dict[str, list[str]], *names: str) -> str | None:
     return None
 
 
-def _title_fields(tags: dict[str, list[str]]) -> dict[str, object]:
+def _title_fields(tags: dict[str, list[str]]) -> dict[str, Any]:
     title = _first(tags, "TI") or ""
     return {
         "status": _first(tags, "STAT"),
@@ -264,7 +269,7 @@ def _title_fields(tags: dict[str, list[str]]) -> dict[str, object]:
 
 def _abstract_fields(
     fields: list[tuple[str, str]], tags: dict[str, list[str]]
-) -> dict[str, object]:
+) -> dict[str, Any]:
     text = " ".join(tags.get("AB", ()))
     return {
         "abstract": split_abstract(text),
@@ -273,7 +278,7 @@ def _abstract_fields(
     }
 
 
-def _journal_fields(tags: dict[str, list[str]]) -> dict[str, object]:
+def _journal_fields(tags: dict[str, list[str]]) -> dict[str, Any]:
     issn = linking = None
     for value in tags.get("IS", ()):
         number, _, kind = value.partition(" ")
@@ -292,7 +297,7 @@ def _journal_fields(tags: dict[str, list[str]]) -> dict[str, object]:
     }
 
 
-def _date_fields(tags: dict[str, list[str]]) -> dict[str, object]:
+def _date_fields(tags: dict[str, list[str]]) -> dict[str, Any]:
     dp = _first(tags, "DP")
     year, month, day, medline_date = parse_pub_date(dp) if dp else (None, None, None, None)
     return {
@@ -306,7 +311,7 @@ def _date_fields(tags: dict[str, list[str]]) -> dict[str, object]:
     }
 
 
-def _id_fields(pmid: str, tags: dict[str, list[str]]) -> dict[str, object]:
+def _id_fields(pmid: str, tags: dict[str, list[str]]) -> dict[str, Any]:
     ids: list[tuple[str, str]] = [("pubmed", pmid)]
     for value in [*tags.get("LID", ()), *tags.get("AID", ())]:
         match = _ID_TYPED.fullmatch(value)

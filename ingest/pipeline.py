@@ -16,7 +16,7 @@ import os
 from collections.abc import Generator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ingest import reader, sources
 from ingest.interrupts import HeldInterrupts
@@ -27,6 +27,7 @@ from ingest.store import Store
 
 if TYPE_CHECKING:
     from ingest.entrez import EntrezClient
+    from ingest.rows import PreparedBatch
 
 #: Records per transaction when reading files: large enough to amortise the
 #: per-statement cost of DuckDB, small enough that a kill loses little.
@@ -65,13 +66,14 @@ def ingest_files(
         try:
             for event, index, payload in events:
                 sf, key, fp = todo[index]
-                if event == "batch":
-                    run.apply_prepared(payload)
+                if event == "batch":  # the reader's events: ("batch", i, PreparedBatch), ("done", i, int)
+                    batch = cast("PreparedBatch", payload)
+                    run.apply_prepared(batch)
                     bar.set_postfix_str(sf.path.name, refresh=False)
-                    bar.update(payload.seen + len(payload.problems))
+                    bar.update(batch.seen + len(batch.problems))
                 else:
                     with HeldInterrupts():
-                        store.mark_file_done(key, fp, run.report.run_id, payload)
+                        store.mark_file_done(key, fp, run.report.run_id, cast(int, payload))
         finally:
             bar.close()
             with HeldInterrupts():
@@ -93,7 +95,9 @@ def _files_to_read(store: Store, files: Sequence, force: bool, report: RunReport
     return todo
 
 
-def _read(todo: list[tuple], batch_size: int, parallel: bool | None) -> Generator:
+def _read(
+    todo: list[tuple], batch_size: int, parallel: bool | None
+) -> Generator[reader.Event, None, None]:
     """The reader's events for these files: in worker processes for large PubMed XML inputs."""
     cores = os.cpu_count() or 1
     if parallel is None:

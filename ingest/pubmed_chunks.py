@@ -20,9 +20,9 @@ from ingest.pubmed_xml import (
     _from_path,
     _inflate,
     _Input,
-    _line,
     _start_tags,
     _stream,
+    _where_at,
 )
 from ingest.records import Item, Problem
 
@@ -189,5 +189,5 @@ def _parse_tree(src: _Input, expected: int) -> list[Item] | None:
         return None
     items: list[Item] = []
     for index, el in enumerate(records, 1):
-        items.extend(_parse_record(el, lambda el=el, i=index: src.where(i, _line(el))))
+        items.extend(_parse_record(el, _where_at(src, index, el)))
     return items

@@ -664,7 +664,7 @@ def _parse_record_py(el: Any, where: Callable[[], str]) -> list[Item]:
 
 
 try:  # the compiled record reader, built by setup.py where a C compiler was found
-    from ingest import _fastxml as _fast
+    import ingest._fastxml as _fast
 except ImportError:  # pragma: no cover - installed without it
     _fast = None
 else:

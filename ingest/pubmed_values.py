@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from ingest.records import Article, Item, Problem
+
+_Record = TypeVar("_Record", bound=Item)
 
 #: Month names as PubMed writes them ("Jan", "January" by their first three letters,
 #: lower-cased), and month numbers ("1", "01", "12"), to the month's number.
@@ -92,11 +95,11 @@ def checked_doi(value: str | None) -> tuple[str | None, str | None]:
     return None, f"DOI {value!r} does not have DOI syntax (10.NNNN/suffix, no spaces or braces)"
 
 
-def with_id_problems(items: list[Item], where: Callable[[], str]) -> list[Item]:
+def with_id_problems(items: list[_Record], where: Callable[[], str]) -> list[_Record | Problem]:
     """``items`` and, after each record that carried an identifier in a form not its own (kept
     out of the record's fields, see :func:`~ingest.pubmed_values.checked_pmcid`), a
     :class:`Problem` saying so; the record itself is stored."""
-    out: list[Item] = []
+    out: list[_Record | Problem] = []
     for item in items:
         out.append(item)
         if isinstance(item, Article):

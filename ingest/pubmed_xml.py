@@ -38,11 +38,12 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike, fspath
 from pathlib import Path
-from typing import IO, Any
+from types import ModuleType
+from typing import IO, Any, cast
 
 from lxml import etree
 
@@ -54,11 +55,13 @@ from ingest.records import (
 )
 from ingest.sources import xml_root_name
 
+_gzip: ModuleType
+_zlib: ModuleType
 try:  # ISA-L inflates gzip about twice as fast as zlib, with the same API
     from isal import igzip as _gzip
     from isal import isal_zlib as _zlib
 
-    _ZLIB_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zlib.error)
+    _ZLIB_ERRORS: tuple[type[Exception], ...] = (zlib.error, cast(type[Exception], _zlib.error))  # an exception class; isal's stub says otherwise
 except ImportError:  # pragma: no cover - a platform without isal wheels
     _gzip, _zlib = gzip, zlib
     _ZLIB_ERRORS = (zlib.error,)
@@ -299,7 +302,7 @@ def _stream(src: _Input) -> Iterator[Item]:
                     pending.append(_nested(src, el))
                     continue
                 done += 1
-                items = _parse_record(el, lambda el=el, i=done: src.where(i, _line(el)))
+                items = _parse_record(el, _where_at(src, done, el))
                 el.clear()
                 if parent is not None:
                     while el.getprevious() is not None:
@@ -310,6 +313,16 @@ def _stream(src: _Input) -> Iterator[Item]:
                     pending.clear()
     except _STREAM_ERRORS as exc:
         yield from _recover(src, done, exc)
+
+
+def _where_at(src: _Input, index: int, el: Any) -> Callable[[], str]:
+    """Where record ``index`` (element ``el``) is, worked out only when asked."""
+    return lambda: src.where(index, _line(el))
+
+
+def _where_in_chunk(src: _Input, index: int, line: int, el: Any) -> Callable[[], str]:
+    """Where record ``index`` is: ``el``'s line within a chunk that starts at ``line``."""
+    return lambda: src.where(index, line + el.sourceline - 1)
 
 
 def _line(el: Any) -> int | None:
@@ -384,7 +397,7 @@ def _recover(src: _Input, done: int, exc: Exception) -> Iterator[Item]:
             failed = True
             yield Problem(src.where(index, line), _syntax_message(err, line + src.line_offset))
             continue
-        yield from _parse_record(el, lambda el=el, i=index, n=line: src.where(i, n + el.sourceline - 1))
+        yield from _parse_record(el, _where_in_chunk(src, index, line, el))
     if damage:
         yield Problem(src.label, damage)
     elif not failed:

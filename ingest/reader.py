@@ -17,7 +17,7 @@ import itertools
 import multiprocessing as mp
 import signal
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from multiprocessing.pool import AsyncResult
 
 try:
@@ -34,7 +34,7 @@ from ingest.sources import PUBMED_XML, SourceFile
 Event = tuple[str, int, object]
 
 
-def read_prepared(files: Sequence[SourceFile], batch_size: int) -> Iterator[Event]:
+def read_prepared(files: Sequence[SourceFile], batch_size: int) -> Generator[Event, None, None]:
     """Parse and prepare ``files`` in this process, batch by batch."""
     for index, sf in enumerate(files):
         n_items = 0
@@ -77,7 +77,7 @@ IN_FLIGHT = 4
 
 def read_prepared_parallel(
     files: Sequence[SourceFile], batch_size: int, workers: int, *, chunk_records: int | None = None
-) -> Iterator[Event]:
+) -> Generator[Event, None, None]:
     """Like :func:`read_prepared`, with PubMed XML parsed by ``workers`` processes.
 
     Workers parse chunks of ``chunk_records``; their results are joined again

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 
@@ -178,7 +179,7 @@ def record_years(a: Article) -> tuple[int | None, int | None]:
 def _child_rows(a: Article) -> tuple[list[tuple], ...]:
     """Rows of every child table, in ``CHILD_SCHEMAS`` order."""
     d = a.doc_id
-    sections = [(d, 0, i, s.label, s.nlm_category, s.text, None, None) for i, s in enumerate(a.abstract)]
+    sections: list[tuple] = [(d, 0, i, s.label, s.nlm_category, s.text, None, None) for i, s in enumerate(a.abstract)]
     for n, other in enumerate(a.other_abstracts, start=1):
         sections += [
             (d, n, i, s.label, s.nlm_category, s.text, other.type, other.language)
@@ -246,7 +247,7 @@ def _mesh_headings(headings: tuple[MeshHeading, ...]) -> list:
 
 
 #: How a field whose value is not plain JSON is written; every other field is written as it is.
-_CANONICAL: dict[str, Callable[[object], object]] = {
+_CANONICAL: dict[str, Callable[[Any], object]] = {  # each takes its field's value
     "abstract": _parts, "other_abstracts": _other_abstracts, "authors": _parts,
     "publication_types": _parts, "mesh_headings": _mesh_headings, "keywords": _parts,
     "chemicals": _parts, "comments_corrections": _parts,
@@ -266,7 +267,9 @@ def canonical_text(a: Article) -> str:
     likewise; a date is ``"YYYY-MM-DD"``; other tuples are arrays. Nothing depends on how
     Python lays out objects in memory or pickles them.
     """
-    value = {name: v for name, v, default in zip(_FIELDS, a, _DEFAULTS, strict=True) if v != default}
+    value: dict[str, object] = {
+        name: v for name, v, default in zip(_FIELDS, a, _DEFAULTS, strict=True) if v != default
+    }
     value["@"] = "Article"
     for name in _CANONICAL.keys() & value.keys():
         value[name] = _CANONICAL[name](value[name])

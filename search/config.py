@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError
@@ -152,7 +153,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Defaults, then the environment, then non-None ``overrides`` (CLI flags)."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # each field's value, of that field's type
         for f in fields(cls):
             raw = env.get(SETTINGS[f.name].env)
             if raw not in (None, ""):

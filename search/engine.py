@@ -33,6 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class EngineConfig:
     fusion: str = "learned"  # "learned" | "weighted" | "rrf"
     rrf_k: float = fusion_lib.RRF_K
     bm25_weight: float = 0.5  # weighted fusion: BM25's share, dense gets the rest
-    normalization: str = "minmax"
+    normalization: fusion_lib.Normalization = "minmax"
     depth: int = 100  # candidates each retriever hands to fusion
     rerank_depth: int = 30  # fused candidates the cross-encoder reads
     rerank_alpha: float = 1.0  # weight of the reranker against the fused score (min-max both)
@@ -140,7 +141,7 @@ class SnapshotSource:
 
             s = self.settings
             self._embedder = load_embedder(
-                s.embedder, s.backend, query_prefix=s.query_prefix,  # type: ignore[arg-type]
+                s.embedder, s.backend, query_prefix=s.query_prefix,
                 doc_prefix=s.doc_prefix, allow_download=s.allow_download,
             )
         return self._embedder
@@ -419,7 +420,8 @@ class Engine:
             if found.complete or len(kept) >= depth:
                 dense = kept[:depth]
             else:
-                dense = snap.dense.search(found.qvec, depth, allowed)  # type: ignore[union-attr]
+                # a dense mode: the snapshot has a dense index and found.qvec is the query's vector
+                dense = snap.dense.search(cast(np.ndarray, found.qvec), depth, allowed)  # type: ignore[union-attr]
             timings["dense"] = timings.get("dense", 0.0) + ms(t)
         return bm25, dense
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import cast
 
 import streamlit as st
 
@@ -33,7 +34,8 @@ def render(services: Services, state: AppState) -> None:
     if not names:
         st.info("No lists yet. Create one above, or press \u201cAdd to\u201d on a search result.")
         return
-    current = state.list_name if state.list_name in names else active_list(services)
+    # names is not empty, so active_list finds one
+    current = cast(str, state.list_name if state.list_name in names else active_list(services))
     st.session_state["w_list"] = current
     st.selectbox("List", names, key="w_list", on_change=_pick)
     view = list_view(lists, current, services.engine)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ingest.errors import MedsearchError
 from search.types import Filters, Hit, SearchResults
@@ -31,7 +32,7 @@ class Drawn:
 
     counts: Counts | None = None  # facet counts for the sidebar
     results: SearchResults | None = None
-    slot: object | None = None  # the container the summary streams into
+    slot: DeltaGenerator | None = None  # the container the summary streams into
 
 
 def results_part(services: Services, state: AppState) -> Drawn:

@@ -165,7 +165,7 @@ def filters_sidebar(counts: Counts | None) -> None:
     error = st.session_state.get(_FILTER_ERROR)
     if isinstance(error, MedsearchError):
         bar.error(md_text(f"{error.message} {error.hint or ''}"))
-    bar.selectbox("Sort by", SORTS, key="w_sort", format_func=SORT_TITLES.get, on_change=_on_sort)
+    bar.selectbox("Sort by", SORTS, key="w_sort", format_func=SORT_TITLES.__getitem__, on_change=_on_sort)
     left, right = bar.columns(2)
     left.number_input("From year", MIN_YEAR, MAX_YEAR, value=None, step=1, key="w_from", on_change=_on_filters)
     right.number_input("To year", MIN_YEAR, MAX_YEAR, value=None, step=1, key="w_to", on_change=_on_filters)

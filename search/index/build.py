@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ingest.diskfull import disk_full
 from ingest.errors import SearchIndexError
@@ -171,8 +171,8 @@ class IndexManager:
         if force and not reasons:
             reasons = ["--force"]
         name = current_name(self.index_dir)
-        if not reasons:
-            manifest = read_manifest(self.index_dir / name)  # type: ignore[operator]
+        if not reasons:  # reasons() just read both: a published name and a readable manifest
+            manifest = cast("dict[str, Any]", read_manifest(self.index_dir / cast(str, name)))
             return IndexReport(self.index_dir, name or "", manifest["doc_count"], fingerprint, False, None, {})
         new_name = self._next_name()
         tmp = self.index_dir / f".building-{new_name}-{os.getpid()}"

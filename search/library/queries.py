@@ -7,6 +7,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
@@ -46,7 +47,8 @@ def filters_from_json(text: str) -> Filters:
             f"A saved query uses filters this medsearch does not know: {', '.join(unknown)}.",
             hint="Upgrade medsearch, or save the query again without them.",
         )
-    return Filters(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return Filters(**values)
 
 
 def _saved(row: Sequence) -> SavedQuery:

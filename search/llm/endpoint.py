@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from search.llm.base import GenerationOptions, LLMError, Message
 from search.llm.deadline import Deadlines
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 #: The endpoint's deadlines (``search.llm.deadline``): text must begin within FIRST_TOKEN_S, a call
 #: end within CALL_S, a whole summary (a finding per paper, then the overview) within SUMMARY_S.
@@ -69,9 +73,11 @@ class EndpointModel:
     def stream(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         import openai
 
+        # each message's JSON is {"role": ..., "content": ...}: one of openai's message params
+        chat = cast("list[ChatCompletionMessageParam]", [m.to_json() for m in messages])
         try:
             response = self._client.chat.completions.create(
-                model=self.model, messages=[m.to_json() for m in messages], stream=True,
+                model=self.model, messages=chat, stream=True,
                 max_tokens=options.max_tokens, temperature=options.temperature, seed=0,
             )
             with response:

@@ -24,6 +24,7 @@ import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 from search import runtime_env
 from search.llm.base import (
@@ -72,7 +73,7 @@ class LocalModel(LocalFileModel):
         failed = lambda exc: LLMError(f"llama.cpp failed while generating: {exc}",  # noqa: E731
                                       hint="Try again; if it keeps failing, set MEDSEARCH_LLM=none.")
         for chunk in worker_stream(generate, thread_name="llama.cpp generation", error=failed):
-            if text := _delta_text(chunk):
+            if text := _delta_text(cast(dict, chunk)):  # llama.cpp's chunks are JSON objects
                 yield text
 
 

@@ -32,6 +32,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 from search.llm.base import (
     GenerationOptions,
@@ -101,7 +102,7 @@ class OpenVINOModel(LocalFileModel):
             hint="Try again; if it keeps failing, set MEDSEARCH_LLM_RUNTIME=llama.cpp or MEDSEARCH_LLM=none.")
         for text in worker_stream(generate, thread_name="OpenVINO generation", error=failed):
             if text:
-                yield text
+                yield cast(str, text)  # the streamer puts decoded text
 
 
 @functools.cache

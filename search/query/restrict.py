@@ -313,11 +313,14 @@ class _Compiler:
     def phrase(self, pcs: list[_Piece], fields: tuple[int, ...]):
         if not pcs:
             return None
-        ranges = [self.wid_range(p) for p in pcs]
-        if any(r is None for r in ranges):
+        found = [self.wid_range(p) for p in pcs]
+        ranges = [r for r in found if r is not None]
+        if len(ranges) != len(found):
             return _NOTHING
         flist = ", ".join(str(f) for f in fields)  # module constants, not query text
-        joins, where, params = [], [], []
+        joins: list[str] = []
+        where: list[str] = []
+        params: list[object] = []
         for k, (lo, hi) in enumerate(ranges):
             if k:
                 joins.append(f"JOIN qx_words p{k} ON p{k}.ix = p0.ix AND p{k}.f = p0.f "

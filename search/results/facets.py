@@ -72,7 +72,7 @@ def order_rows(cols: RecordColumns, rows: np.ndarray, sort: str, relevance: np.n
     newest = -date  # missing dates hold int32 min: negated they sort last
     pmid = -cols.pmid[rows]
     if sort == "date":
-        keys = (pmid, rel, newest)
+        keys: tuple[np.ndarray, ...] = (pmid, rel, newest)
     elif sort == "author":
         author = cols.author[rows].astype(np.int64)
         author[author == np.iinfo(np.int32).min] = np.iinfo(np.int64).max

@@ -63,9 +63,15 @@ INT8_MIN_ROWS = 50_000
 class TextEmbedder(Protocol):
     """What the index needs of an embedder (:class:`search.retrieval.encoders.Embedder` is one)."""
 
-    name: str
-    backend: str
-    doc_prefix: str
+    # read-only: a frozen dataclass (``Embedder``) or plain attributes both fit
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def doc_prefix(self) -> str: ...
 
     @property
     def dims(self) -> int: ...

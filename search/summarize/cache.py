@@ -35,8 +35,8 @@ class CachedOutput:
 
 
 def cache_key(kind: Kind, model_identity: str, prompt_version: str, query: str,
-              papers: Sequence[tuple[str, str]]) -> str:
-    """SHA-256 of everything that decides the output: ``papers`` are (PMID, record version)."""
+              papers: Sequence[tuple[str, ...]]) -> str:
+    """SHA-256 of everything that decides the output: ``papers`` are (PMID, record version, ...)."""
     parts = [kind, model_identity, prompt_version, " ".join(query.split()), [list(p) for p in papers]]
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 

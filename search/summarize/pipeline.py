@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime
+from typing import cast
 
 from search.llm import ChatModel, GenerationStats, LLMError, TimedStream
 from search.llm.deadline import REAL_CLOCK, Clock
@@ -34,6 +35,7 @@ from search.summarize.types import (
     Finding,
     FindingReady,
     Flag,
+    FlagKind,
     Paper,
     Sentence,
     SentenceReady,
@@ -197,7 +199,7 @@ class _Run:
     # -- the model ----------------------------------------------------------------------
     def _stream(self, messages, options) -> _Collecting:
         self.generated = True
-        return _Collecting(TimedStream(self.model, messages, options, clock=self.owner.timer, until=self.until),
+        return _Collecting(TimedStream(self._model(), messages, options, clock=self.owner.timer, until=self.until),
                            self.stats)
 
     def _generate(self, messages, options, *, enough: int | None = None) -> str | None:
@@ -218,7 +220,11 @@ class _Run:
 
     def _store(self, key: str, kind, output: str) -> None:
         if self.owner.cache is not None:
-            self.owner.cache.put(key, kind, self.model.name, output, self.owner.clock())
+            self.owner.cache.put(key, kind, self._model().name, output, self.owner.clock())
+
+    def _model(self) -> ChatModel:
+        """The model: only asked for while the run has not failed, and a run without one starts failed."""
+        return cast(ChatModel, self.model)
 
     def _identity(self) -> str:
         return self.model.identity if self.model is not None else "extractive"
@@ -261,7 +267,7 @@ class _Collecting:
         self.sink = sink
         self.text = ""
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Generator[str, None, None]:
         try:
             for chunk in self.stream:
                 self.text += chunk
@@ -271,9 +277,10 @@ class _Collecting:
                 self.sink.append(self.stream.stats)
 
 
-def _triage(query: str, papers: Sequence[Paper]) -> tuple[list[Paper], list[tuple[str, str, str]]]:
+def _triage(query: str, papers: Sequence[Paper]) -> tuple[list[Paper], list[tuple[FlagKind, str, str]]]:
     """Papers the overview uses, and (flag kind, reason, PMID) for each left out."""
-    usable, left = [], []
+    usable: list[Paper] = []
+    left: list[tuple[FlagKind, str, str]] = []
     for p in papers:
         if p.is_retracted:
             left.append(("retracted", "retracted: left out", p.pmid))
@@ -288,7 +295,7 @@ def _triage(query: str, papers: Sequence[Paper]) -> tuple[list[Paper], list[tupl
     return usable, left
 
 
-def _left_out_notes(left_out: Sequence[tuple[str, str, str]]) -> tuple[str, ...]:
+def _left_out_notes(left_out: Sequence[tuple[FlagKind, str, str]]) -> tuple[str, ...]:
     reasons = {"retracted": "retracted", "no_abstract": "no abstract", "off_topic": "not about the question"}
     groups: dict[str, list[str]] = {}
     for kind, _, pmid in left_out:

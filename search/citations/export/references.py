@@ -106,7 +106,7 @@ def _vancouver_book(article: Article) -> str:
     year = str(article.pub_year or "")
     text = "; ".join(p for p in (imprint, year) if p)
     if f.is_chapter(article):
-        text = f"In: {sentence(article.book_title)} " + text
+        text = f"In: {sentence(article.book_title or '')} " + text  # is_chapter: a title
     pages = f.abbreviated_pages(article.pages)
     return sentence(text) + (f" p. {sentence(pages)}" if pages else "")
 
