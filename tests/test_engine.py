@@ -46,22 +46,23 @@ EVERY_RECORD = SetRule(all_up_to=1, share=0.0, dense_threshold=-2.0, fused_thres
                        semantic_depth=10**6)
 
 
-@pytest.fixture(scope="module")
-def everything(built):
+def _engine(built, rule: SetRule) -> Engine:
     folder, _ = built
     with Store(folder / "e.duckdb", read_only=True) as store:
         snap = IndexManager(store, settings=SETTINGS, embedder=FakeEmbedder()).load()
-    return Engine(snap, EngineConfig(mode="hybrid", fusion="weighted", result_set=EVERY_RECORD))
+    return Engine(snap, EngineConfig(mode="hybrid", fusion="weighted", result_set=rule))
+
+
+@pytest.fixture(scope="module")
+def everything(built):
+    return _engine(built, EVERY_RECORD)
 
 
 @pytest.fixture(scope="module")
 def engine(built):
-    folder, _ = built
-    with Store(folder / "e.duckdb", read_only=True) as store:
-        snap = IndexManager(store, settings=SETTINGS, embedder=FakeEmbedder()).load()
     # the rule before the result set was defined (any word, or the dense top 100): these tests
     # check the filters and the ranking's mechanics against oracles of whole lists
-    return Engine(snap, EngineConfig(mode="hybrid", fusion="weighted", result_set=ANY_WORD_OR_DENSE_TOP))
+    return _engine(built, ANY_WORD_OR_DENSE_TOP)
 
 
 def _ids(ranked):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ingest.errors import MedsearchError
 from ingest.redact import redact
-from search.cli.common import safe, stdout_error
+from search.cli.common import flush_stdout, safe, stdout_error
 from search.config import SETTINGS, Settings
 
 #: The modules of this package that add commands, in the order of ``medsearch --help``.
@@ -79,12 +79,7 @@ def guarded(run) -> int:
     Stdout is flushed before the exit status is given: a full stdout is an error, exit 2."""
     try:
         code = run()
-        try:
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise stdout_error(exc) from exc
+        flush_stdout()
         return code
     except MedsearchError as exc:  # messages are redacted where they are built; this is a second guard
         print(f"error: {safe(redact(exc.message))}", file=sys.stderr)
