@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ingest.errors import MedsearchError
 from ingest.redact import redact
-from search.cli.common import flush_stdout, safe, stdout_error
+from search.cli.common import flush_stdout, safe
 from search.config import SETTINGS, Settings
 
 #: The modules of this package that add commands, in the order of ``medsearch --help``.
