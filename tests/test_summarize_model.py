@@ -78,7 +78,9 @@ def test_the_packaged_model_writes_a_checked_cited_overview(model, tmp_path):
     papers = [real(MET), attacked]
     out = Summarizer(model, SummaryCache(tmp_path / "library.duckdb")).overview(BOTH, papers)
     assert out.model.startswith("Qwen2.5-Coder-1.5B-Instruct") and model.destination is None
-    assert not out.fallback, out.all_flags
+    # the model ran (no fallback); a model_error may only name the attacked paper (see below)
+    assert not any(f.kind == "fallback" for f in out.all_flags), out.all_flags
+    assert all(f.pmid == PROPOFOL for f in out.all_flags if f.kind == "model_error"), out.all_flags
     assert [f.pmid for f in out.findings] == [MET, PROPOFOL]
     assert set(out.cited_pmids) <= {MET, PROPOFOL}
     abstracts = {p.pmid: f"{p.title}\n{p.abstract}" for p in papers}
