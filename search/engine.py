@@ -310,7 +310,11 @@ class Engine:
         kind_rule = rule if self.config.fusion == "learned" else replace(rule, fused_threshold=None)
         result = match_set(snap.lexical, snap.rows_of(), found, allowed, semantic, mode, kind_rule)
         timings["match"] += ms(t)
-        return Matched(result, allowed, qvec, wide, len(wide) < max(rule.semantic_depth, self.config.depth))
+        # the dense list covers every allowed record when it is shorter than asked and holds the
+        # notices too, or none are allowed
+        notices_allowed = everywhere is not None and (allowed is None or bool((allowed & notice).any()))
+        complete = len(wide) < max(rule.semantic_depth, self.config.depth) and not notices_allowed
+        return Matched(result, allowed, qvec, wide, complete)
 
     def fused_candidates(self, snap: Snapshot, text: str, tokens: Sequence[str], qvec: np.ndarray,
                          allowed: np.ndarray | None, wide: Sequence[Scored]) -> list[Scored]:
