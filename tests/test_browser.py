@@ -395,7 +395,11 @@ def test_the_count_and_the_newest_first_list_are_the_engines_result_set(page, se
     wait_for_results(page, query)
     head = page.locator('.ms-head:not([data-stale="true"])').first
     assert int(head.get_attribute("data-total")) == cli["total"]
-    shown = page.locator(".ms-card").evaluate_all("cs => cs.map(c => c.dataset.pmid)")
+    page.wait_for_function(  # every card of the page drawn, none of them stale
+        """n => [...document.querySelectorAll('.ms-card')].filter(c => !c.closest('[data-stale="true"]')).length >= n""",
+        arg=len(cli["hits"]))
+    shown = page.locator(".ms-card").evaluate_all(
+        """cs => cs.filter(c => !c.closest('[data-stale="true"]')).map(c => c.dataset.pmid)""")
     assert shown[: len(cli["hits"])] == [h["pmid"] for h in cli["hits"]]
     years = [h["year"] for h in cli["hits"] if h.get("year")]
     assert years == sorted(years, reverse=True)
