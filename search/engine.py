@@ -50,7 +50,7 @@ from search.results.facets import FACET_LIMIT, count_facets, order_rows
 from search.results.highlight import WordTokens
 from search.results.hints import corrected, mesh_hints, suggest, unknown_words_message
 from search.results.paging import Ranked, listing, page_hits, sorted_page
-from search.results.result_set import ResultSet, SetRule, asks_for_notices, concepts
+from search.results.result_set import ResultSet, SetRule, asks_for_notices, bm25_relevance, concepts
 from search.results.result_set import match as match_set
 from search.retrieval import fusion as fusion_lib
 from search.retrieval.learned_fusion import LearnedFusion, candidate_features
@@ -289,8 +289,11 @@ class Engine:
         wide: list[Scored] = []
         semantic: list[Scored] = []
         known = any(snap.lexical.rows_with(tok).size for c in found for tok in c.tokens())
+        kind = rule.semantic(mode, len(found))
+        # the dense list: the cosine side's depth, else what the ranking's fusion reads
+        dense_depth = max(rule.semantic_depth if kind == "cosine" else 0, self.config.depth)
         timings["match"] = ms(t)
-        if rule.semantic(mode) == "bm25" and known:
+        if kind == "bm25" and known:
             t = time.perf_counter()
             semantic = bm25_relevance(snap.lexical, tokens, rule.semantic_depth, everywhere)
             timings["bm25"] = ms(t)
@@ -299,10 +302,10 @@ class Engine:
             qvec = snap.dense.query_vector(parsed.free_text)  # type: ignore[union-attr]
             timings["embed"] = ms(t)
             t = time.perf_counter()
-            wide = snap.dense.search(qvec, max(rule.semantic_depth, self.config.depth), everywhere)  # type: ignore[union-attr]
+            wide = snap.dense.search(qvec, dense_depth, everywhere)  # type: ignore[union-attr]
             timings["dense"] = ms(t)
             semantic = wide
-            if rule.semantic(mode) == "fused" and self.config.fusion == "learned":
+            if kind == "fused" and self.config.fusion == "learned":
                 t = time.perf_counter()
                 semantic = self.fused_candidates(snap, parsed.free_text, tokens, qvec, everywhere, wide)
                 timings["fusion"] = ms(t)
@@ -313,7 +316,7 @@ class Engine:
         # the dense list covers every allowed record when it is shorter than asked and holds the
         # notices too, or none are allowed
         notices_allowed = everywhere is not None and (allowed is None or bool((allowed & notice).any()))
-        complete = len(wide) < max(rule.semantic_depth, self.config.depth) and not notices_allowed
+        complete = len(wide) < dense_depth and not notices_allowed
         return Matched(result, allowed, qvec, wide, complete)
 
     def fused_candidates(self, snap: Snapshot, text: str, tokens: Sequence[str], qvec: np.ndarray,
@@ -393,10 +396,8 @@ class Engine:
         inside = found.result.rows.copy()
         rows_of = snap.rows_of()
         inside[[rows_of[d] for d in listed]] = False
-        if mode == "dense":
-            cos = found.cosine
-            rest = sorted((d for d in (snap.doc_ids[r] for r in np.flatnonzero(inside))), key=lambda d: -cos.get(d, -2.0))
-            scored = [(d, cos.get(d, -2.0)) for d in rest[:n]]
+        if mode == "dense":  # every member of a dense-mode set came from the dense list, best first
+            scored = [(d, s) for d, s in found.wide if inside[rows_of[d]]][:n]
         else:
             scored = list(snap.lexical.search_tokens(list(tokens), n, inside))
             missing = n - len(scored)
@@ -624,12 +625,6 @@ class Engine:
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:
         """Whole records of the current snapshot (ids it does not hold are left out)."""
         return self.snapshot.records.articles(doc_ids)
-
-
-def bm25_relevance(lexical, tokens: Sequence[str], depth: int, allowed: np.ndarray | None) -> list[Scored]:
-    """The BM25 top ``depth`` under ``allowed``, each score over the best the query could give."""
-    best = lexical.best_possible(tokens) or 1.0
-    return [Scored(d, s / best) for d, s in lexical.search_tokens(list(tokens), depth, allowed)]
 
 
 def _plain(query: str) -> ParsedQuery:

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.engine import Engine, bm25_relevance
+from search.engine import Engine
 from search.results.result_set import (
     ANY_WORD_OR_DENSE_TOP,
     STRICT_AND,
     SetRule,
     apply_rule,
+    bm25_relevance,
     concepts,
 )
 
@@ -93,7 +94,7 @@ def set_of(sig: QuerySignals, rule: SetRule, mode: str, n: int) -> np.ndarray:
     if not sig.known:
         return np.zeros(n, dtype=bool)
     rows, scores = {"fused": (sig.fused_order, sig.fused), "bm25": (sig.bm25_order, sig.bm25)}.get(
-        rule.semantic(mode) or "", (sig.cosine_order, sig.cosines))
+        rule.semantic(mode, sig.n_concepts) or "", (sig.cosine_order, sig.cosines))
     lex, sem = apply_rule(sig.counts, sig.n_concepts, rows, scores, mode, rule)
     return lex | sem
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Sequence
@@ -65,8 +66,6 @@ def suggest(snap, tokenizer: Tokenizer, word: str, limit: int = 3) -> tuple[str,
 
 def corrected(text: str, fixes: dict[str, str]) -> str:
     """``text`` with each unknown word replaced by its best suggestion (case ignored)."""
-    import re
-
     if not fixes:
         return ""
     pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(fixes, key=len, reverse=True)) + r")\b",

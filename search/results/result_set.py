@@ -79,20 +79,21 @@ class SetRule:
     bm25_threshold: float | None = PACKAGED_BM25_THRESHOLD
     semantic_depth: int = 1000
 
-    def semantic(self, mode: str) -> str | None:
-        """What the relevance side cuts in ``mode``: "bm25" (BM25 over the best possible),
-        "fused" (learned-fusion scores, hybrid and rerank with a fused threshold), "cosine"
-        (dense cosines), or None (no relevance side)."""
+    def semantic(self, mode: str, n_concepts: int) -> str | None:
+        """What the relevance side cuts in ``mode`` for a query of ``n_concepts``: "bm25" (BM25
+        over the best possible; a long question only: a short keyword query is taken literally
+        in bm25 mode), "fused" (learned-fusion scores, hybrid and rerank with a fused
+        threshold), "cosine" (dense cosines), or None (no relevance side)."""
         if mode == "bm25":
-            return "bm25" if self.bm25_threshold is not None else None
+            return "bm25" if self.bm25_threshold is not None and n_concepts > self.all_up_to else None
         if mode != "dense" and self.fused_threshold is not None:
             return "fused"
         return "cosine" if self.dense_threshold is not None else None
 
-    def threshold(self, mode: str) -> float | None:
-        """The semantic side's cut in ``mode`` (None: no semantic side)."""
+    def threshold(self, mode: str, n_concepts: int) -> float | None:
+        """The relevance side's cut (None: no relevance side); see :meth:`semantic`."""
         return {"bm25": self.bm25_threshold, "fused": self.fused_threshold, "cosine": self.dense_threshold,
-                None: None}[self.semantic(mode)]
+                None: None}[self.semantic(mode, n_concepts)]
 
     def need(self, n: int) -> int:
         """How many of ``n`` concepts a record must hold."""
@@ -208,6 +209,13 @@ def concept_counts(presence: Presence, found: Sequence[Concept], n: int) -> np.n
     return counts
 
 
+def bm25_relevance(lexical, tokens: Sequence[str], depth: int, allowed: np.ndarray | None) -> list[Scored]:
+    """The relevance list of bm25 mode: the BM25 top ``depth`` under ``allowed``, each score over
+    the best the query could give (:meth:`search.retrieval.bm25.LexicalIndex.best_possible`)."""
+    best = lexical.best_possible(tokens) or 1.0
+    return [Scored(d, s / best) for d, s in lexical.search_tokens(list(tokens), depth, allowed)]
+
+
 def asks_for_notices(restriction) -> bool:
     """Whether a query's restriction names a notice type (``retraction of publication[pt]``,
     ``published erratum[pt]``, ``expression of concern[pt]``): then notices are results."""
@@ -235,9 +243,7 @@ def apply_rule(counts: np.ndarray, n_concepts: int, sem_rows: np.ndarray, sem_sc
     n = len(counts)
     lex = counts >= rule.need(n_concepts) if mode != "dense" else np.zeros(n, dtype=bool)
     sem = np.zeros(n, dtype=bool)
-    cut = rule.threshold(mode)
-    if rule.semantic(mode) == "bm25" and n_concepts <= rule.all_up_to:
-        cut = None  # a short keyword query is taken literally in bm25 mode
+    cut = rule.threshold(mode, n_concepts)
     if cut is not None:
         depth = rule.semantic_depth
         sem[sem_rows[:depth][sem_scores[:depth] >= cut]] = True
