@@ -28,6 +28,9 @@ FlagKind = Literal[
     "trimmed",  # the model wrote more than asked; the rest was dropped
     "model_error",  # the model failed; an extractive text stands in
     "fallback",  # no model: extractive summary
+    "unsupported",  # no sentence of the cited abstract supports the finding above the threshold
+    "wrong_measure",  # a number is in the abstract, but not in a sentence about the measure named
+    "unsupported_comparison",  # a comparison or yes/no verdict no quoted sentence makes
 ]
 
 
@@ -66,6 +69,19 @@ class Paper:
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """A sentence of a cited abstract, verbatim, that supports a written sentence; chosen by the
+    code (never by the model), with the support score that chose it."""
+
+    pmid: str
+    text: str
+    score: float
+
+    def to_json(self) -> dict[str, str | float]:
+        return {"pmid": self.pmid, "text": self.text, "score": round(self.score, 3)}
+
+
+@dataclass(frozen=True, slots=True)
 class Sentence:
     """One checked sentence: the text as shown (canonical citations, no markers), the PMIDs it
     cites, and what the checks found."""
@@ -73,6 +89,7 @@ class Sentence:
     text: str
     cited: tuple[str, ...] = ()
     flags: tuple[Flag, ...] = ()
+    quotes: tuple[Quote, ...] = ()  # the abstract sentences it rests on, best first
 
     @property
     def shown(self) -> str:
