@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,31 @@ from search.types import MODES
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def running_from_checkout() -> bool:
+    """True when the code runs from a clone of the repository (an editable install or
+    ``python -m`` in the checkout), not from an installed wheel."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    try:
+        return pyproject.is_file() and 'name = "medsearch"' in pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def default_home() -> Path:
+    """Where data lives when MEDSEARCH_HOME is unset: the checkout's ``data/`` folder when run
+    from a clone (as always), else the platform's user data folder (platformdirs:
+    ``~/.local/share/medsearch`` on Linux). Never inside an installed package."""
+    if running_from_checkout():
+        return PROJECT_ROOT / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("medsearch", appauthor=False))
+
+
+#: Stands for "MEDSEARCH_HOME/medsearch.duckdb" until the home folder is known.
+_DB_IN_HOME = Path("<MEDSEARCH_HOME>") / "medsearch.duckdb"
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     env: str
@@ -29,7 +54,13 @@ class Setting:
 
 #: field name -> (environment variable, help). `medsearch --help` and README print these.
 SETTINGS: dict[str, Setting] = {
-    "db": Setting("MEDSEARCH_DB", "DuckDB file of the store (default data/medsearch.duckdb)."),
+    "home": Setting(
+        "MEDSEARCH_HOME",
+        "Folder of everything medsearch writes: the store, its index, your library and the "
+        "converted summary model (default: data/ of the checkout when run from a clone, else "
+        "the platform's user data folder, e.g. ~/.local/share/medsearch).",
+    ),
+    "db": Setting("MEDSEARCH_DB", "DuckDB file of the store (default MEDSEARCH_HOME/medsearch.duckdb)."),
     "demo_data": Setting(
         "MEDSEARCH_DEMO_DATA",
         "Folder of PubMed files that `make run` loads into an empty database "
@@ -128,7 +159,8 @@ def _whole_number(env: str, raw: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    db: Path = Path("data/medsearch.duckdb")
+    home: Path = field(default_factory=default_home)
+    db: Path = _DB_IN_HOME
     library_db: Path | None = None
     demo_data: Path = PROJECT_ROOT.parent / "shared" / "data" / "pubmed"
     ncbi_email: str | None = None
@@ -148,6 +180,10 @@ class Settings:
     llm_threads: int | None = None
     summary_papers: int = 5
     summary_abstract_chars: int = MAX_ABSTRACT_CHARS
+
+    def __post_init__(self) -> None:
+        if self.db is _DB_IN_HOME:
+            object.__setattr__(self, "db", self.home / "medsearch.duckdb")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -177,6 +213,11 @@ class Settings:
         register_secret(env.get(self.llm_api_key_env))
         register_url_password(self.llm_url)
         register_url_password(self.eutils_url)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the packaged summary model's parts are joined: MEDSEARCH_HOME/models."""
+        return self.home / "models"
 
     @property
     def library_path(self) -> Path:
@@ -214,6 +255,7 @@ class Settings:
             None if not self.ncbi_api_key or _API_KEY.fullmatch(self.ncbi_api_key) else
             ("NCBI_API_KEY is not an NCBI API key (letters and digits, no spaces).",
              "Copy it from your NCBI account settings, or unset it."),
+            home_problem(self.home),
             path_problem("MEDSEARCH_DB (--db)", self.db, file=True),
             path_problem("MEDSEARCH_LIBRARY_DB", self.library_db, file=True),
             path_problem("MEDSEARCH_INDEX_DIR", self.index_dir, file=False),
@@ -253,6 +295,22 @@ def choice_problem(env: str, value: object, choices: tuple, hint: str) -> tuple[
         return None
     shown = ", ".join(str(c) for c in choices if c is not None)
     return f"{env} must be one of {shown}, got {value!r}.", hint
+
+
+def home_problem(home: Path) -> tuple[str, str] | None:
+    """MEDSEARCH_HOME must be a folder this user can create and write in."""
+    hint = "Set MEDSEARCH_HOME to a folder you can write in (it is created if missing), or unset it."
+    try:
+        if home.exists() and not home.is_dir():
+            return f"MEDSEARCH_HOME {home} is a file, not a folder.", hint
+        probe = home
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return f"MEDSEARCH_HOME {home} is not writable ({probe} is read-only for this user).", hint
+    except OSError as exc:
+        return f"MEDSEARCH_HOME {home} cannot be checked: {exc.strerror or exc}.", hint
+    return None
 
 
 def path_problem(env: str, path: Path | None, *, file: bool) -> tuple[str, str] | None:
