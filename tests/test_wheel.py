@@ -98,9 +98,14 @@ def test_the_installed_wheel_ingests_indexes_searches_summarises_and_serves_from
     out = _ok(summary)
     assert "Extractive summary" in out and "medsearch[summaries]" in out + summary.stderr
 
+    pmid = str(hits[0].get("pmid") or hits[0]["doc_id"])
+    _ok(_run([medsearch, "lists", "add", "reading", pmid, "--create"], cwd=elsewhere, env=env))
+    ris = _ok(_run([medsearch, "export", "reading", "--format", "ris"], cwd=elsewhere, env=env))
+    assert f"AN  - {pmid}" in ris or pmid in ris
+
     data_home = home / ".local" / "share" / "medsearch"
     assert (data_home / "medsearch.duckdb").is_file() and (data_home / "medsearch.index").is_dir()
-    assert (data_home / "library.duckdb").exists()
+    assert (data_home / "library.duckdb").is_file()
     assert not list(elsewhere.iterdir()), "the commands wrote into the folder they ran from"
     after = _snapshot(installed["site"] / "search") | _snapshot(installed["site"] / "ingest")
     assert after == before, "something was written inside the installed package"
