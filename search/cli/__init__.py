@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "export_cmd",
     "library_cmds",
     "summarize_cmd",
+    "serve_cmd",
 )
 
 
