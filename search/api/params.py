@@ -4,13 +4,12 @@ checks them (an impossible year range, an unknown Clinical Queries filter: a Con
 
 from __future__ import annotations
 
-from typing import Annotated
 
 from fastapi import Query
 
 from search.types import AGE_GROUPS, Filters
 
-Many = Annotated[list[str], Query()]
+Many = list[str]
 
 
 def filters(
