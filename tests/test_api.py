@@ -254,6 +254,7 @@ def test_each_key_has_its_own_rate_limit_and_a_429_says_when_to_retry(real, tmp_
         r = client.get("/lists", headers=auth("alice"))
         body = _problem(r, 429)
         assert int(r.headers["retry-after"]) >= 1 and "3 a minute" in body["detail"]
+        assert body["type"] == "urn:medsearch:problem:rate-limited"
         assert client.get("/lists", headers=auth("bob")).status_code == 200  # bob's own bucket
         assert client.get("/health").status_code == 200  # never limited
 

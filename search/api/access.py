@@ -45,7 +45,7 @@ class Access:
             return Caller(None, f"address {host}")
         name = self.keys.name_of(cred.credentials)
         if name is None:
-            raise ApiError(401, "The API key is not valid.",
+            raise ApiError(401, "invalid-key", "The API key is not valid.",
                            hint="Check the key, or ask for a new one (`medsearch serve --new-key NAME`).",
                            headers=_AUTH)
         return Caller(name, f"key {name}")
@@ -55,14 +55,14 @@ class Access:
         if caller.key is None and (write or not self.open_reads):
             what = "This request changes data or runs a model" if write else "This server serves reads to key holders only"
             if not self.keys:
-                raise ApiError(403, f"{what}, and the server has no API keys.",
+                raise ApiError(403, "no-keys", f"{what}, and the server has no API keys.",
                                hint="Make one with `medsearch serve --new-key NAME`, put its entry in "
                                "MEDSEARCH_API_KEYS and restart the server.")
-            raise ApiError(401, f"{what}: it needs an API key.",
+            raise ApiError(401, "key-needed", f"{what}: it needs an API key.",
                            hint="Send it as the header `Authorization: Bearer KEY`.", headers=_AUTH)
         wait = self.limiter.take(caller.client)
         if wait is not None:
-            raise ApiError(429, f"Too many requests from {caller.client}: the limit is "
+            raise ApiError(429, "rate-limited", f"Too many requests from {caller.client}: the limit is "
                            f"{round(self.limiter.rate * 60)} a minute.",
                            hint=f"Wait {wait} s (Retry-After) and send it again.", headers={"Retry-After": str(wait)})
         return caller
@@ -72,7 +72,7 @@ class Access:
         :meth:`release_summary_slot` when it ends."""
         with self._lock:
             if caller.client in self._summaries:
-                raise ApiError(429, f"A summary for {caller.client} is being written.",
+                raise ApiError(429, "summary-running", f"A summary for {caller.client} is being written.",
                                hint="Wait for it to finish, then ask again.", headers={"Retry-After": "10"})
             self._summaries.add(caller.client)
 

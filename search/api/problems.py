@@ -40,10 +40,11 @@ class NotFoundError(MedsearchError):
 class ApiError(MedsearchError):
     """An HTTP-level refusal (auth, rate limit, busy model) with its status and headers."""
 
-    def __init__(self, status: int, message: str, *, hint: str | None = None,
+    def __init__(self, status: int, kind: str, message: str, *, hint: str | None = None,
                  headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+        self.kind = kind  # e.g. "rate-limited": the problem's type is urn:medsearch:problem:<kind>
         self.headers = dict(headers or {})
 
 
@@ -79,8 +80,9 @@ def problem_of(exc: MedsearchError, instance: str | None = None) -> JSONResponse
     headers = exc.headers if isinstance(exc, ApiError) else {}
     if isinstance(exc, (SearchIndexError, StoreError)) and "Retry-After" not in headers:
         headers = {**headers, "Retry-After": "30"}
+    kind = exc.kind if isinstance(exc, ApiError) else type(exc).__name__
     return problem(status_of(exc), redact(exc.message), hint=redact(exc.hint) if exc.hint else None,
-                   kind=f"urn:medsearch:problem:{type(exc).__name__}", instance=instance, headers=headers)
+                   kind=f"urn:medsearch:problem:{kind}", instance=instance, headers=headers)
 
 
 def _where(loc: Sequence[Any]) -> str:
