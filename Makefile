@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
+API_PORT ?= 8000
 
-.PHONY: run app test test-fast lint bench install browser clean
+.PHONY: run app api test test-fast lint bench install browser clean
 
 install: $(STAMP)
 
@@ -37,6 +38,10 @@ app: $(STAMP)
 	@echo "medsearch app: http://$(HOST):$(PORT)  (Ctrl-C stops it)"
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 	  --server.headless true --browser.gatherUsageStats false
+
+## api: start the HTTP API on the current index (http://$(HOST):$(API_PORT); docs/api.md)
+api: $(STAMP)
+	$(BIN)/medsearch serve --host $(HOST) --port $(API_PORT)
 
 ## test: the whole suite, slow tests (real models, the browser) included
 test: $(STAMP) browser

@@ -120,7 +120,7 @@ def test_explain_adds_the_matched_terms_and_how_the_query_was_read(api):
 
 
 def _linked(real, kind: str):
-    for doc_id, a in sorted(real.articles.items()):
+    for _, a in sorted(real.articles.items()):
         pmids = [c.pmid for c in a.comments_corrections if c.ref_type == kind and c.pmid]
         if pmids:
             return a, pmids

@@ -22,7 +22,13 @@ Atom/RSS feeds, citation lists and their exports. Errors are `application/proble
 def create_app(services: ApiServices) -> FastAPI:
     from importlib.metadata import version
 
-    from search.api import routes_lists, routes_saved, routes_search, routes_status, routes_summaries
+    from search.api import (
+        routes_lists,
+        routes_saved,
+        routes_search,
+        routes_status,
+        routes_summaries,
+    )
 
     app = FastAPI(title="medsearch", version=version("medsearch"), description=DESCRIPTION)
     app.state.api = services

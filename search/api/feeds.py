@@ -10,7 +10,7 @@ is untrusted: characters XML cannot carry are dropped.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from search.library.types import AlertHit, RunOutcome
 
@@ -39,7 +39,7 @@ def build_feed(outcome: RunOutcome, self_url: str, fmt: str = "atom") -> tuple[b
     from feedgen.feed import FeedGenerator
 
     saved = outcome.saved
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fg = FeedGenerator()
     fg.id(f"urn:medsearch:saved:{saved.id}")
     fg.title(xml_text(f"medsearch: {saved.name}"))

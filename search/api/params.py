@@ -4,12 +4,12 @@ checks them (an impossible year range, an unknown Clinical Queries filter: a Con
 
 from __future__ import annotations
 
-
 from fastapi import Query
 
 from search.types import AGE_GROUPS, Filters
 
 Many = list[str]
+_AGES = "MeSH age group, repeatable: " + ", ".join(AGE_GROUPS) + "."
 
 
 def filters(
@@ -24,7 +24,7 @@ def filters(
     clinical: str | None = Query(None, description="A Clinical Queries filter, CATEGORY/SCOPE, e.g. therapy/narrow."),
     systematic_review: bool = Query(False, description="Only systematic reviews (PubMed's filter)."),
     humans: bool = Query(False, description="Leave out animal-only studies."),
-    age: Many = Query([], description="MeSH age group, repeatable: " + ", ".join(AGE_GROUPS) + "."),
+    age: Many = Query([], description=_AGES),
     free_full_text: bool = Query(False, description="Only records with a PMCID."),
     include_notices: bool = Query(False, description="List retraction notices, errata and expressions of concern too."),
 ) -> Filters:

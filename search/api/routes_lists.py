@@ -12,7 +12,16 @@ from fastapi.responses import JSONResponse, Response
 
 from search.api.access import Caller, reader, writer
 from search.api.problems import NotFoundError
-from search.api.schemas import AddedOut, ListIn, ListOut, ListViewOut, NoteIn, PapersIn, PositionIn, Rename
+from search.api.schemas import (
+    AddedOut,
+    ListIn,
+    ListOut,
+    ListViewOut,
+    NoteIn,
+    PapersIn,
+    PositionIn,
+    Rename,
+)
 
 router = APIRouter(prefix="/lists", tags=["citation lists"])
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

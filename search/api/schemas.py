@@ -143,7 +143,8 @@ FiltersIn = model_of(Filters, name="FiltersIn", defaults=True)
 
 def filters_of(model: BaseModel) -> Filters:
     """The engine's filters from a request's (checked by ``Filters`` itself: a ConfigError, 422)."""
-    return Filters(**{k: tuple(v) if isinstance(v, list) else v for k, v in model.model_dump().items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in model.model_dump().items()}
+    return Filters(**values)
 
 
 class SavedIn(BaseModel):

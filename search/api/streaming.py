@@ -40,7 +40,7 @@ def jsonable(value: Any) -> Any:
         data = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
         shown = getattr(type(value), "shown", None)
         if isinstance(shown, property):  # a sentence as it is shown, with its check marks
-            data["shown"] = getattr(value, "shown")
+            data["shown"] = shown.__get__(value)
         return data
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
