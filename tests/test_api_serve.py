@@ -101,3 +101,9 @@ def test_a_network_address_without_keys_or_open_reads_is_refused_before_anything
     assert out.returncode == 2
     assert "MEDSEARCH_API_KEYS" in out.stderr and "--open-reads" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_serve_without_an_index_says_which_command_builds_it(tmp_path):
+    out = run_cli("--db", str(tmp_path / "empty.duckdb"), "serve", "--port", str(free_port()), env=BM25_ONLY,
+                  timeout=120)
+    assert out.returncode == 2 and "medsearch index" in out.stderr and "Traceback" not in out.stderr

@@ -83,7 +83,7 @@ async def write_summary(request: Request, body: SummaryIn, caller: Caller = Depe
 
     if MEDIA_TYPE in request.headers.get("accept", ""):
         stream = stream_events(lambda: _events(api.summarizer, kind, body.query, papers), done=done)
-        return StreamingResponse(stream, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+        return StreamingResponse(stream, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     try:
         return JSONResponse(await run_in_threadpool(lambda: _last(_events(api.summarizer, kind, body.query, papers))))
     finally:
