@@ -2,8 +2,10 @@
 concurrent clients, against ``medsearch serve`` with 1 and 2 uvicorn workers, on the demo corpus
 with the default models (packaged MiniLM int8 ONNX embedder, packaged int8 ONNX reranker).
 
-Prints, side by side from one run: requests/s, p50 and p95 latency per (workers, mode, clients),
-the ratio of each throughput to one client's, and each worker's resident memory after the run.
+Prints, side by side from one run: the engine's own latency per mode, called in this process
+with no HTTP (the baseline), then requests/s, p50 and p95 latency per (workers, mode, clients),
+the ratio of each throughput to one client's, the ratio of one client's p50 to the engine's,
+and each worker's resident memory after the run.
 The demo store and its index are built once under ``--cache`` (embedding the demo records takes
 a few minutes on 2 cores) and reused.
 
@@ -106,6 +108,25 @@ def _load(base: str, mode: str, clients: int, seconds: float, questions: list[st
     return len(latencies), latencies, errors[0]
 
 
+def _engine_p50(db: Path, seconds: float, questions: list[str]) -> dict[str, float]:
+    """The engine's p50 per mode, searched serially in this process (the same settings as the server)."""
+    from search.assembly import open_engine
+    from search.config import Settings
+
+    engine = open_engine(Settings.from_env(_env(db)))
+    out = {}
+    for mode in MODES:
+        engine.search(questions[0], k=10, mode=mode)  # models loaded before the clock runs
+        lat, i, stop = [], 0, time.monotonic() + seconds
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            engine.search(questions[i % len(questions)], k=10, mode=mode)
+            lat.append((time.perf_counter() - t) * 1000)
+            i += 1
+        out[mode] = _pct(lat, 0.5)
+    return out
+
+
 def _pct(values: list[float], p: float) -> float:
     v = sorted(values)
     return v[min(len(v) - 1, int(len(v) * p))] if v else float("nan")
@@ -124,7 +145,11 @@ def main() -> int:
     questions = _questions()
     print(f"demo corpus at {db}; {os.cpu_count()} CPUs; {args.seconds:.0f} s per cell; "
           f"{len(questions)} questions in turn")
-    print(f"{'workers':>7} {'mode':<7} {'clients':>7} {'req/s':>8} {'x 1 client':>10} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6}")
+    engine = _engine_p50(db, args.seconds, questions)
+    print("engine in this process, no HTTP, one search at a time: "
+          + ", ".join(f"{m} p50 {v:.1f} ms" for m, v in engine.items()))
+    print(f"{'workers':>7} {'mode':<7} {'clients':>7} {'req/s':>8} {'x 1 client':>10} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p50 x engine':>12} {'errors':>6}")
     for workers in args.workers:
         port = _port()
         server = subprocess.Popen([MEDSEARCH, "--db", str(db), "serve", "--port", str(port), "--workers", str(workers)],
@@ -145,8 +170,9 @@ def main() -> int:
                     n, lat, errors = _load(base, mode, clients, args.seconds, questions)
                     rate = n / args.seconds
                     one = one or rate
+                    p50 = _pct(lat, 0.5)
                     print(f"{workers:>7} {mode:<7} {clients:>7} {rate:8.1f} {rate / one:10.2f} "
-                          f"{_pct(lat, 0.5):8.1f} {_pct(lat, 0.95):8.1f} {errors:>6}", flush=True)
+                          f"{p50:8.1f} {_pct(lat, 0.95):8.1f} {p50 / engine[mode]:12.2f} {errors:>6}", flush=True)
             rss = [_rss_mb(p) for p in _workers_of(server.pid)]
             print(f"{workers:>7} worker(s): resident memory per worker "
                   + ", ".join(f"{m:.0f} MB" for m in rss))
