@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_summaries.py run
 	$(BIN)/python bench/bench_summaries.py report
 	$(BIN)/python bench/bench_findings.py
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
