@@ -270,3 +270,36 @@ def test_the_key_ring_accepts_only_its_keys_and_refuses_raw_keys_in_the_setting(
     with pytest.raises(ConfigError) as err:
         Settings.from_env({"MEDSEARCH_API_KEYS": "alice:" + KEYS["alice"]})
     assert KEYS["alice"] not in str(err.value) and "--new-key" in err.value.hint
+
+
+def test_the_rate_limiter_refills_at_its_rate_and_its_wait_is_enough():
+    from search.api.ratelimit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(6, clock=lambda: now[0])  # 6 a minute: one token every 10 s, bursts of 6
+    assert [limiter.take("a") for _ in range(6)] == [None] * 6
+    wait = limiter.take("a")
+    assert wait == 10
+    now[0] += wait - 1
+    assert limiter.take("a") is not None  # a second early: still refused
+    now[0] += 1
+    assert limiter.take("a") is None and limiter.take("a") is not None  # one token, once
+    assert limiter.take("b") is None  # another client's bucket is full
+
+
+def test_an_unexpected_failure_is_a_500_problem_without_a_traceback(real, tmp_path):
+    from dataclasses import replace
+
+    services = make_services(real.db, tmp_path / "lib.duckdb")
+
+    class Broken:
+        def __getattr__(self, name):
+            return getattr(services.engine, name)
+
+        def search(self, *args, **kwargs):
+            raise RuntimeError("secret internals /home/user/x.py line 3")
+
+    with serve(replace(services, engine=Broken())) as base:
+        r = httpx.get(f"{base}/search", params={"q": QUERY})
+    body = _problem(r, 500)
+    assert "log" in body["detail"] and "secret internals" not in r.text
