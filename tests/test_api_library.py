@@ -23,7 +23,7 @@ from tests.fake_embedder import FakeEmbedder  # noqa: E402
 
 METAPUB = PUBMED_DATA / "metapub" / "fixtures" / "pmid_xml"
 EXTRA = PUBMED_DATA / "biopython" / "pubmed4.xml"  # 50 records, several about cancer
-FAO, OTHER = "35649368", None
+FAO = "35649368"  # hand-checked in tests/test_app.py: a real metapub record
 PROBLEM = "application/problem+json"
 
 
