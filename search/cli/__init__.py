@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "library_cmds",
     "summarize_cmd",
     "app_cmd",
+    "serve_cmd",
 )
 
 
