@@ -7,4 +7,9 @@ summariser as the CLI and the app; ``docs/api.md`` describes every endpoint.
     problems.py     errors as application/problem+json
     routes_*.py     the endpoints by group: search, summaries, saved, lists, status
     streaming.py    summaries as server-sent events; feeds.py: Atom and RSS
+
+Nothing here imports FastAPI: the CLI reads the defaults below without the ``api`` extra.
 """
+
+DEFAULT_HOST = "127.0.0.1"  # loopback: reads are open only to this machine
+DEFAULT_PORT = 8000

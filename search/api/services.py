@@ -17,15 +17,13 @@ from search.api.access import Access
 from search.api.keys import KeyRing
 from search.api.ratelimit import RateLimiter
 
+from search.api import DEFAULT_HOST, DEFAULT_PORT  # noqa: F401 - where serve listens by default
+
 if TYPE_CHECKING:
     from search.config import Settings
     from search.engine import Engine
     from search.library import Library
     from search.summarize import Summarizer
-
-#: Where ``medsearch serve`` listens unless told otherwise: this machine only.
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 
 
 @dataclass(frozen=True, slots=True)

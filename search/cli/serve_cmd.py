@@ -17,7 +17,7 @@ WARM_UP_QUERY = "randomized trial of treatment outcomes"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from search.api.services import DEFAULT_HOST, DEFAULT_PORT
+    from search.api import DEFAULT_HOST, DEFAULT_PORT
 
     p = commands.add_parser(
         "serve", help="serve the HTTP API: search, records, summaries, the library, exports, feeds",
@@ -44,6 +44,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.new_key:
         return _new_key(args.new_key)
+    from importlib.util import find_spec
+
+    from ingest.errors import ConfigError
+
+    if find_spec("fastapi") is None or find_spec("uvicorn") is None:
+        raise ConfigError("The HTTP API needs the api extra (FastAPI, uvicorn), which is not installed.",
+                          hint="pip install 'medsearch[api]' (in a checkout: make install).")
     import uvicorn
 
     from search.api.services import make_access
