@@ -68,3 +68,11 @@ class SearchIndexError(MedsearchError):
 
 class LibraryError(MedsearchError):
     """A saved query or citation list request cannot be done: unknown or taken name, bad PMID..."""
+
+
+class NoRecordsError(SourceError):
+    """A source that gives nothing to load: a PubMed query with no hits, a folder without record files."""
+
+
+class JobError(MedsearchError):
+    """A background job (the app's loading and indexing, ``search/jobs``) cannot start or be read."""
