@@ -103,14 +103,14 @@ def _pubmed_form(settings: Settings, job: Job | None, unreachable: str | None) -
     if unreachable is not None:
         st.caption("PubMed cannot be reached now (see above).")
     with st.form("first-run-pubmed"):
-        query = st.text_input("PubMed query", placeholder="asthma AND children[mh]",
+        query = st.text_input("PubMed query", key="fr_query", placeholder="asthma AND children[mh]",
                               help="PubMed's own syntax; the records it finds are loaded, newest first by default.")
-        email = st.text_input("Your e-mail", value=jobs_view.default_email(settings, job),
+        email = st.text_input("Your e-mail", key="fr_email", value=jobs_view.default_email(settings, job),
                               help="NCBI asks for a contact address with every request; it is sent to NCBI only.")
         left, right = st.columns(2)
-        max_records = left.number_input("How many records", min_value=1, max_value=plans.MAX_PUBMED_RECORDS,
+        max_records = left.number_input("How many records", key="fr_max", min_value=1, max_value=plans.MAX_PUBMED_RECORDS,
                                         value=500, step=100)
-        sort = right.selectbox("Which first", plans.SORTS, format_func=_SORT_NAMES.get)
+        sort = right.selectbox("Which first", plans.SORTS, key="fr_sort", format_func=_SORT_NAMES.get)
         go = st.form_submit_button("Load from PubMed", type="primary", disabled=unreachable is not None)
     if go:
         _start(settings, lambda: plans.from_pubmed(query, int(max_records), str(sort), email))
@@ -123,7 +123,7 @@ def _files_form(settings: Settings) -> None:
     from search.jobs import plans
 
     with st.form("first-run-files"):
-        paths = st.text_area("Files or folders on this machine, one per line",
+        paths = st.text_area("Files or folders on this machine, one per line", key="fr_paths",
                              placeholder="/data/pubmed/baseline\n/home/me/export.nbib",
                              help="PubMed XML (.xml, .xml.gz), MEDLINE (.nbib, .txt) or a BEIR corpus.jsonl; "
                              "folders are read with everything under them.")

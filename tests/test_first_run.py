@@ -1,0 +1,121 @@
+"""The app's first-run screen with Streamlit's AppTest (the real app.py, real files, real jobs):
+an empty store shows it instead of the search screen; offline it says so; bad input is a
+message and starts nothing; a store with records and no index is offered the index alone, whose
+job opens the search screen. The browser tests (tests/test_browser_first_run.py) load from the
+replay E-utilities server in Chromium."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from search import jobs
+from tests.conftest import REPO, run_cli
+
+streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+AppTest = streamlit_testing.AppTest
+TIMEOUT = 120
+
+
+def text(elements) -> str:
+    """The text of Markdown elements, their backslash escapes read (the app escapes Markdown)."""
+    return " ".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
+
+
+def closed_url() -> str:
+    """An E-utilities URL on this machine where nothing listens: PubMed unreachable."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/entrez/eutils/"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Settings of an app over an empty store, BM25 only; PubMed unreachable unless a test says otherwise."""
+    for name in ("MEDSEARCH_DEMO_DATA", "NCBI_EMAIL", "NCBI_API_KEY", "MEDSEARCH_INDEX_DIR", "MEDSEARCH_SEARCH_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    values = {"MEDSEARCH_DB": str(tmp_path / "store.duckdb"), "MEDSEARCH_LIBRARY_DB": str(tmp_path / "library.duckdb"),
+              "MEDSEARCH_EMBEDDING_MODEL": "none", "MEDSEARCH_RERANKER": "none", "MEDSEARCH_LLM": "none",
+              "MEDSEARCH_DEMO_DATA": str(tmp_path / "no-demo"), "NCBI_EUTILS_URL": closed_url()}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    from webapp.services import shared_services
+
+    shared_services.clear()
+    yield values
+    shared_services.clear()
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_an_empty_store_offline_shows_the_first_run_screen_saying_pubmed_cannot_be_reached(env):
+    at = app()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Welcome to medsearch" in text(at.header)
+    said = text(at.warning)
+    assert "PubMed cannot be reached from this machine" in said and "From files on this machine" in said
+    assert "Demo records" not in said  # no demo folder configured: not offered
+    assert [t.label for t in at.tabs] == ["From PubMed", "From files on this machine"]
+    assert button(at, "Load from PubMed").disabled
+    assert "w_q" not in [w.key for w in at.text_input]  # no search box
+
+
+def test_a_configured_demo_folder_is_offered(env, shared_data, monkeypatch):
+    monkeypatch.setenv("MEDSEARCH_DEMO_DATA", str(shared_data / "pubmed" / "biopython"))
+    at = app()
+    assert [t.label for t in at.tabs] == ["From PubMed", "From files on this machine", "Demo records"]
+    assert "load the demo records" in text(at.warning)
+
+
+def test_loading_from_pubmed_without_an_email_is_a_message_and_starts_nothing(env, server, monkeypatch):
+    monkeypatch.setenv("NCBI_EUTILS_URL", server.url)  # reachable
+    at = app()
+    assert not at.warning
+    at.text_input(key="fr_query").set_value("asthma")
+    button(at, "Load from PubMed").click().run()
+    assert "An e-mail address is needed to load records from PubMed" in text(at.error)
+    assert "NCBI asks every program" in text(at.caption)
+    assert jobs.current(Path(env["MEDSEARCH_DB"])) is None
+
+
+def test_a_folder_without_records_is_a_message_and_starts_nothing(env, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no records here\n")
+    at = app()
+    at.text_area(key="fr_paths").set_value(str(folder))
+    button(at, "Load the files").click().run()
+    assert f"No record files in {folder} (1 other files skipped)" in text(at.error)
+    assert jobs.current(Path(env["MEDSEARCH_DB"])) is None
+    assert not Path(env["MEDSEARCH_DB"]).exists()
+
+
+def test_records_without_an_index_are_offered_the_index_whose_job_opens_the_search_screen(env, shared_data):
+    db = Path(env["MEDSEARCH_DB"])
+    assert run_cli("--db", str(db), "ingest", "files", str(shared_data / "pubmed" / "biopython")).returncode == 0
+    at = app()
+    assert "Welcome to medsearch" in text(at.header)
+    assert "no search index yet" in text(at.markdown)
+    button(at, "Build the search index").click().run()
+    job = jobs.current(db)
+    assert job is not None and [s.args for s in job.steps] == [("index",)]
+    deadline = time.monotonic() + 120
+    while (job := jobs.current(db)) is not None and job.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job is not None and job.status == jobs.DONE, job
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Welcome to medsearch" not in text(at.header)  # the search screen
+    assert at.text_input(key="w_q").value == ""  # the search box
