@@ -23,7 +23,7 @@ import pytest
 from ingest.lock import WriterLock
 from search import jobs
 from tests.conftest import REPO
-from tests.test_browser import ARGS, CHROMIUM, WAIT_MS, _free_port, app_tracebacks, wait_for_results
+from tests.test_browser import ARGS, CHROMIUM, WAIT_MS, _free_port, app_tracebacks, screenshot, wait_for_results
 from tests.eutils_server import LARGE_QUERY
 from tests.test_first_run import closed_url
 
@@ -99,6 +99,7 @@ def test_load_by_query_survives_a_reload_shows_progress_and_opens_the_search_scr
         page.get_by_role("textbox", name="PubMed query").fill(LARGE_QUERY)
         page.get_by_role("textbox", name="Your e-mail").fill("librarian@example.org")
         page.get_by_role("spinbutton", name="How many records").fill(str(MAX))
+        screenshot(page, "first-run")
         with WriterLock(db, "a test holding the store"):  # as a terminal `medsearch ingest` would
             page.get_by_role("button", name="Load from PubMed").click()
             page.get_by_text("Step 1 of 2: Loading records from PubMed").wait_for()
@@ -108,6 +109,7 @@ def test_load_by_query_survives_a_reload_shows_progress_and_opens_the_search_scr
             page.get_by_text("waiting for").wait_for()
             server.inject("efetch", "slow", times=2, delay=4)  # each batch's reply held 4 s
         page.get_by_text(f"efetch: 200 of {MAX} rec").wait_for()  # the bar's count, between the two batches
+        screenshot(page, "first-run-progress")
         page.get_by_label("Search PubMed records").wait_for()  # the search screen opened by itself
         job = jobs.current(db)
         assert job is not None and job.status == jobs.DONE, job
@@ -127,6 +129,7 @@ def test_offline_with_nothing_to_load_says_so_and_how_to_go_on(page, tmp_path):
     with app_server(tmp_path, closed_url()) as (url, db):
         page.goto(url)
         page.get_by_text("PubMed cannot be reached from this machine").wait_for()
+        screenshot(page, "first-run-offline")
         said = page.get_by_text("PubMed cannot be reached from this machine").inner_text()
         assert "From files on this machine" in said and "reload this page" in said
         assert page.get_by_role("button", name="Load from PubMed").is_disabled()

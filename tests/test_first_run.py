@@ -65,6 +65,7 @@ def test_an_empty_store_offline_shows_the_first_run_screen_saying_pubmed_cannot_
     assert "Welcome to medsearch" in text(at.header)
     said = text(at.warning)
     assert "PubMed cannot be reached from this machine" in said and "From files on this machine" in said
+    assert "Connection refused" in text(at.caption)  # what failed, under the plain message
     assert "Demo records" not in said  # no demo folder configured: not offered
     assert [t.label for t in at.tabs] == ["From PubMed", "From files on this machine"]
     assert button(at, "Load from PubMed").disabled

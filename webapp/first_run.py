@@ -84,8 +84,9 @@ def _offline(reason: str, has_demo: bool) -> None:
             "can reach, and reload this page"]
     if has_demo:
         ways.insert(0, "load the demo records (the \u201cDemo records\u201d tab)")
-    st.warning(md_text(f"PubMed cannot be reached from this machine, so nothing can be loaded from it now "
-                       f"({reason}). To go on: " + "; or ".join(ways) + "."), icon=":material/cloud_off:")
+    st.warning(md_text("PubMed cannot be reached from this machine, so no records can be loaded from it now. "
+                       "To go on: " + "; or ".join(ways) + "."), icon=":material/cloud_off:")
+    st.caption(md_text(f"What failed: {reason}"))
 
 
 def _index_only(settings: Settings, state: CorpusState) -> None:
