@@ -58,7 +58,7 @@ class _Discard:
 def _json_bar(tqdm: type) -> type:
     """A tqdm whose every redraw writes its state to a JSON file (made here: tqdm loads lazily)."""
 
-    class JsonBar(tqdm):  # type: ignore[misc, valid-type]
+    class JsonBar(tqdm):
         def __init__(self, *args: Any, progress_file: Path, **kwargs: Any) -> None:
             self._progress_file = progress_file
             self._written = 0.0

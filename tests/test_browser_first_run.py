@@ -23,8 +23,16 @@ import pytest
 from ingest.lock import WriterLock
 from search import jobs
 from tests.conftest import REPO
-from tests.test_browser import ARGS, CHROMIUM, WAIT_MS, _free_port, app_tracebacks, screenshot, wait_for_results
 from tests.eutils_server import LARGE_QUERY
+from tests.test_browser import (
+    ARGS,
+    CHROMIUM,
+    WAIT_MS,
+    _free_port,
+    app_tracebacks,
+    screenshot,
+    wait_for_results,
+)
 from tests.test_first_run import closed_url
 
 pytestmark = pytest.mark.slow

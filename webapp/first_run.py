@@ -111,13 +111,17 @@ def _pubmed_form(settings: Settings, job: Job | None, unreachable: str | None) -
         left, right = st.columns(2)
         max_records = left.number_input("How many records", key="fr_max", min_value=1, max_value=plans.MAX_PUBMED_RECORDS,
                                         value=500, step=100)
-        sort = right.selectbox("Which first", plans.SORTS, key="fr_sort", format_func=_SORT_NAMES.get)
+        sort = right.selectbox("Which first", list(plans.SORTS), key="fr_sort", format_func=_sort_name)
         go = st.form_submit_button("Load from PubMed", type="primary", disabled=unreachable is not None)
     if go:
         _start(settings, lambda: plans.from_pubmed(query, int(max_records), str(sort), email))
 
 
 _SORT_NAMES = {"recent": "Newest in PubMed", "relevance": "Best match", "pub_date": "Newest publication date"}
+
+
+def _sort_name(sort: str) -> str:
+    return _SORT_NAMES.get(sort, sort)
 
 
 def _files_form(settings: Settings) -> None:

@@ -30,12 +30,11 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.errors import JobError
-from ingest.progress import write_json_atomically
-from search.jobs.job import FAILED, RUNNING, Job, Progress, Step
+from search.jobs.job import FAILED, Job, Progress, Step
 
 JOB_FILE = "job.json"
 LOG_FILE = "log.txt"
@@ -57,7 +56,7 @@ def jobs_dir(db: Path) -> Path:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def start(db: Path, kind: str, title: str, steps: Sequence[Step], *, env: dict[str, str] | None = None) -> Job:
@@ -229,7 +228,7 @@ def _cannot(root: Path, exc: OSError) -> JobError:
 
 def _new_id(root: Path) -> str:
     while True:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         if not (root / stamp).exists():  # two starts in one microsecond: take the next
             return stamp
         time.sleep(0.001)
