@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.lock import WriterLock
 from search import jobs
 from tests.conftest import REPO, run_cli
 
@@ -120,3 +121,33 @@ def test_records_without_an_index_are_offered_the_index_whose_job_opens_the_sear
     assert not at.exception, [e.value for e in at.exception]
     assert "Welcome to medsearch" not in text(at.header)  # the search screen
     assert at.text_input(key="w_q").value == ""  # the search box
+
+
+def test_update_from_pubmed_in_the_status_panel_runs_update_then_index_as_a_job(env, server, shared_data, monkeypatch):
+    db = Path(env["MEDSEARCH_DB"])
+    monkeypatch.setenv("NCBI_EUTILS_URL", server.url)
+    cli_env = {k: v for k, v in env.items() if k != "NCBI_EUTILS_URL"}
+    assert run_cli("ingest", "files", str(shared_data / "pubmed" / "biopython"), env=cli_env).returncode == 0
+    assert run_cli("index", env=cli_env).returncode == 0
+    at = app()
+    assert "Welcome to medsearch" not in text(at.header)
+    button(at, "Update from PubMed").click().run()  # no e-mail: refused, nothing starts
+    assert "An e-mail address is needed" in text(at.sidebar.error)
+    assert jobs.current(db) is None
+    with WriterLock(db, "a test holding the store"):  # the job waits: seen running in the panel
+        at.sidebar.text_input[-1].set_value("librarian@example.org")
+        button(at, "Update from PubMed").click().run()
+        job = jobs.current(db)
+        assert job is not None and job.kind == "update" and [s.args[0] for s in job.steps] == ["update", "index"]
+        assert not at.exception, [e.value for e in at.exception]
+        bars = " ".join(re.sub(r"\\(.)", r"\1", p.proto.text) for p in at.get("progress"))
+        assert "Step 1 of 2: Fetching what PubMed added or revised" in bars
+        assert "Background job" in text(at.sidebar.markdown)
+    deadline = time.monotonic() + 120
+    while (job := jobs.current(db)) is not None and job.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job is not None and job.status == jobs.DONE, job
+    assert {r.params.get("email") for r in server.requests_to("epost")} == {"librarian@example.org"}
+    at.run()
+    assert "Updating from PubMed, then the search index: done" in text(at.sidebar.success)
