@@ -151,3 +151,24 @@ def test_update_from_pubmed_in_the_status_panel_runs_update_then_index_as_a_job(
     assert {r.params.get("email") for r in server.requests_to("epost")} == {"librarian@example.org"}
     at.run()
     assert "Updating from PubMed, then the search index: done" in text(at.sidebar.success)
+
+
+def test_a_query_pubmed_finds_nothing_for_ends_the_job_with_the_commands_message(env, server, monkeypatch):
+    db = Path(env["MEDSEARCH_DB"])
+    monkeypatch.setenv("NCBI_EUTILS_URL", server.url)
+    at = app()
+    at.text_input(key="fr_query").set_value("qwertyuiopzzz")
+    at.text_input(key="fr_email").set_value("librarian@example.org")
+    button(at, "Load from PubMed").click().run()
+    deadline = time.monotonic() + 120
+    while (job := jobs.current(db)) is not None and job.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job is not None and job.status == jobs.FAILED and job.exit_code == 2 and job.step == 0, job
+    at.run()
+    said = text(at.error)
+    assert "failed at step 1 (Loading records from PubMed)" in said
+    assert "PubMed finds no records for 'qwertyuiopzzz'" in said
+    assert "Check the query in PubMed's own search" in text(at.caption)
+    assert "Welcome to medsearch" in text(at.header) and button(at, "Load from PubMed")  # try again
+    assert server.requests_to("efetch") == []
