@@ -131,6 +131,8 @@ def test_load_by_query_survives_a_reload_shows_progress_and_opens_the_search_scr
         box.fill(f"{pmid}[pmid]")
         box.press("Enter")
         assert wait_for_results(page, f"{pmid}[pmid]") == pmid
+        page.get_by_text("Update from PubMed").first.wait_for()  # the status panel offers the next step
+        screenshot(page, "first-run-then-search")
 
 
 def test_offline_with_nothing_to_load_says_so_and_how_to_go_on(page, tmp_path):
