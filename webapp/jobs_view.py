@@ -132,6 +132,7 @@ def status_section(settings: Settings) -> None:
 
 
 def _update_form(settings: Settings, job: Job | None) -> None:
+    from ingest.errors import MedsearchError
     from search.jobs import plans
 
     with st.expander("Update from PubMed"):
@@ -144,11 +145,7 @@ def _update_form(settings: Settings, job: Job | None) -> None:
         if go:
             try:
                 plan = plans.update_from_pubmed(email)
-            except Exception as exc:
-                from ingest.errors import MedsearchError
-
-                if not isinstance(exc, MedsearchError):
-                    raise
+            except MedsearchError as exc:
                 show_error(exc)
                 return
             if start(settings, plan):

@@ -160,8 +160,8 @@ def write_job(folder: Path, job: Job) -> None:
     os.replace(tmp, path)
 
 
-def write_progress_gone(folder: Path) -> None:
-    """No bar yet for the step that starts (the last step's bar is not this one's)."""
+def clear_progress(folder: Path) -> None:
+    """No bar for the step that starts yet (the last step's bar is not this one's)."""
     (folder / PROGRESS_FILE).unlink(missing_ok=True)
 
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from ingest.progress import PROGRESS_FILE_ENV
-from search.jobs.files import LOG_FILE, PROGRESS_FILE, now, read_job, write_job, write_progress_gone
+from search.jobs.files import LOG_FILE, PROGRESS_FILE, clear_progress, now, read_job, write_job
 from search.jobs.job import DONE, FAILED, STOPPED, Job, Step
 
 #: Exit status of a command stopped by Ctrl-C (search/cli).
@@ -72,7 +72,7 @@ def run(folder: Path) -> Job:
 
 def _run_step(folder: Path, db: Path, step: Step, stop: _Stop) -> tuple[int, str | None, str | None]:
     """Run one command; its exit status, and on failure its error line and hint."""
-    write_progress_gone(folder)
+    clear_progress(folder)
     log_path = folder / LOG_FILE
     env = {**os.environ, PROGRESS_FILE_ENV: str(folder / PROGRESS_FILE), "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
