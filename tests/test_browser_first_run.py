@@ -3,8 +3,8 @@ Chromium through Playwright, PubMed replayed by the local E-utilities server (te
 NCBI_EUTILS_URL). BM25 only (MEDSEARCH_EMBEDDING_MODEL=none), so the index step takes seconds.
 
 Loading by query: the job waits for the store's writer lock (held by this test, as a terminal
-`medsearch ingest` would) and the page, reloaded, still shows it; then efetch replies are held a
-few seconds each so the progress bar's count is seen; then the search screen opens on the
+`medsearch ingest` would) and the page, reloaded, still shows it; then the second efetch reply is
+held 10 s so that the progress bar's count after the first batch is seen; then the search screen opens on the
 loaded records. Offline (nothing listens at the E-utilities URL): the screen says so.
 """
 
@@ -115,7 +115,8 @@ def test_load_by_query_survives_a_reload_shows_progress_and_opens_the_search_scr
             page.reload()
             page.get_by_text("Step 1 of 2: Loading records from PubMed").wait_for()  # found again
             page.get_by_text("waiting for").wait_for()
-            server.inject("efetch", "slow", times=2, delay=4)  # each batch's reply held 4 s
+            server.inject("efetch", "slow", times=1, delay=0)  # the first batch at once,
+            server.inject("efetch", "slow", times=1, delay=10)  # the second held 10 s: time to see the count
         page.get_by_text(f"efetch: 200 of {MAX} rec").wait_for()  # the bar's count, between the two batches
         screenshot(page, "first-run-progress")
         page.get_by_label("Search PubMed records").wait_for()  # the search screen opened by itself
