@@ -193,3 +193,17 @@ def test_a_pubmed_query_with_no_hits_exits_2_and_is_not_remembered(server, tmp_p
     assert "Check the query in PubMed" in out.stderr
     with Store(db, read_only=True) as store:
         assert store.count() == 0 and store.pubmed_queries() == []
+
+
+def test_the_error_of_a_command_is_its_last_error_line_with_its_hint_else_its_last_line(tmp_path):
+    from search.jobs.files import last_line
+    from search.jobs.runner import error_of
+
+    log = tmp_path / "log.txt"
+    before = "$ medsearch ingest files a\nerror: an earlier command's error\n"
+    log.write_text(before + "$ medsearch index\nwarning: slow\nerror: Cannot write x.\n  -> Free space.\nbye\n")
+    assert error_of(log, len(before)) == ("Cannot write x.", "Free space.")
+    log.write_text(before + "Traceback (most recent call last):\n  File ...\nRuntimeError: boom\n")
+    assert error_of(log, len(before)) == ("RuntimeError: boom", None)
+    log.write_text("ingest: 10 rec\ringest: 20 rec\r\n\n")
+    assert last_line(log) == "ingest: 20 rec"
