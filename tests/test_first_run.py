@@ -73,11 +73,23 @@ def test_an_empty_store_offline_shows_the_first_run_screen_saying_pubmed_cannot_
     assert "w_q" not in [w.key for w in at.text_input]  # no search box
 
 
-def test_a_configured_demo_folder_is_offered(env, shared_data, monkeypatch):
+def test_a_configured_demo_folder_is_offered_and_loads_then_indexes(env, shared_data, monkeypatch):
+    db = Path(env["MEDSEARCH_DB"])
     monkeypatch.setenv("MEDSEARCH_DEMO_DATA", str(shared_data / "pubmed" / "biopython"))
     at = app()
     assert [t.label for t in at.tabs] == ["From PubMed", "From files on this machine", "Demo records"]
     assert "load the demo records" in text(at.warning)
+    button(at, "Load the demo records").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = jobs.current(db)
+    assert job is not None and [s.args for s in job.steps] == [("ingest", "demo"), ("index",)]
+    deadline = time.monotonic() + 120
+    while (job := jobs.current(db)) is not None and job.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job is not None and job.status == jobs.DONE, job
+    at.run()
+    assert "Welcome to medsearch" not in text(at.header) and at.text_input(key="w_q").value == ""
 
 
 def test_loading_from_pubmed_without_an_email_is_a_message_and_starts_nothing(env, server, monkeypatch):
