@@ -52,7 +52,7 @@ def shown_instead() -> bool:
 def render(settings: Settings, state: CorpusState, job: Job | None) -> None:
     st.header("Welcome to medsearch")
     if job is not None and job.running:
-        st.markdown("Loading your records. The search screen opens when the index is built.")
+        st.markdown("At work in the background. The search screen opens when the index is built.")
         jobs_view.show(settings, job)
         return
     if job is not None:
