@@ -1,6 +1,6 @@
-"""Train the cross-encoder reranker, export it to int8 ONNX and pack it as the project ships it.
+"""Train the cross-encoder reranker and export it to int8 ONNX, the form the project ships.
 
-    .venv/bin/python bench/train_reranker.py --out data/reranker --export-onnx --pack
+    .venv/bin/python bench/train_reranker.py --out data/reranker --export-onnx
     .venv/bin/python bench/train_reranker.py --dry-run        # which queries it would train on
     .venv/bin/python bench/train_reranker.py --eval search/models/reranker --split dev
 
@@ -28,8 +28,8 @@ no library knows about this project (``docs/training.md`` tells the whole recipe
   (onnxruntime), ``tokenizer.json``; the Spearman agreement of int8 and torch fp32 on
   real pairs; then the full dev sets are reranked (BM25 top-``--k``) and the weight
   ``alpha`` of :func:`search.retrieval.rerank.combine` is tuned and written to ``reranker.json``.
-  ``--pack`` stores a copy as its difference from the base weights
-  (:mod:`search.retrieval.onnx_delta`), the form ``search/models/reranker`` ships in.
+  ``OUT/onnx`` is what ``search/models/reranker`` ships (whole, about 23 MB), less its
+  ``tokenizer.json`` where it is the packaged MiniLM one (see ``docs/training.md``).
 """
 
 from __future__ import annotations
@@ -435,8 +435,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 def export_onnx(model_dir: Path, out_dir: Path, max_length: int) -> Path:
     """Export ``model_dir`` to ONNX and quantise it to int8 (dynamic) as ``out_dir/model.onnx``.
 
-    Written by hand because the shipped model's packing (:mod:`search.retrieval.onnx_delta`)
-    relies on this graph's layout; the library route (``optimum``) lays it out otherwise.
+    Written by hand (not ``optimum``) to keep the graph's inputs and output as the
+    engine's :class:`~search.retrieval.rerank.OnnxReranker` feeds and reads them.
     ``tokenizer.json`` and ``reranker.json`` go beside ``model.onnx``; the fp32 graph
     is left as ``<out_dir>_fp32.onnx`` next to ``out_dir``.
     """
@@ -479,17 +479,6 @@ def _logits_only(model: Any) -> Any:
             ).logits
 
     return LogitsOnly()
-
-
-def pack_copy(onnx_dir: Path, packed: Path) -> Path:
-    """Copy the int8 model to ``packed`` and store it there as a difference from the base weights."""
-    from search.retrieval.onnx_delta import pack
-
-    if packed.exists():
-        shutil.rmtree(packed)
-    shutil.copytree(onnx_dir, packed)
-    pack(packed)
-    return packed
 
 
 def agreement(a: Reranker, b: Reranker, sets: Sequence[BeirSet], *, queries: int = 8, k: int = 30) -> float:
@@ -544,7 +533,6 @@ def parser() -> argparse.ArgumentParser:
     a("--db", type=Path, default=None, help="PubMed store: add title -> abstract pseudo-queries")
     a("--pseudo-max", type=int, default=2000, help="at most this many pseudo-queries from --db")
     a("--export-onnx", action="store_true", help="export the best checkpoint to int8 ONNX, then tune alpha on dev")
-    a("--pack", action="store_true", help="export as --export-onnx does, and write OUT/packed: the model as a difference from the base weights")
     a("--groups-per-step", type=int, default=6, help="queries per step, i.e. the batch size (default 6)")
     a("--hard-negatives", type=int, default=3, help="mined negatives per query (default 3)")
     a("--random-negatives", type=int, default=1, help="in-batch negatives per query (default 1)")
@@ -603,10 +591,8 @@ def _run(args: argparse.Namespace, sets: Sequence[BeirSet], log: Log) -> int:
         return 0
     log(config=_config(args))
     best = train(args, sets, mined, log)
-    if args.export_onnx or args.pack:
-        onnx_dir = export_and_tune(args, best, sets, log)
-        if args.pack:
-            log(packed=str(pack_copy(onnx_dir, args.out / "packed")))
+    if args.export_onnx:
+        export_and_tune(args, best, sets, log)
     return 0
 
 

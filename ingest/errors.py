@@ -70,6 +70,14 @@ class LibraryError(MedsearchError):
     """A saved query or citation list request cannot be done: unknown or taken name, bad PMID..."""
 
 
+class UnknownNameError(LibraryError):
+    """No saved query or list has that name (the HTTP API answers 404)."""
+
+
+class NameTakenError(LibraryError):
+    """A saved query or list of that name exists already (the HTTP API answers 409)."""
+
+
 class NoRecordsError(SourceError):
     """A source that gives nothing to load: a PubMed query with no hits, a folder without record files."""
 

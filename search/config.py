@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,31 @@ from search.types import MODES
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def running_from_checkout() -> bool:
+    """True when the code runs from a clone of the repository (an editable install or
+    ``python -m`` in the checkout), not from an installed wheel."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    try:
+        return pyproject.is_file() and 'name = "medsearch"' in pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def default_home() -> Path:
+    """Where data lives when MEDSEARCH_HOME is unset: the checkout's ``data/`` folder when run
+    from a clone (as always), else the platform's user data folder (platformdirs:
+    ``~/.local/share/medsearch`` on Linux). Never inside an installed package."""
+    if running_from_checkout():
+        return PROJECT_ROOT / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("medsearch", appauthor=False))
+
+
+#: Stands for "MEDSEARCH_HOME/medsearch.duckdb" until the home folder is known.
+_DB_IN_HOME = Path("<MEDSEARCH_HOME>") / "medsearch.duckdb"
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     env: str
@@ -29,7 +54,13 @@ class Setting:
 
 #: field name -> (environment variable, help). `medsearch --help` and README print these.
 SETTINGS: dict[str, Setting] = {
-    "db": Setting("MEDSEARCH_DB", "DuckDB file of the store (default data/medsearch.duckdb)."),
+    "home": Setting(
+        "MEDSEARCH_HOME",
+        "Folder of everything medsearch writes: the store, its index, your library and the "
+        "converted summary model (default: data/ of the checkout when run from a clone, else "
+        "the platform's user data folder, e.g. ~/.local/share/medsearch).",
+    ),
+    "db": Setting("MEDSEARCH_DB", "DuckDB file of the store (default MEDSEARCH_HOME/medsearch.duckdb)."),
     "demo_data": Setting(
         "MEDSEARCH_DEMO_DATA",
         "Folder of PubMed files that `make run` loads into an empty database "
@@ -108,6 +139,15 @@ SETTINGS: dict[str, Setting] = {
         "How much of each abstract the summary model reads, in characters (default 5000: all but "
         "the longest; with llama.cpp on a 2-core CPU, 1200 made findings 18 % faster and less complete).",
     ),
+    "api_keys": Setting(
+        "MEDSEARCH_API_KEYS",
+        "API keys of `medsearch serve`, hashed: NAME:sha256:HEX entries separated by commas "
+        "(`medsearch serve --new-key NAME` makes one); writes and model-run summaries need one.",
+    ),
+    "api_rate": Setting(
+        "MEDSEARCH_API_RATE", "Requests per minute that `medsearch serve` answers per API key or "
+        "client address (default 120; bursts up to the same number)."
+    ),
 }
 
 
@@ -128,7 +168,8 @@ def _whole_number(env: str, raw: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    db: Path = Path("data/medsearch.duckdb")
+    home: Path = field(default_factory=default_home)
+    db: Path = _DB_IN_HOME
     library_db: Path | None = None
     demo_data: Path = PROJECT_ROOT.parent / "shared" / "data" / "pubmed"
     ncbi_email: str | None = None
@@ -148,6 +189,12 @@ class Settings:
     llm_threads: int | None = None
     summary_papers: int = 5
     summary_abstract_chars: int = MAX_ABSTRACT_CHARS
+    api_keys: str | None = None
+    api_rate: int = 120
+
+    def __post_init__(self) -> None:
+        if self.db is _DB_IN_HOME:
+            object.__setattr__(self, "db", self.home / "medsearch.duckdb")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -177,6 +224,11 @@ class Settings:
         register_secret(env.get(self.llm_api_key_env))
         register_url_password(self.llm_url)
         register_url_password(self.eutils_url)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the packaged summary model's parts are joined: MEDSEARCH_HOME/models."""
+        return self.home / "models"
 
     @property
     def library_path(self) -> Path:
@@ -214,11 +266,38 @@ class Settings:
             None if not self.ncbi_api_key or _API_KEY.fullmatch(self.ncbi_api_key) else
             ("NCBI_API_KEY is not an NCBI API key (letters and digits, no spaces).",
              "Copy it from your NCBI account settings, or unset it."),
+            home_problem(self.home),
             path_problem("MEDSEARCH_DB (--db)", self.db, file=True),
             path_problem("MEDSEARCH_LIBRARY_DB", self.library_db, file=True),
             path_problem("MEDSEARCH_INDEX_DIR", self.index_dir, file=False),
             self._mode_problem(),
+            *self._extra_problems(),
+            None if self.api_rate >= 1 else ("MEDSEARCH_API_RATE must be at least 1.", unset),
+            _api_keys_problem(self.api_keys),
         ]
+
+    def _extra_problems(self) -> list[tuple[str, str] | None]:
+        """Settings that need an optional extra which is not installed: named at start-up, with
+        the install command, not at the first search."""
+        from importlib.util import find_spec
+
+        def missing(module: str) -> bool:
+            return find_spec(module) is None
+
+        embedding = self.embedding_model.lower()
+        torch_needed = embedding != "none" and (
+            self.embedding_backend == "torch" or not (embedding.startswith("packaged:") or Path(self.embedding_model).expanduser().exists()))
+        out: list[tuple[str, str] | None] = []
+        if torch_needed and (missing("torch") or missing("sentence_transformers")):
+            why = ("MEDSEARCH_EMBEDDING_BACKEND=torch" if self.embedding_backend == "torch"
+                   else f"MEDSEARCH_EMBEDDING_MODEL={self.embedding_model} (a Hugging Face model)")
+            out.append((f"{why} needs torch and sentence-transformers, which are not installed.",
+                        "pip install 'medsearch[torch]' (torch's CPU build first: pip install torch "
+                        "--index-url https://download.pytorch.org/whl/cpu), or unset it."))
+        if self.llm_runtime == "llama.cpp" and not self.llm_url and self.llm.lower() != "none" and missing("xllamacpp"):
+            out.append(("MEDSEARCH_LLM_RUNTIME=llama.cpp needs the llamacpp extra, which is not installed.",
+                        "pip install 'medsearch[llamacpp]', or unset it to use OpenVINO."))
+        return out
 
     def _mode_problem(self) -> tuple[str, str] | None:
         no_dense = self.embedding_model.lower() == "none"
@@ -226,6 +305,12 @@ class Settings:
             return (f"MEDSEARCH_SEARCH_MODE={self.search_mode} needs embeddings, and "
                     "MEDSEARCH_EMBEDDING_MODEL=none turns them off.", "Use bm25, or set an embedding model.")
         return None
+
+
+def _api_keys_problem(value: str | None) -> tuple[str, str] | None:
+    from search.api.keys import keys_problem  # light: hashlib only
+
+    return keys_problem(value)
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -253,6 +338,22 @@ def choice_problem(env: str, value: object, choices: tuple, hint: str) -> tuple[
         return None
     shown = ", ".join(str(c) for c in choices if c is not None)
     return f"{env} must be one of {shown}, got {value!r}.", hint
+
+
+def home_problem(home: Path) -> tuple[str, str] | None:
+    """MEDSEARCH_HOME must be a folder this user can create and write in."""
+    hint = "Set MEDSEARCH_HOME to a folder you can write in (it is created if missing), or unset it."
+    try:
+        if home.exists() and not home.is_dir():
+            return f"MEDSEARCH_HOME {home} is a file, not a folder.", hint
+        probe = home
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return f"MEDSEARCH_HOME {home} is not writable ({probe} is read-only for this user).", hint
+    except OSError as exc:
+        return f"MEDSEARCH_HOME {home} cannot be checked: {exc.strerror or exc}.", hint
+    return None
 
 
 def path_problem(env: str, path: Path | None, *, file: bool) -> tuple[str, str] | None:

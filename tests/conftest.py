@@ -12,6 +12,29 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MEDSEARCH_SHARED_DATA", REPO.parent / "shared" / "data"))
 PUBMED_DATA = SHARED_DATA / "pubmed"
+#: `make test-strict` (what CI runs) sets it: a skipped test is a failure there, so a missing
+#: ../shared, browser, model or optional runtime cannot pass unnoticed.
+STRICT = os.environ.get("MEDSEARCH_STRICT_TESTS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in strict mode (MEDSEARCH_STRICT_TESTS=1), which CI runs: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"module skipped in strict mode (MEDSEARCH_STRICT_TESTS=1): {reason}"
 
 
 def require_shared_data() -> Path:

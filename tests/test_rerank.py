@@ -14,7 +14,6 @@ from search.retrieval.rerank import (
     OnnxReranker,
     Reranker,
     combine,
-    holds_onnx,
     load_reranker,
     passage,
 )
@@ -98,7 +97,6 @@ def test_load_reranker_picks_by_folder_content(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not holds_onnx(SHIPPED), reason="no shipped reranker")
 def test_shipped_reranker_prefers_the_relevant_abstract() -> None:
     reranker = load_reranker(SHIPPED)
     query = "Does vitamin D supplementation prevent hip fractures in older adults?"
@@ -124,23 +122,24 @@ def test_unloadable_hub_name_is_a_config_error(monkeypatch: pytest.MonkeyPatch) 
     assert "local folder" in str(err.value)
 
 
-def test_the_packed_reranker_rebuilds_exactly_or_refuses(tmp_path) -> None:
-    """The shipped weights are differences from the pinned base model; a rebuild that does not
-    reproduce the recorded digest (a changed base, a damaged file) is an error, not a model."""
-    import lzma
+def test_the_reranker_ships_whole_and_reads_the_one_packaged_tokenizer() -> None:
+    """The shipped reranker is one int8 model.onnx under 50 MB beside its card; it has no
+    tokenizer of its own but reads the MiniLM one the embedder reads (one copy in the package)."""
+    from search.retrieval.encoders import PACKAGED_MINILM_DIR
+    from search.retrieval.rerank import tokenizer_file
+
+    assert (SHIPPED / "model.onnx").stat().st_size < 50 * 1024 * 1024
+    assert (SHIPPED / "MODEL_CARD.md").is_file() and not (SHIPPED / "tokenizer.json").exists()
+    assert tokenizer_file(SHIPPED) == PACKAGED_MINILM_DIR / "tokenizer.json"
+    tokenizers = sorted(p.relative_to(REPO) for p in (REPO / "search").rglob("tokenizer.json"))
+    assert tokenizers == [(PACKAGED_MINILM_DIR / "tokenizer.json").relative_to(REPO)]
+
+
+def test_an_onnx_folder_without_a_tokenizer_is_a_config_error(tmp_path) -> None:
     import shutil
 
-    from search.retrieval.onnx_delta import DATA_FILE, session_inputs
-
-    if not holds_onnx(SHIPPED) or (SHIPPED / "model.onnx").is_file():
-        pytest.skip("no packed reranker shipped")
-    _, names, values = session_inputs(SHIPPED)
-    assert sum(v.nbytes for v in values) > 20 * (SHIPPED / DATA_FILE).stat().st_size  # it is small
-    assert len(names) == len(set(names))
-    broken = tmp_path / "broken"
-    shutil.copytree(SHIPPED, broken)
-    data = bytearray(lzma.decompress((broken / DATA_FILE).read_bytes()))
-    data[len(data) // 2] ^= 1
-    (broken / DATA_FILE).write_bytes(lzma.compress(bytes(data), preset=0))
-    with pytest.raises(ConfigError, match="does not rebuild"):
-        session_inputs(broken)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(SHIPPED / "model.onnx", folder / "model.onnx")
+    with pytest.raises(ConfigError, match="has no tokenizer.json"):
+        OnnxReranker(folder)

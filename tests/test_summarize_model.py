@@ -115,11 +115,12 @@ def test_a_tldr_from_the_packaged_model_is_cited_and_cached(model, tmp_path):
 
 
 def test_the_openvino_conversion_is_made_once_and_made_again_for_other_weights(tmp_path):
-    from search.llm import MODEL_DIR, packaged
+    from search.config import Settings
+    from search.llm import packaged
     from search.llm.openvino_local import STAMP, OpenVINOModel
 
     gguf = tmp_path / "model.gguf"
-    gguf.symlink_to(packaged.packaged_model_path(MODEL_DIR))
+    gguf.symlink_to(packaged.packaged_model_path(Settings().models_dir))
     converted, weights = tmp_path / "model.openvino", tmp_path / "model.openvino" / "openvino_model.bin"
 
     try:

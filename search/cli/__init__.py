@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "export_cmd",
     "library_cmds",
     "summarize_cmd",
+    "app_cmd",
+    "serve_cmd",
 )
 
 
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--db", type=Path, help="DuckDB file of the store (default data/medsearch.duckdb; env MEDSEARCH_DB)"
+        "--db", type=Path, help="DuckDB file of the store (default MEDSEARCH_HOME/medsearch.duckdb; env MEDSEARCH_DB)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:

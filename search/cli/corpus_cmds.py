@@ -30,6 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     index.add_argument("--force", action="store_true",
                        help="build a new snapshot even if the current one is up to date and intact")
+    index.add_argument("--if-records", action="store_true",
+                       help="do nothing (exit 0) when the store has no records yet (`make run` on a new clone)")
     index.set_defaults(handler=cmd_index)
 
 
@@ -105,7 +107,13 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from search.assembly import index_settings
     from search.index.build import IndexManager
 
+    if args.if_records and not settings.db.exists():
+        print(f"No records in {settings.db} yet: nothing to index. The app's first-run screen loads some.")
+        return 0
     with open_store(settings, read_only=True, lock=True) as store:
+        if args.if_records and store.count() == 0:
+            print(f"No records in {settings.db} yet: nothing to index. The app's first-run screen loads some.")
+            return 0
         manager = IndexManager(store, settings.index_dir, index_settings(settings))
         report = manager.build_or_update(progress=True, force=args.force)
     if report.up_to_date:

@@ -62,6 +62,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Store the real PubMed records of the demo folder (MEDSEARCH_DEMO_DATA).",
     )
     demo.add_argument("--if-empty", action="store_true", help="do nothing if the store already has records")
+    demo.add_argument("--if-present", action="store_true",
+                      help="do nothing (exit 0) when no demo folder is configured (a clone without ../shared)")
     demo.set_defaults(handler=cmd_ingest_demo)
 
 
@@ -133,6 +135,9 @@ def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
     from search.cli.corpus_cmds import print_stats
 
     folder = settings.demo_data
+    if args.if_present and not folder.is_dir():
+        print(f"No demo folder at {folder} (MEDSEARCH_DEMO_DATA): demo data not loaded.")
+        return 0
     with open_store(settings) as store:
         if args.if_empty and store.count() > 0:
             print(f"{settings.db} already holds {store.count()} records; demo data not loaded.")

@@ -53,7 +53,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "eval",
         help="measure nDCG@10, Recall@100 and MRR@10 on a BEIR folder",
         description="Ingest a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) into its "
-        "own cached database under data/eval/, index it, run the split's queries and print "
+        "own cached database under MEDSEARCH_HOME/eval/, index it, run the split's queries and print "
         "nDCG@10, Recall@100 and MRR@10 for each mode (trec_eval definitions, linear gain).",
     )
     ev.add_argument("beir_dir", type=Path, metavar="BEIR_DIR", help="a folder in BEIR layout")
@@ -63,8 +63,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--json", action="store_true",
                     help='print one JSON object: a key per mode, each {"ndcg@10", "recall@100", "mrr@10"}, '
                     'and "default" naming the mode `medsearch search` uses')
-    ev.add_argument("--cache-dir", type=Path, default=Path("data/eval"),
-                    help="where the cached databases and indexes go (default data/eval)")
+    ev.add_argument("--cache-dir", type=Path, default=None,
+                    help="where the cached databases and indexes go (default MEDSEARCH_HOME/eval)")
     ev.add_argument("--sets", action="store_true",
                     help="also measure the result sets per mode: mean size, recall and precision of the "
                     "judged-relevant records, for the rule before result sets (any word or the dense top "
@@ -166,7 +166,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     reranker = reranker_from(settings)
     modes = [m for m in MODES if m != "rerank" or reranker is not None] if args.mode == "all" else [args.mode]
     report = evaluate_beir(
-        args.beir_dir, split=args.split, modes=modes, cache_dir=args.cache_dir,
+        args.beir_dir, split=args.split, modes=modes, cache_dir=args.cache_dir or settings.home / "eval",
         config=engine_config(settings, reranker), index_settings=index_settings(settings),
         reranker=reranker, progress=not args.json, sets=args.sets,
     )

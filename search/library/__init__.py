@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 #: not load DuckDB.
 _EXPORTS = {
     "Digest": "alerts", "QueryFailure": "alerts", "Searcher": "alerts", "count_new": "alerts",
-    "newly_retracted": "alerts", "run_all": "alerts", "run_query": "alerts",
+    "newly_retracted": "alerts", "preview_query": "alerts", "run_all": "alerts", "run_query": "alerts",
     "CitationLists": "lists",
     "DEFAULT_K": "queries", "SavedQueries": "queries",
     "open_searcher": "searcher",

@@ -79,6 +79,14 @@ def run_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher, *, p
     return _record(queries, saved, searcher, results, matched, pulled)
 
 
+def preview_query(queries: SavedQueries, saved: SavedQuery, searcher: Searcher) -> RunOutcome:
+    """What a run of the saved query would show now, recording nothing (the rule of
+    :func:`run_query`): for readers that poll, such as the HTTP API's feeds, which must not
+    use up the user's new papers."""
+    results, matched = _search(searcher, saved)
+    return _pending(queries, saved, searcher, results, matched, None)
+
+
 def _search(searcher: Searcher, saved: SavedQuery) -> tuple[SearchResults, frozenset[str]]:
     """The page of results and the whole result set of a saved query."""
     results = searcher.search(saved.query, k=saved.k, filters=saved.filters, mode=saved.mode)

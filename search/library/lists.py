@@ -11,7 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from ingest.errors import LibraryError
+from ingest.errors import LibraryError, NameTakenError
 from search.library.limits import check_list_size, check_note
 from search.library.names import clean_name, name_key, parse_pmid, parse_pmids, shell_arg
 from search.library.queries import unknown_name
@@ -182,7 +182,7 @@ class CitationLists:
     def _check_free(con: duckdb.DuckDBPyConnection, name: str) -> None:
         taken = con.execute("SELECT name FROM lists WHERE name_key = ?", [name_key(name)]).fetchall()
         if taken:
-            raise LibraryError(
+            raise NameTakenError(
                 f"A list named {taken[0][0]!r} exists already.",
                 hint="Choose another name, or add papers to it with `medsearch lists add`.",
             )

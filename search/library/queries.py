@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from ingest.errors import LibraryError
+from ingest.errors import LibraryError, NameTakenError, UnknownNameError
 from search.library.names import clean_name, name_key
 from search.library.types import QueryRun, SavedQuery, StoredRun
 from search.library.userdata import UserData
@@ -62,7 +62,7 @@ def _saved(row: Sequence) -> SavedQuery:
 def unknown_name(kind: str, name: str, known: Sequence[str], command: str) -> LibraryError:
     close = difflib.get_close_matches(name, known, n=3)
     hint = f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    return LibraryError(f"There is no {kind} named {name!r}.", hint=hint + f"`{command}` shows yours.")
+    return UnknownNameError(f"There is no {kind} named {name!r}.", hint=hint + f"`{command}` shows yours.")
 
 
 class SavedQueries:
@@ -218,7 +218,7 @@ class SavedQueries:
     def _check_free(con: duckdb.DuckDBPyConnection, name: str) -> None:
         taken = con.execute("SELECT name FROM saved_queries WHERE name_key = ?", [name_key(name)]).fetchall()
         if taken:
-            raise LibraryError(
+            raise NameTakenError(
                 f"A saved query named {taken[0][0]!r} exists already.",
                 hint="Choose another name, or remove it first with `medsearch saved rm`.",
             )

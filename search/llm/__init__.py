@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.errors import ConfigError
-from search.config import PROJECT_ROOT, Settings
+from search.config import Settings
 from search.llm.base import (
     ChatModel,
     GenerationOptions,
@@ -38,11 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatModel", "GenerationOptions", "GenerationStats", "LLMError", "Message", "ModelUnavailable",
-    "TimedStream", "open_model", "MODEL_DIR",
+    "TimedStream", "open_model",
 ]
-
-#: Where the packaged model's parts are joined (git-ignored, like the rest of data/).
-MODEL_DIR = PROJECT_ROOT / "data" / "models"
 
 
 def open_model(settings: Settings, *, environ: dict[str, str] | None = None) -> ChatModel:
@@ -71,7 +68,7 @@ def open_model(settings: Settings, *, environ: dict[str, str] | None = None) -> 
     if choice.lower() == "packaged":
         from search.llm import packaged
 
-        path = packaged.packaged_model_path(MODEL_DIR)
+        path = packaged.packaged_model_path(settings.models_dir)
         return runtime(path, name=packaged.NAME, identity=f"gguf-sha256:{packaged.SHA256}",
                        threads=settings.llm_threads)
     path = Path(choice).expanduser()

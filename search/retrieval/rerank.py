@@ -9,7 +9,9 @@ order (higher is better). Two implementations:
   ``cross-encoder/ms-marco-MiniLM-L-6-v2`` where it can be loaded), torch fp32.
 - :class:`OnnxReranker`: an ONNX export (int8 dynamic quantisation by
   ``python bench/train_reranker.py --export-onnx``) run with onnxruntime, the
-  tokenizer read from the ``tokenizer.json`` saved beside it. No torch needed.
+  tokenizer read from the ``tokenizer.json`` saved beside it, or, where
+  ``reranker.json`` names ``"tokenizer": "packaged:minilm"`` (the shipped model),
+  the MiniLM tokenizer shipped in ``search/models/minilm``. No torch needed.
 
 :func:`load_reranker` picks one by what a folder holds (``model.onnx`` ->
 ONNX, otherwise the cross-encoder). Heavy libraries are imported lazily; a
@@ -37,8 +39,10 @@ ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "reranker.json"
 DEFAULT_MAX_LENGTH = 128
-TORCH_HINT = "pip install torch==2.13.0 sentence-transformers==6.2.0"
-ONNX_HINT = "pip install onnxruntime==1.32.0 tokenizers==0.23.3"
+TORCH_HINT = "pip install 'medsearch[torch]' (torch, sentence-transformers, transformers)"
+ONNX_HINT = "pip install onnxruntime tokenizers (both in medsearch's default install)"
+#: ``reranker.json``'s ``tokenizer`` value naming the shipped MiniLM tokenizer.
+PACKAGED_TOKENIZER = "packaged:minilm"
 
 #: What a reranker reads: ``(doc_id, passage text)``.
 Passage = tuple[str, str]
@@ -89,11 +93,21 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
 
 
 def holds_onnx(folder: str | Path) -> bool:
-    """True where ``folder`` holds an ONNX reranker: ``model.onnx``, or a graph stored as its
-    difference from pinned base weights (``search.retrieval.onnx_delta``, how the packaged one ships)."""
-    from search.retrieval.onnx_delta import GRAPH_FILE
+    """True where ``folder`` holds an ONNX reranker (``model.onnx``)."""
+    return (Path(folder) / ONNX_FILE).is_file()
 
-    return (Path(folder) / ONNX_FILE).is_file() or (Path(folder) / GRAPH_FILE).is_file()
+
+def tokenizer_file(folder: str | Path) -> Path | None:
+    """The ``tokenizer.json`` an ONNX reranker folder uses: its own, or the packaged MiniLM one
+    where its ``reranker.json`` names it; None when it has neither."""
+    own = Path(folder) / TOKENIZER_FILE
+    if own.is_file():
+        return own
+    if read_meta(folder).get("tokenizer") == PACKAGED_TOKENIZER:
+        from search.retrieval.encoders import PACKAGED_MINILM_DIR
+
+        return PACKAGED_MINILM_DIR / TOKENIZER_FILE
+    return None
 
 
 def load_reranker(
@@ -174,19 +188,22 @@ class CrossEncoderReranker:
 
 
 class OnnxReranker:
-    """An ONNX cross-encoder (``model.onnx``, or its packed form, + ``tokenizer.json``) run with onnxruntime."""
+    """An ONNX cross-encoder (``model.onnx`` + a ``tokenizer.json``) run with onnxruntime."""
 
     def __init__(
         self, folder: str | Path, *, max_length: int | None = None, batch_size: int = 32,
         threads: int | None = None,
     ) -> None:
         self.folder = Path(folder)
-        for name in (ONNX_FILE, TOKENIZER_FILE):
-            if not (self.folder / name).is_file() and not (name == ONNX_FILE and holds_onnx(self.folder)):
+        tokenizer = tokenizer_file(self.folder)
+        for name, present in ((ONNX_FILE, holds_onnx(self.folder)), (TOKENIZER_FILE, tokenizer is not None)):
+            if not present:
                 raise ConfigError(
                     f"The ONNX reranker folder {self.folder} has no {name}.",
                     hint="Export one with `python bench/train_reranker.py --export-onnx --out DIR`.",
                 )
+        assert tokenizer is not None
+        self.tokenizer_path = tokenizer
         self.max_length = max_length or read_meta(self.folder).get("max_length", DEFAULT_MAX_LENGTH)
         self.batch_size = batch_size
         self.threads = threads
@@ -204,14 +221,10 @@ class OnnxReranker:
             options = ort.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
-            model: str | bytes = str(self.folder / ONNX_FILE)
-            if not (self.folder / ONNX_FILE).is_file():  # stored as a difference from base weights
-                from search.retrieval.onnx_delta import session_inputs
-
-                model, names, values = session_inputs(self.folder)
-                options.add_external_initializers(names, [ort.OrtValue.ortvalue_from_numpy(v) for v in values])
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-            tok = Tokenizer.from_file(str(self.folder / TOKENIZER_FILE))
+            self._session = ort.InferenceSession(
+                str(self.folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+            )
+            tok = Tokenizer.from_file(str(self.tokenizer_path))
             tok.enable_truncation(self.max_length, strategy="longest_first")
             tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
             self._tokenizer = tok
