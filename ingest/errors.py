@@ -76,3 +76,11 @@ class UnknownNameError(LibraryError):
 
 class NameTakenError(LibraryError):
     """A saved query or list of that name exists already (the HTTP API answers 409)."""
+
+
+class NoRecordsError(SourceError):
+    """A source that gives nothing to load: a PubMed query with no hits, a folder without record files."""
+
+
+class JobError(MedsearchError):
+    """A background job (the app's loading and indexing, ``search/jobs``) cannot start or be read."""

@@ -120,17 +120,20 @@ def ingest_pubmed(
     until: date | None = None,
     refresh: bool = False,
     progress: bool = True,
+    require_hits: bool = False,
 ) -> RunReport:
     """Search PubMed, then fetch and store the matching records not yet stored.
 
     ``max_records``: the first N in ``sort`` order ("recent", "relevance", "pub_date"),
     in requests proportional to N. ``refresh``: also re-fetch this query's stored records
     that PubMed modified since the query was last current (``ingest.pubmed_update``).
-    The query is remembered in the store for ``medsearch update``.
+    The query is remembered in the store for ``medsearch update``. ``require_hits``: a query
+    new to the store that PubMed finds nothing for is a :class:`NoRecordsError`, and is not
+    remembered (``medsearch ingest pubmed``: exit 2).
     """
 
     spec = QuerySpec(query, max_records, sort, since, until)  # checked before any request
     params = {"max": max_records, "sort": sort, "since": since, "until": until, "refresh": refresh}
     with Run(store, "pubmed", spec.query, params) as run:
-        pull(store, client, run, spec, refresh=refresh, progress=progress)
+        pull(store, client, run, spec, refresh=refresh, progress=progress, require_hits=require_hits)
     return run.report

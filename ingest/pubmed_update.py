@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from ingest.entrez import SORTS, check_query
-from ingest.errors import ConfigError, EntrezError
+from ingest.errors import ConfigError, EntrezError, NoRecordsError
 from ingest.progress import progress_bar
 from ingest.pubmed_xml import parse_pubmed_xml_bytes
 from ingest.records import Article, Deletion, Item, Problem
@@ -118,20 +118,25 @@ def checked_query(query: str) -> str:
 
 
 def pull(
-    store: Store, client: EntrezClient, run: Run, spec: QuerySpec, *, refresh: bool, progress: bool
+    store: Store, client: EntrezClient, run: Run, spec: QuerySpec, *, refresh: bool, progress: bool,
+    require_hits: bool = False,
 ) -> None:
-    """Ingest ``spec`` into ``run``: new records, and with ``refresh`` revised stored ones."""
+    """Ingest ``spec`` into ``run``: new records, and with ``refresh`` revised stored ones.
+    ``require_hits``: a query new to the store with no hits raises NoRecordsError before
+    anything of it is stored."""
     started = date.today()
     known = store.pubmed_queries(spec.query)
-    store.remember_pubmed_query(
-        spec.query, max_records=spec.max_records, sort=spec.sort, since=spec.since,
-        until=spec.until, run_id=run.report.run_id,
-    )
     last = known[0].current_through if known else None
     if refresh and last is not None:
         changes = query_changes(store, client, spec, last - OVERLAP)
     else:
         changes = _plain(store, client, spec)
+    if require_hits and not known and changes.found == 0:
+        raise no_hits(spec, changes.warnings)
+    store.remember_pubmed_query(
+        spec.query, max_records=spec.max_records, sort=spec.sort, since=spec.since,
+        until=spec.until, run_id=run.report.run_id,
+    )
     store.link_pubmed_query_records(spec.query, changes.selected)
     report = run.report
     report.found = changes.found
@@ -143,6 +148,15 @@ def pull(
     store_records(store, client, run, changes.modified, stored=True, progress=progress)
     tombstone(run, changes.gone)
     store.mark_pubmed_query_current(spec.query, started)
+
+
+def no_hits(spec: QuerySpec, warnings: Sequence[str]) -> NoRecordsError:
+    dates = "" if not (spec.since or spec.until) else \
+        f" entered {spec.since or 'any time'} to {spec.until or 'today'}"
+    said = f" (PubMed says: {'; '.join(warnings)})" if warnings else ""
+    return NoRecordsError(f"PubMed finds no records for {spec.query!r}{dates}{said}.",
+                          hint="Check the query in PubMed's own search (https://pubmed.ncbi.nlm.nih.gov/), "
+                          "e.g. fewer words or no field tags, and run it again.")
 
 
 def _plain(store: Store, client: EntrezClient, spec: QuerySpec) -> Changes:

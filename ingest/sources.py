@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import SourceError
+from ingest.errors import NoRecordsError, SourceError
 from ingest.records import Item, Problem
 
 PUBMED_XML = "pubmed_xml"
@@ -276,3 +276,14 @@ def fingerprint(path: str | Path) -> str:
     except OSError as exc:
         raise SourceError(f"cannot fingerprint {path}: {exc.strerror}") from exc
     return f"{stat.st_size}:{stat.st_mtime_ns}:{digest.hexdigest()}"
+
+
+def require_record_files(paths: Sequence[str | Path]) -> list[SourceFile]:
+    """:func:`discover`, refusing paths that hold no file of a record format (a folder of
+    other files, an empty one) with :class:`NoRecordsError`, before anything is written."""
+    files, skipped = discover(paths)
+    if not files:
+        where = ", ".join(str(p) for p in paths)
+        other = f" ({len(skipped)} other files skipped)" if skipped else ""
+        raise NoRecordsError(f"No record files in {where}{other}.", hint=f"Give a folder or files holding {SUPPORTED}.")
+    return files

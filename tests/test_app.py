@@ -361,9 +361,14 @@ def test_an_impossible_year_range_is_refused_with_what_to_do(services):
     assert "Swap the two years" in text(at.sidebar.error)
 
 
-def test_a_missing_index_is_a_message_with_the_command_to_run(tmp_path, monkeypatch):
+def test_an_index_that_cannot_be_opened_is_a_message_with_the_command_to_run(tmp_path, monkeypatch):
+    """(An empty store opens the first-run screen instead: tests/test_first_run.py.)"""
     from webapp.services import shared_services
 
+    snapshot = tmp_path / "empty.index" / "v000001"  # a snapshot that names records, and has none of its files
+    snapshot.mkdir(parents=True)
+    (snapshot / "manifest.json").write_text(json.dumps({"fingerprint": "f", "doc_count": 5}))
+    (snapshot.parent / "CURRENT").write_text("v000001")
     monkeypatch.setenv("MEDSEARCH_DB", str(tmp_path / "empty.duckdb"))
     monkeypatch.setenv("MEDSEARCH_EMBEDDING_MODEL", "none")
     monkeypatch.setenv("MEDSEARCH_RERANKER", "none")

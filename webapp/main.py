@@ -24,6 +24,10 @@ def main(services: Services | None = None) -> None:
     sync(state_read.state)
     st.html('<div class="ms-brand">medsearch <span>&middot; medical literature search</span></div>')
     if services is None:
+        from webapp import first_run
+
+        if first_run.shown_instead():  # nothing to search yet, or a first load is at work
+            return
         services = _services()
         if services is None:
             return

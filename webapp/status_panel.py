@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from webapp import jobs_view
 from webapp.cards import ACTIVE_LIST, DEFAULT_LIST, active_list
 from webapp.errors import shown
 from webapp.markup import md_text
@@ -48,3 +49,5 @@ def status(services: Services) -> None:
             for role, what in services.models:
                 st.markdown(md_text(f"{role}: {what}"))
             st.caption(md_text(f"Library: {services.settings.library_path}"))
+        with bar:
+            jobs_view.status_section(services.settings)  # the background job, "Update from PubMed"

@@ -120,7 +120,9 @@ def print_report(report, out=sys.stdout) -> None:
 
 def cmd_ingest_files(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.pipeline import ingest_files
+    from ingest.sources import require_record_files
 
+    require_record_files(args.paths)  # a folder with no record files: exit 2, nothing written
     with open_store(settings) as store:
         report = ingest_files(store, args.paths, force=args.force)
         print_report(report)
@@ -129,6 +131,7 @@ def cmd_ingest_files(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.pipeline import ingest_files
+    from ingest.sources import require_record_files
     from search.cli.corpus_cmds import print_stats
 
     folder = settings.demo_data
@@ -146,6 +149,7 @@ def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
                 'the database from PubMed: medsearch ingest pubmed "your query" --max 500 '
                 "--email you@example.org",
             )
+        require_record_files([folder])
         report = ingest_files(store, [folder], kind="demo")
         print_report(report)
         print_stats(store.stats(), settings.db)
@@ -162,7 +166,7 @@ def cmd_ingest_pubmed(args: argparse.Namespace, settings: Settings) -> int:
     with open_store(settings) as store:
         report = ingest_pubmed(
             store, client, spec.query, max_records=spec.max_records, sort=spec.sort,
-            since=spec.since, until=spec.until, refresh=args.refresh,
+            since=spec.since, until=spec.until, refresh=args.refresh, require_hits=True,
         )
         print_report(report)
     return 0
