@@ -13,11 +13,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from search.api import DEFAULT_HOST, DEFAULT_PORT  # noqa: F401 - where serve listens by default
 from search.api.access import Access
 from search.api.keys import KeyRing
 from search.api.ratelimit import RateLimiter
-
-from search.api import DEFAULT_HOST, DEFAULT_PORT  # noqa: F401 - where serve listens by default
 
 if TYPE_CHECKING:
     from search.config import Settings
