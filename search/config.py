@@ -294,6 +294,9 @@ class Settings:
             out.append((f"{why} needs torch and sentence-transformers, which are not installed.",
                         "pip install 'medsearch[torch]' (torch's CPU build first: pip install torch "
                         "--index-url https://download.pytorch.org/whl/cpu), or unset it."))
+        if self.llm_url and missing("openai"):
+            out.append(("MEDSEARCH_LLM_URL needs the endpoint extra (the openai client), which is not installed.",
+                        "pip install 'medsearch[endpoint]', or unset it to use the local model."))
         if self.llm_runtime == "llama.cpp" and not self.llm_url and self.llm.lower() != "none" and missing("xllamacpp"):
             out.append(("MEDSEARCH_LLM_RUNTIME=llama.cpp needs the llamacpp extra, which is not installed.",
                         "pip install 'medsearch[llamacpp]', or unset it to use OpenVINO."))

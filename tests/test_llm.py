@@ -263,12 +263,20 @@ def test_the_medsearch_command_configures_the_process_first():
 
 
 def test_the_app_configures_the_process_before_it_imports_anything_else():
+    """The page (webapp/page.py, which `medsearch app` serves and app.py runs) configures the
+    runtimes first; app.py imports nothing of the project before running it."""
     import ast
 
-    tree = ast.parse((Path(__file__).resolve().parents[1] / "app.py").read_text(encoding="utf-8"))
+    repo = Path(__file__).resolve().parents[1]
+    tree = ast.parse((repo / "webapp" / "page.py").read_text(encoding="utf-8"))
     body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
     assert ast.unparse(body[0]) == "from search import runtime_env"
     assert ast.unparse(body[1]) == "runtime_env.configure()"
+    app = ast.parse((repo / "app.py").read_text(encoding="utf-8"))
+    imported = {alias.name for n in ast.walk(app) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for alias in n.names} | {n.module for n in ast.walk(app) if isinstance(n, ast.ImportFrom)}
+    assert not {m for m in imported if m and m.split(".")[0] in ("search", "webapp", "ingest")}
+    assert "webapp" in ast.unparse(app) and "page.py" in ast.unparse(app)
 
 
 def test_a_runtime_loader_configures_the_process_for_a_program_that_did_not():

@@ -21,7 +21,7 @@ ENV = {"python_version": "3.11", "python_full_version": "3.11.7", "sys_platform"
        "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
        "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 #: lock file -> the extras of the environment it installs (Makefile: RUN_EXTRAS, DEV_EXTRAS)
-LOCKS = {"run.lock": ("app", "summaries", "api"), "dev.lock": tuple(PYPROJECT["optional-dependencies"])}
+LOCKS = {"run.lock": ("app", "summaries", "api", "endpoint"), "dev.lock": tuple(PYPROJECT["optional-dependencies"])}
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
 

@@ -39,7 +39,12 @@ class EndpointModel:
     def __init__(self, url: str, model: str, *, api_key: str | None = None, key_env: str | None = None,
                  timeout_s: float = TIMEOUT_S, max_retries: int = 1,
                  deadlines: Deadlines = DEADLINES) -> None:
-        import openai
+        try:
+            import openai
+        except ImportError:
+            from search.llm.base import runtime_missing
+
+            raise runtime_missing("OpenAI-compatible endpoint client (openai)", "endpoint") from None
 
         from ingest.redact import register_secret, register_url_password
 
