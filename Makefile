@@ -10,7 +10,7 @@ PORT   ?= 8501
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py ingest/_fastxml.pyx
+$(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, exactly pinned, so nothing pulls a CUDA build of it
