@@ -13,7 +13,7 @@ RUN_EXTRAS := app,summaries,api,endpoint
 DEV_EXTRAS := app,summaries,api,endpoint,llamacpp,torch,train,test
 RUN_STAMP  := $(VENV)/.installed-run
 DEV_STAMP  := $(VENV)/.installed-dev
-PROJECT_FILES := pyproject.toml setup.py ingest/_fastxml.pyx
+PROJECT_FILES := pyproject.toml
 # torch's CPU build (dev lock only): from this machine's wheel folder where it lies there,
 # else from PyTorch's CPU index (PyPI's Linux torch is the CUDA build, several GB).
 TORCH_INDEX := $(if $(wildcard /opt/wheels/torch-2.13.0*),,--extra-index-url https://download.pytorch.org/whl/cpu)

@@ -2,10 +2,9 @@
 the items it stands for (an ``Article``, deletions, or a ``Problem``), never raising for bad
 content. :mod:`ingest.pubmed_xml` finds the record elements in a document.
 
-Records are read by a compiled walk over libxml2's nodes (``ingest/_fastxml.pyx``, built
-where a C compiler is found; it takes this module's helpers through ``bind``); the
-pure-Python reader here (child loops with a dict dispatch) reads what it declines and
-everything where it was not built.
+One reader, in Python: child loops with a dict dispatch. (A compiled copy of it, in Cython,
+was removed: it made ``ingest files`` only about 1.2 times faster end to end, see
+docs/ingest.md.)
 """
 
 from __future__ import annotations
@@ -130,10 +129,6 @@ def _date_of(y: str | None, m: str | None, d: str | None) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
-
-
-#: The name the compiled reader binds the ORCID reader by (``_fastxml.bind``).
-_orcid = orcid
 
 
 # --------------------------------------------------------------------------- record parts
@@ -632,17 +627,12 @@ def _parse_record(el: Any, where: Callable[[], str]) -> list[Item]:
     """One record element as the items it stands for; never raises for bad content.
 
     ``where()`` names the record's location; it is called only when an item needs it.
-    The compiled reader (``ingest/_fastxml.pyx``) reads the common records; the
-    pure-Python one reads the rest, and everything where it was not built.
     """
-    items = _fast.parse_record(el, where) if _fast is not None else None
-    if items is None:
-        items = _parse_record_py(el, where)
-    return with_id_problems(items, where)
+    return with_id_problems(_read_record(el, where), where)
 
 
-def _parse_record_py(el: Any, where: Callable[[], str]) -> list[Item]:
-    """:func:`_parse_record` in pure Python: every kind of record, every oddity."""
+def _read_record(el: Any, where: Callable[[], str]) -> list[Item]:
+    """The items of one record element, before the identifier checks of ``with_id_problems``."""
     tag = el.tag
     try:
         if tag == "DeleteCitation":
@@ -661,14 +651,3 @@ def _parse_record_py(el: Any, where: Callable[[], str]) -> list[Item]:
         return [_finish(f)]
     except Exception as exc:  # noqa: BLE001 - one bad record must not stop the file
         return [Problem(where(), f"cannot read <{tag}>: {type(exc).__name__}: {exc}")]
-
-
-try:  # the compiled record reader, built by setup.py where a C compiler was found
-    import ingest._fastxml as _fast
-except ImportError:  # pragma: no cover - installed without it
-    _fast = None
-else:
-    _fast.bind(globals())
-
-#: Whether records are read by the compiled reader (see ``_parse_record``).
-COMPILED = _fast is not None

@@ -24,10 +24,7 @@ PubMed files carry is never fetched.
 This module is the input side: opening a path or bytes, gzip (ISA-L where installed) with
 what precedes a corruption or a cut recovered, the root check, streaming with ``iterparse``
 (a tag filter, elements cleared) and the record-by-record recovery. One record's fields are
-read by :mod:`ingest.pubmed_fields`: a compiled walk over libxml2's nodes
-(``ingest/_fastxml.pyx``, built where a C compiler is found), about 1.4 times as fast as
-the pure-Python reader there (6,585 against 4,830 records/s parsed, ``bench/bench_ingest.py``,
-README: Performance). Large files are cut into chunks of whole records for worker
+read by :mod:`ingest.pubmed_fields`. Large files are cut into chunks of whole records for worker
 processes by :mod:`ingest.pubmed_chunks`.
 """
 
@@ -48,7 +45,7 @@ from typing import IO, Any, cast
 from lxml import etree
 
 from ingest.errors import SourceError
-from ingest.pubmed_fields import COMPILED, _norm, _parse_record  # noqa: F401 - COMPILED: part of this API
+from ingest.pubmed_fields import _norm, _parse_record
 from ingest.records import (
     Item,
     Problem,
@@ -66,7 +63,7 @@ except ImportError:  # pragma: no cover - a platform without isal wheels
     _gzip, _zlib = gzip, zlib
     _ZLIB_ERRORS = (zlib.error,)
 
-__all__ = ["COMPILED", "iter_pubmed_xml", "parse_pubmed_xml_bytes"]
+__all__ = ["iter_pubmed_xml", "parse_pubmed_xml_bytes"]
 
 Source = str | PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 
