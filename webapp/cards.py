@@ -72,7 +72,7 @@ def card(ctx: CardContext, hit: Hit, *, show_rank: bool = True) -> None:
                 help="A one- or two-sentence summary of this paper, cited to it.")
     similar.button("Similar articles", key=f"sim-{key}", on_click=_similar, args=(hit.pmid,),
                    disabled=not hit.pmid)
-    with listing.popover(_lists_label(lists), width="stretch"):
+    with listing.popover(_lists_label(lists), width="stretch", key=f"lists-{key}"):
         _list_menu(ctx, hit, lists, key)
     if hit.doc_id in st.session_state.get(_TLDR, set()):
         summary_panel.tldr(ctx.services, ctx.query, hit)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -107,8 +108,15 @@ class SummaryJob:
     summary: Summary | None = None
     error: BaseException | None = None
     cancelled: bool = False
+    started: float = field(default_factory=time.monotonic)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _news: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Since the job started."""
+        return time.monotonic() - self.started
 
     @property
     def running(self) -> bool:
@@ -124,8 +132,16 @@ class SummaryJob:
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> None:
+        """Until the thread ends (or ``timeout`` seconds)."""
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def news(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event (or the end); whether one came since the
+        last call (one reader: the page)."""
+        came = self._news.wait(timeout)
+        self._news.clear()
+        return came
 
 
 def start(summarizer: Summarizer, request: Request, key: tuple) -> SummaryJob:
@@ -137,18 +153,22 @@ def start(summarizer: Summarizer, request: Request, key: tuple) -> SummaryJob:
     def work() -> None:
         try:
             for event in request(writer):
+                log.debug("summary %s: %s after %.2f s", key[:1], type(event).__name__, job.seconds)
                 if job._stop.is_set():
                     return
                 if isinstance(event, SummaryReady):
                     job.summary = event.summary
                 else:
                     job.events.append(event)
+                job._news.set()
             if job.summary is None and not job._stop.is_set():
                 job.error = RuntimeError("the summariser ended without a summary")
         except BaseException as exc:  # shown on the page by the reader (it is not a crash of the app)
             if not job._stop.is_set():
                 log.exception("summary %s failed", key[:1])
                 job.error = exc
+        finally:
+            job._news.set()
 
     job._thread = threading.Thread(target=work, name=f"summary {key[:1]}", daemon=True)
     job._thread.start()

@@ -19,6 +19,7 @@ anything is sent, that the question and the abstracts leave this machine.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -51,8 +52,10 @@ _FAILED = "_summary_failed"  # key -> the error its job ended with
 #: The session's "Summarize automatically" setting (kept apart from its widget, whose value
 #: Streamlit drops on a page without the panel).
 AUTO = "auto_summaries"
-#: Seconds between two looks at a summary being written.
-POLL_S = 0.3
+#: A summary being written: seconds between two looks at it, and the longest run of the
+#: fragment that shows it (each run of a fragment costs the server more than a look).
+LOOK_S = 0.25
+RUN_S = 2.0
 
 
 def external_note(services: Services) -> None:
@@ -187,23 +190,34 @@ def _panel(services: Services, key: tuple, request: Callable[[], summary_jobs.Re
         _live(key, list(on_page))
 
 
-@st.fragment(run_every=POLL_S)
+@st.fragment(run_every=RUN_S)
 def _live(key: tuple, on_page: list[str]) -> None:
-    """The summary being written, looked at every ``POLL_S`` seconds; the whole page is drawn
-    again once it is finished (which also ends the polling)."""
+    """The summary being written: each checked finding and sentence drawn as it comes. One run
+    of this fragment lasts about ``RUN_S`` seconds, waiting on the job and drawing a small
+    line every ``LOOK_S`` seconds (each drawing is where Streamlit hands a click elsewhere on
+    the page its turn); the next run follows. The whole page is drawn again once it is
+    finished, which also ends these runs."""
     job = st.session_state.get(_JOBS, {}).get(key)
     if job is None:
         return
-    if job.finished:
-        _collect(key)
-        st.rerun()
-    findings = [e.finding for e in job.events if isinstance(e, FindingReady)]
-    sentences = [e.sentence for e in job.events if isinstance(e, SentenceReady)]
-    if not findings:
-        st.caption("Reading the abstracts...")
-    st.html(_partial_html(findings, sentences, on_page))
+    box, status = st.empty(), st.empty()
     st.button("Stop", key=f"stop-{_slug(key)}", on_click=_stop, args=(key,), icon=":material/stop_circle:",
               help="Stop writing this summary (a new search stops it too).")
+    until, drawn = time.monotonic() + RUN_S - LOOK_S, -1
+    while True:
+        if job.finished:
+            _collect(key)
+            st.rerun()
+        if len(job.events) != drawn:
+            drawn = len(job.events)
+            findings = [e.finding for e in job.events if isinstance(e, FindingReady)]
+            sentences = [e.sentence for e in job.events if isinstance(e, SentenceReady)]
+            box.html(_partial_html(findings, sentences, on_page))
+        status.caption(f"Reading the abstracts ({job.seconds:.0f} s)" if drawn == 0 else
+                       f"Writing ({job.seconds:.0f} s)")
+        if time.monotonic() > until:
+            return
+        job.news(LOOK_S)
 
 
 def _collect(key: tuple) -> None:
