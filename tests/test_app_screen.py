@@ -102,13 +102,15 @@ def test_changing_the_sort_or_a_filter_returns_to_page_one(services):
     assert at.query_params["abstract"] == "1" and "page" not in at.query_params
 
 
-def test_the_year_chart_has_no_scale_bindings():
+def test_the_year_chart_has_no_scale_bindings_and_fixed_domains():
     from search.types import YearCount
     from webapp.widgets import year_chart
 
     spec = year_chart((YearCount(2019, 3), YearCount(2021, 5)))
     assert "params" not in json.dumps(spec) and "selection" not in json.dumps(spec)
     assert spec["data"]["values"] == [{"year": "2019", "records": 3}, {"year": "2021", "records": 5}]
+    assert spec["encoding"]["x"]["scale"]["domain"] == ["2019", "2021"]
+    assert spec["encoding"]["y"]["scale"]["domain"] == [0, 5]
 
 
 def test_corpus_info_names_sources_newest_first_and_the_last_pubmed_update():

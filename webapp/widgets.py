@@ -200,8 +200,11 @@ def year_chart(timeline: tuple[YearCount, ...]) -> dict:
     return {
         "data": {"values": [{"year": str(y.year), "records": y.count} for y in timeline]},
         "mark": {"type": "bar", "tooltip": True},
-        "encoding": {"x": {"field": "year", "type": "ordinal", "title": None},
-                     "y": {"field": "records", "type": "quantitative", "title": None}},
+        "encoding": {  # domains given: Vega-Lite computes none (and warns of none while data arrive)
+            "x": {"field": "year", "type": "ordinal", "title": None,
+                  "scale": {"domain": [str(y.year) for y in timeline]}},
+            "y": {"field": "records", "type": "quantitative", "title": None, "stack": None,
+                  "scale": {"domain": [0, max(y.count for y in timeline)]}}},
     }
 
 
