@@ -22,13 +22,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from search.llm.base import LLMError
 from search.summarize import Event, Paper, Summarizer, Summary, SummaryReady
 
 log = logging.getLogger("medsearch.app")
 
 
-class Refused(Exception):
-    """The guarded model was asked to write when it may not (cancelled, or a cache check)."""
+class Refused(LLMError):
+    """The guarded model was asked to write when it may not (cancelled, or a cache check): the
+    summariser takes it as a model failure, and the run's result is thrown away."""
 
 
 class Guarded:
@@ -60,12 +62,12 @@ class Guarded:
     def stream(self, messages, options) -> Iterator[str]:
         self.asked = True
         if self.refuse or self.stop.is_set():
-            raise Refused("not now")
+            raise Refused("The summary model may not write now.")
         chunks = self.inner.stream(messages, options)
         try:
             for chunk in chunks:
                 if self.stop.is_set():
-                    raise Refused("cancelled")
+                    raise Refused("The summary was cancelled.")
                 yield chunk
         finally:
             close = getattr(chunks, "close", None)
