@@ -497,25 +497,38 @@ def test_the_summary_is_written_only_on_request_and_nothing_leaves_the_machine(p
     print(f"\nclick -> first finding (scripted model, no model time): {ms:.0f} ms")
 
 
+def quiet(page) -> None:
+    """Wait until the run is over (nothing stale on the page)."""
+    page.wait_for_function("""() => !document.querySelector('[data-stale="true"]')""")
+
+
 def test_stop_and_a_new_query_cancel_the_summary_being_written(page, server):
     server.chat.behaviour = "endless"  # the model writes and writes: only a cancel ends it
+    ask = page.get_by_role("button", name=re.compile("Summarize the top"))
+    stop = page.get_by_role("button", name="Stop")
     try:
         open_app(page, server, QUERIES[1])
         settled(page)
-        page.get_by_role("button", name=re.compile("Summarize the top")).click()
-        stop = page.get_by_role("button", name="Stop")
+        asked = len(server.chat.requests)
+        ask.click()
         stop.wait_for()
-        page.get_by_label("Humans only").check(force=True)  # the page stays live while it writes
-        page.wait_for_url("**humans=1**")
-        page.get_by_role("button", name="Stop").click()
-        page.get_by_role("button", name=re.compile("Summarize the top")).wait_for()
-        assert page.get_by_role("button", name="Stop").count() == 0
-        page.get_by_role("button", name=re.compile("Summarize the top")).click()  # again, then a new query
-        page.get_by_role("button", name="Stop").wait_for()
+        page.get_by_text(re.compile(r"Reading the abstracts \(\d+ s\)")).wait_for()
+        page.get_by_label("Sort by").click()  # the page stays live while it writes: a new order
+        page.get_by_role("option", name="Newest first").click()
+        page.wait_for_url("**sort=date**")
+        quiet(page)
+        stop.wait_for()  # the same set of papers: the same summary goes on
+        assert ask.count() == 0
+        stop.click()
+        ask.wait_for()
+        quiet(page)
+        assert stop.count() == 0 and len(server.chat.requests) == asked + 1  # one answer begun, then stopped
+        ask.click()  # again, then a new query
+        stop.wait_for()
         search(page, QUERIES[3])
         settled(page)
-        assert page.get_by_role("button", name="Stop").count() == 0
-        page.get_by_role("button", name=re.compile("Summarize the top")).wait_for()
+        assert stop.count() == 0
+        ask.wait_for()
     finally:
         server.chat.behaviour = "normal"
 
