@@ -198,8 +198,8 @@ def _live(key: tuple, on_page: list[str]) -> None:
     the page its turn); the next run follows. The whole page is drawn again once it is
     finished, which also ends these runs."""
     job = st.session_state.get(_JOBS, {}).get(key)
-    if job is None:
-        return
+    if job is None:  # stopped (this fragment's Stop): the whole page, with the button that asks again
+        st.rerun()
     box, status = st.empty(), st.empty()
     st.button("Stop", key=f"stop-{_slug(key)}", on_click=_stop, args=(key,), icon=":material/stop_circle:",
               help="Stop writing this summary (a new search stops it too).")
