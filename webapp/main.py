@@ -36,6 +36,7 @@ def main(services: Services | None = None) -> None:
             return
     state = state_read.state
     _corpus_line(services)
+    page.keyboard((state.view, state.query, state.filters, state.sort, state.page, state.similar))
     view_switch()
     show_notices()
     for problem in state_read.problems:
@@ -50,7 +51,6 @@ def main(services: Services | None = None) -> None:
         _sidebar(services)
     else:
         _search(services, state)
-    page.keyboard((state.view, state.query, state.filters, state.sort, state.page, state.similar))
 
 
 def _search(services: Services, state: AppState) -> None:
