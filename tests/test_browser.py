@@ -543,13 +543,13 @@ def test_focus_slash_paging_to_the_top_and_sort_back_to_page_one(page, server):
     page.wait_for_function(f"() => ({focused})() === 'Search PubMed records'")
     assert page.get_by_label("Search PubMed records").input_value() == ""  # the "/" was not typed
 
-    page.goto(f"{server.url}/?q=asthma")
-    wait_for_results(page, "asthma")
+    page.goto(f"{server.url}/?q=patients")  # several pages of results
+    wait_for_results(page, "patients")
     settled(page)
     main = '[data-testid="stMain"]'
-    page.get_by_role("button", name="2", exact=True).last.scroll_into_view_if_needed()
+    page.get_by_label("Page 2", exact=True).scroll_into_view_if_needed()
     assert page.evaluate(f"() => document.querySelector('{main}').scrollTop") > 0
-    page.get_by_role("button", name="2", exact=True).last.click()
+    page.get_by_label("Page 2", exact=True).click()
     page.wait_for_url("**page=2**")
     page.wait_for_function(f"() => document.querySelector('{main}').scrollTop === 0")
     page.get_by_label("Sort by").click()
