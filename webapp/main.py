@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from webapp import lists_view, page, saved_view, search_view, status_panel
+from webapp import frame, lists_view, saved_view, search_view, status_panel
 from webapp.corpus_info import corpus_info
 from webapp.errors import show_error, show_notices, shown
 from webapp.markup import STYLE, esc, md_text
@@ -24,9 +24,9 @@ from webapp.widgets import filters_sidebar, reading, sync, view_switch
 
 def main(services: Services | None = None) -> None:
     """Draw the app; ``services`` replaces the process's shared ones (tests pass their own)."""
-    page.configure()
+    frame.configure()
     st.html(STYLE)
-    st.html(page.LAYOUT_STYLE)
+    st.html(frame.LAYOUT_STYLE)
     state_read = reading()
     sync(state_read.state)
     st.html('<div class="ms-brand">medsearch <span>&middot; medical literature search</span></div>')
@@ -36,7 +36,7 @@ def main(services: Services | None = None) -> None:
             return
     state = state_read.state
     _corpus_line(services)
-    page.keyboard((state.view, state.query, state.filters, state.sort, state.page, state.similar))
+    frame.keyboard((state.view, state.query, state.filters, state.sort, state.page, state.similar))
     view_switch()
     show_notices()
     for problem in state_read.problems:
