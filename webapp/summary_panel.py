@@ -151,10 +151,12 @@ def tldr(services: Services, query: str, hit: Hit) -> None:
 # -- one summary: ready, asked for, being written --------------------------------------------------
 
 
+@st.fragment
 def _panel(services: Services, key: tuple, request: Callable[[], summary_jobs.Request], on_page: Sequence[str],
            *, ask: str | None) -> None:
     """Show the summary ``key`` if it is ready; else the button that asks for it (``ask``; ``None``:
-    asked already), or the summary being written."""
+    asked already), or the summary being written. A fragment: pressing the button reruns this
+    panel only, not the whole page, so the summary starts at once."""
     done: dict = st.session_state.setdefault(_DONE, {})
     jobs: dict = st.session_state.setdefault(_JOBS, {})
     _collect(key)
