@@ -122,7 +122,7 @@ def corpus(tmp_path_factory):
     return db, articles
 
 
-def make_services(db: Path, library: Path, model=None):
+def make_services(db: Path, library: Path, model=None, *, cache: bool = False):
     from search.config import Settings
     from search.engine import Engine, EngineConfig
     from search.library import Library
@@ -133,7 +133,10 @@ def make_services(db: Path, library: Path, model=None):
     engine = Engine(source.get(), EngineConfig(mode="hybrid", fusion="weighted"), source=source, db_path=db)
     settings = Settings.from_env({"MEDSEARCH_DB": str(db), "MEDSEARCH_LIBRARY_DB": str(library),
                                   "MEDSEARCH_EMBEDDING_MODEL": FakeEmbedder.name, "MEDSEARCH_RERANKER": "none"})
-    summarizer = Summarizer(model, None, unavailable=None if model else "MEDSEARCH_LLM=none")
+    from search.summarize.cache import SummaryCache
+
+    summarizer = Summarizer(model, SummaryCache(library) if cache else None,
+                            unavailable=None if model else "MEDSEARCH_LLM=none")
     return Services(settings, engine, summarizer, Library(library), summary_papers=3)
 
 
@@ -185,6 +188,26 @@ def header(at) -> str:
 def text(elements) -> str:
     """The text of Markdown elements, their backslash escapes read (the app escapes Markdown)."""
     return " ".join(re.sub(r"\\(.)", r"\1", e.value) for e in elements)
+
+
+def summary_of(at) -> str | None:
+    """The finished summary on the page (its HTML), if one is shown."""
+    return next((h.value for h in at.html if "ms-machine" in h.value and re.search("Made on|Written by", h.value)),
+                None)
+
+
+def ask_for_summary(at, wait_s: float = 60) -> str:
+    """Press the summary button, then run the page (as its polling fragment would) until the
+    summary written in the background is shown; its HTML."""
+    import time
+
+    next(b for b in at.button if (b.key or "").startswith("ask-")).click().run()
+    deadline = time.monotonic() + wait_s
+    while (found := summary_of(at)) is None:
+        assert time.monotonic() < deadline, "the summary was not written"
+        time.sleep(0.1)
+        at.run()
+    return found
 
 
 def no_failure(at) -> None:
@@ -449,12 +472,30 @@ def test_open_a_saved_search_in_the_search_view(services):
 
 def test_add_to_list_creates_it_and_the_card_says_so(services):
     at = app(services, q=FAO_QUERY)
-    at.button(key=f"add-r-{FAO}").click().run()
+    at.button(key=f"add-r-{FAO}-Reading list").click().run()
     no_failure(at)
     lst, entries = services.library.lists.entries("Reading list")
     assert [e.pmid for e in entries] == [FAO]
     assert "Reading list" in card(at, FAO)
-    assert at.button(key=f"rm-r-{FAO}").label.startswith("Remove from")
+    assert at.button(key=f"rm-r-{FAO}-Reading list").label.startswith("Remove from")
+
+
+def test_the_card_picks_the_list_to_add_to_or_names_a_new_one(services):
+    services.library.lists.create("Sepsis")
+    services.library.lists.create("Oncology")
+    at = app(services, q=FAO_QUERY)
+    at.button(key=f"add-r-{FAO}-Oncology").click().run()  # not the first list: the one picked
+    no_failure(at)
+    assert [e.pmid for e in services.library.lists.entries("Oncology")[1]] == [FAO]
+    assert services.library.lists.entries("Sepsis")[1] == ()
+    at.text_input(key=f"new-r-{FAO}").input("Chemoresistance")
+    at.button(key=f"create-r-{FAO}").click().run()
+    no_failure(at)
+    assert [e.pmid for e in services.library.lists.entries("Chemoresistance")[1]] == [FAO]
+    at.text_input(key=f"new-r-{FAO}").input("sepsis")  # the name of a list that exists (ignoring case)
+    at.button(key=f"create-r-{FAO}").click().run()
+    assert "There is a list named \u201cSepsis\u201d already" in text(at.error)
+    assert services.library.lists.entries("Sepsis")[1] == ()
 
 
 class _Media:
@@ -556,7 +597,8 @@ def test_the_summary_streams_cited_flagged_labelled_and_says_where_text_goes(cor
     at = app(make_services(db, tmp_path / "lib.duckdb", model), q=FAO_QUERY)
     no_failure(at)
     assert "llm.example.org" in text(at.warning) and "sent there" in text(at.warning)
-    summary = next(h.value for h in at.html if "ms-machine" in h.value)
+    assert not model.requests  # nothing is sent before the user asks
+    summary = ask_for_summary(at)
     assert f'<a href="#pmid-{FAO}">PMID {FAO}</a>' in summary  # citation -> the card on the page
     assert "number not found in the cited abstract" in summary and "97.3" in summary
     assert "Written by scripted-llm" in summary and "Machine-written" in summary

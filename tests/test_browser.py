@@ -11,8 +11,12 @@ default ``data/test-cache``, under ``browser/``).
 
 The demo store and its index are built once into that cache folder (minutes: embedding
 ~2,400 records) and copied for each run, so the tests never change the cached one.
-Summaries are extractive here (MEDSEARCH_LLM=none): the packaged language model would
-take both cores for a minute per search; the summary tests run it.
+Summaries are written by a scripted model behind a local OpenAI-compatible server
+(tests/chat_server.py): the packaged language model would take both cores for a minute per
+search, and what is tested here is the app (only on request, cancelled, streamed while the
+page stays live); the summary tests run the real model. Also driven here: no request leaves
+127.0.0.1, the search box's focus and ``/``, sort and filters back to page 1, a new page at the
+top, the card's list menu, notes on list items, the phone-width layout, a quiet console.
 """
 
 from __future__ import annotations
@@ -106,14 +110,31 @@ class Server:
     env: dict[str, str]
     proc: subprocess.Popen
     log: Path
+    chat: object  # the ChatServer that writes the summaries
+
+
+def _answer(messages: list[dict]) -> str:
+    """The scripted summary model: a finding per paper; an overview citing the first finding."""
+    if messages and str(messages[0].get("content", "")).startswith("You answer"):
+        pmid = re.search(r"\[PMID (\d+)\]", str(messages[-1].get("content", "")))
+        return f"The papers studied this question [PMID {pmid.group(1) if pmid else '0'}]."
+    return "The study reported its main outcome in the patients it enrolled."
 
 
 @pytest.fixture(scope="module")
-def server(demo_cache, tmp_path_factory):
+def chat():
+    from tests.chat_server import ChatServer
+
+    with ChatServer(_answer, model="scripted-summaries") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(demo_cache, tmp_path_factory, chat):
     folder = tmp_path_factory.mktemp("served")
     db = _copy_store(demo_cache, folder)
     env = {"MEDSEARCH_DB": str(db), "MEDSEARCH_LIBRARY_DB": str(folder / "library.duckdb"),
-           "MEDSEARCH_LLM": "none"}
+           "MEDSEARCH_LLM_URL": chat.url, "MEDSEARCH_LLM_MODEL_NAME": "scripted-summaries"}
     assert run_cli("ingest", "files", str(_hostile_record(folder)), env=env).returncode == 0
     assert run_cli("index", env=env, timeout=1800).returncode == 0
     port = _free_port()
@@ -136,7 +157,7 @@ def server(demo_cache, tmp_path_factory):
             pass
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.3)
-    yield Server(url, db, env, proc, log)
+    yield Server(url, db, env, proc, log, chat)
     proc.terminate()
     proc.wait(timeout=30)
     text = log.read_text(errors="replace")
@@ -227,9 +248,17 @@ def search(page, query: str) -> tuple[str, float]:
 
 
 def settled(page) -> None:
-    """Wait until the run is over: nothing stale on the page, the summary written and labelled."""
+    """Wait until the run is over: nothing stale on the page, the summary panel drawn (a summary,
+    or the button that asks for one)."""
     page.wait_for_function("""() => !document.querySelector('[data-stale="true"]') &&
-        [...document.querySelectorAll('.ms-machine')].some(e => /Made on|Written by/.test(e.innerText))""")
+        ([...document.querySelectorAll('.ms-machine')].some(e => /Made on|Written by/.test(e.innerText)) ||
+         [...document.querySelectorAll('button')].some(b => /Summarize the top/.test(b.innerText)))""")
+
+
+def written(page) -> None:
+    """Wait until the summary is written and labelled."""
+    page.wait_for_function("""() => [...document.querySelectorAll('.ms-machine')]
+        .some(e => !e.closest('[data-stale="true"]') && /Written by|Made on/.test(e.innerText))""")
 
 
 def cpu_ms(pid: int) -> float:
@@ -246,6 +275,30 @@ def _reading_list(server: Server) -> set[str]:
     if "Reading list" not in {lst.name for lst in lists.all()}:
         return set()
     return {e.pmid for e in lists.entries("Reading list")[1]}
+
+
+def add_to_list(page, pmid: str, name: str) -> None:
+    """Open the list menu of ``pmid``'s card and press "Add to ``name``"."""
+    menu = page.locator(f'.st-key-lists-r-{pmid}')
+    menu.get_by_role("button").first.click()
+    page.get_by_role("button", name=f"Add to {name}", exact=True).click()
+    page.get_by_text(f"Added PMID {pmid} to {name}.").wait_for()
+
+
+def ask_for_summary(page) -> float:
+    """Press the summary button; ms from the click to the first finding on screen."""
+    button = page.get_by_role("button", name=re.compile("Summarize the top"))
+    button.wait_for()
+    page.evaluate("""() => {
+      window.__msFirst = null;
+      const seen = () => [...document.querySelectorAll('.st-key-ms-summary li')].some(e => !e.closest('[data-stale="true"]'));
+      new MutationObserver(() => { if (window.__msFirst === null && seen()) window.__msFirst = performance.now(); })
+        .observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+    start = page.evaluate("() => performance.now()")
+    button.click()
+    page.wait_for_function("() => window.__msFirst !== null")
+    return page.evaluate("() => window.__msFirst") - start
 
 
 def open_app(page, server: Server, query: str = "") -> None:
@@ -275,14 +328,15 @@ def test_search_filter_add_to_list_and_download_exports(page, server):
     print("\nEnter -> first page:", json.dumps(record, indent=2))
     open_app(page, server, QUERIES[2])  # the README's picture: a search, its summary written
     settled(page)
+    ask_for_summary(page)
+    written(page)
     screenshot(page, "search")
 
     page.get_by_label("Humans only").check(force=True)
     page.wait_for_url("**humans=1**")
     page.get_by_text("Filters: humans").wait_for()
     first = wait_for_results(page, QUERIES[2])
-    page.get_by_role("button", name="Add to Reading list").first.click()
-    page.get_by_text(f"Added PMID {first} to Reading list.").wait_for()
+    add_to_list(page, first, "Reading list")
     page.get_by_text("Citation lists", exact=True).click()
     page.wait_for_url("**view=lists**")
     screenshot(page, "list")
@@ -304,7 +358,9 @@ def test_a_hostile_record_shows_its_markup_as_text(page, server):
     assert '<script>alert("t")</script> **Bold** [click](javascript:alert(1))' in card.locator(".ms-title").inner_text()
     assert card.locator("script, img, iframe").count() == 0
     assert page.locator('a[href^="javascript"]').count() == 0
-    settled(page)  # the whole run rendered, the summary of the hostile record included
+    settled(page)
+    ask_for_summary(page)
+    written(page)  # the whole run rendered, the summary of the hostile record included
     assert not page.dialogs, page.dialogs
 
 
@@ -360,8 +416,7 @@ def test_search_while_a_cli_ingest_runs_then_new_records_after_index(page, serve
             # "Remove from" in place of "Add to") is added
             shown = page.locator(".ms-card").evaluate_all("cards => cards.map(c => c.dataset.pmid)")
             saved = next(pmid for pmid in shown if pmid not in listed_before)
-            page.get_by_role("button", name="Add to Reading list").first.click()
-            page.get_by_text(f"Added PMID {saved} to Reading list.").wait_for()
+            add_to_list(page, saved, "Reading list")
             page.get_by_text("An ingest or index run is at work").wait_for()
             assert ingest.poll() is None, "the search must have run while the ingest held the store"
             screenshot(page, "during-ingest")
@@ -407,3 +462,140 @@ def test_the_count_and_the_newest_first_list_are_the_engines_result_set(page, se
     assert nothing["total"] == 0
     page.goto(f"{server.url}/?q=asthama")
     page.get_by_role("button", name="Search for: asthma").wait_for()
+
+
+# -- the screen: on request, cancelled, local, keyboard, paging, lists, phone width ------------------------
+
+
+def _outside(requests: list[str]) -> list[str]:
+    return sorted({u for u in requests if not u.startswith(("http://127.0.0.1:", "data:", "blob:", "about:"))})
+
+
+def test_the_summary_is_written_only_on_request_and_nothing_leaves_the_machine(page, server):
+    """Every request of the page goes to 127.0.0.1 (no font, icon or script from elsewhere); the
+    summary model is asked nothing until the button is pressed; the console stays quiet."""
+    requests: list[str] = []
+    console: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    open_app(page, server)
+    asked = len(server.chat.requests)
+    search(page, QUERIES[0])
+    settled(page)
+    assert len(server.chat.requests) == asked  # the search alone sends nothing to the model
+    page.get_by_text("Matching records by year").wait_for()  # the chart of the sidebar drawn
+    ms = ask_for_summary(page)
+    written(page)
+    assert len(server.chat.requests) > asked
+    page.get_by_role("button", name="Similar articles").first.click()  # another screen, icons included
+    page.get_by_role("button", name="Back to the results").wait_for()
+    assert requests and not _outside(requests), _outside(requests)
+    assert not [c for c in console if c.startswith(("warning", "error"))], console  # e.g. Vega-Lite's scale bindings
+    timings = json.loads((CACHE / "timings.json").read_text()) if (CACHE / "timings.json").exists() else {}
+    timings["click_to_first_finding_ms_scripted_model"] = round(ms, 1)  # what the app adds to the model's time
+    (CACHE / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(f"\nclick -> first finding (scripted model, no model time): {ms:.0f} ms")
+
+
+def quiet(page) -> None:
+    """Wait until the run is over (nothing stale on the page)."""
+    page.wait_for_function("""() => !document.querySelector('[data-stale="true"]')""")
+
+
+def test_stop_and_a_new_query_cancel_the_summary_being_written(page, server):
+    server.chat.behaviour = "endless"  # the model writes and writes: only a cancel ends it
+    ask = page.get_by_role("button", name=re.compile("Summarize the top"))
+    stop = page.get_by_role("button", name="Stop")
+    try:
+        open_app(page, server, QUERIES[1])
+        settled(page)
+        asked = len(server.chat.requests)
+        ask.click()
+        stop.wait_for()
+        page.get_by_text(re.compile(r"Reading the abstracts \(\d+ s\)")).wait_for()
+        page.get_by_label("Sort by").click()  # the page stays live while it writes: a new order
+        page.get_by_role("option", name="Newest first").click()
+        page.wait_for_url("**sort=date**")
+        quiet(page)
+        stop.wait_for()  # the same set of papers: the same summary goes on
+        assert ask.count() == 0
+        stop.click()
+        ask.wait_for()
+        quiet(page)
+        assert stop.count() == 0 and len(server.chat.requests) == asked + 1  # one answer begun, then stopped
+        ask.click()  # again, then a new query
+        stop.wait_for()
+        search(page, QUERIES[4])  # a query whose summary no test wrote (a written one shows at once)
+        settled(page)
+        assert stop.count() == 0
+        ask.wait_for()
+    finally:
+        server.chat.behaviour = "normal"
+
+
+def test_focus_slash_paging_to_the_top_and_sort_back_to_page_one(page, server):
+    open_app(page, server)
+    focused = "() => document.activeElement && document.activeElement.getAttribute('aria-label')"
+    page.wait_for_function(f"() => ({focused})() === 'Search PubMed records'")  # focus on load
+    page.locator(".ms-brand").click()
+    assert page.evaluate(focused) != "Search PubMed records"
+    page.keyboard.press("/")
+    page.wait_for_function(f"() => ({focused})() === 'Search PubMed records'")
+    assert page.get_by_label("Search PubMed records").input_value() == ""  # the "/" was not typed
+
+    page.goto(f"{server.url}/?q=patients")  # several pages of results
+    wait_for_results(page, "patients")
+    settled(page)
+    main = '[data-testid="stMain"]'
+    page.get_by_label("Page 2", exact=True).scroll_into_view_if_needed()
+    assert page.evaluate(f"() => document.querySelector('{main}').scrollTop") > 0
+    page.get_by_label("Page 2", exact=True).click()
+    page.wait_for_url("**page=2**")
+    page.wait_for_function(f"() => document.querySelector('{main}').scrollTop === 0")
+    page.get_by_label("Sort by").click()
+    page.get_by_role("option", name="Newest first").click()
+    page.wait_for_url("**sort=date**")
+    assert "page=" not in page.url
+
+
+def test_the_card_picks_the_list_and_a_note_is_added_then_edited(page, server):
+    from search.library import Library
+
+    lists = Library(server.env["MEDSEARCH_LIBRARY_DB"]).lists
+    if "Asthma review" not in {x.name for x in lists.all()}:
+        lists.create("Asthma review")
+    open_app(page, server, QUERIES[2])
+    first = wait_for_results(page, QUERIES[2])
+    add_to_list(page, first, "Asthma review")
+    assert first in {e.pmid for e in lists.entries("Asthma review")[1]}
+    page.goto(f"{server.url}/?view=lists&list=Asthma%20review")
+    page.locator(f'.ms-card[data-pmid="{first}"]').wait_for()
+    for note in ("First read: the primary outcome", "Cited in the introduction"):
+        page.get_by_role("button", name=re.compile("(Add|Edit) note")).first.click()
+        box = page.get_by_label("Note", exact=True)
+        box.fill(note)
+        page.get_by_role("button", name="Save note").click()
+        page.get_by_text(f"Note: {note}").wait_for()
+        assert {e.pmid: e.note for e in lists.entries("Asthma review")[1]}[first] == note
+    screenshot(page, "list-notes")
+
+
+def test_at_phone_width_the_summary_and_the_filters_come_before_the_cards(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        open_app(page, server, QUERIES[2])
+        wait_for_results(page, QUERIES[2])
+        settled(page)
+        summary = page.locator(".st-key-ms-summary").bounding_box()
+        card = page.locator(".ms-card").first.bounding_box()
+        assert summary is not None and card is not None and summary["y"] < card["y"]
+        toggle = page.locator('[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"]')
+        box = toggle.first.bounding_box()
+        assert box is not None and box["y"] < 844  # the filters' menu is on the first screen
+        toggle.first.click()
+        page.get_by_label("Humans only").wait_for()
+        screenshot(page, "phone")
+    finally:
+        context.close()

@@ -241,3 +241,17 @@ def test_a_snapshot_without_query_tables_is_refused(tmp_path):
     assert "medsearch index" in info.value.hint
     with pytest.raises(SearchIndexError):
         check_snapshot(con)
+
+
+def test_retracted_subset_is_every_paper_with_a_retraction_link_or_type(snap):
+    """retracted[sb], as PubMed's: read against the record tables (links and publication types)."""
+    linked = {r[0] for r in snap.execute(
+        "SELECT a.ix FROM comments_corrections c JOIN articles a USING (doc_id) WHERE c.ref_type = 'RetractionIn'"
+    ).fetchall()}
+    typed = {r[0] for r in snap.execute(
+        "SELECT a.ix FROM publication_types p JOIN articles a USING (doc_id) WHERE p.name = 'Retracted Publication'"
+    ).fetchall()}
+    assert linked | typed  # the demo records hold some
+    assert matches(snap, "retracted[sb]") == linked | typed
+    dated = matches(snap, "retracted[sb] AND 2005:2010[dp]")  # the app's landing example
+    assert dated <= linked | typed and dated == (linked | typed) & matches(snap, "2005:2010[dp]")

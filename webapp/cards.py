@@ -1,4 +1,5 @@
-"""Result cards with their buttons: TL;DR, similar articles, add to (or remove from) a list.
+"""Result cards with their buttons: TL;DR, similar articles, and a list menu where the user
+picks the citation list to add the paper to (or remove it from), or names a new one.
 
 The card itself is HTML from :mod:`webapp.markup` (escaped record text, highlights,
 badges, warnings, "why this rank"); the buttons are widgets under it. Buttons act through
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
+from ingest.errors import LibraryError
+from search.library.names import name_key
 from search.types import Hit
 from webapp import summary_panel
 from webapp.errors import notify, reporting
@@ -34,6 +37,7 @@ class CardContext:
     query: str
     active_list: str | None
     listed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    list_names: tuple[str, ...] = ()  # every list, for the card's list menu
     new: frozenset[str] = frozenset()  # doc ids to badge NEW (a saved search's run)
     prefix: str = "r"  # keeps widget keys unique when two groups of cards share a page
 
@@ -41,7 +45,8 @@ class CardContext:
 def context(services: Services, query: str, **extra) -> CardContext:
     """The context of a page of cards (reads which lists hold which PMIDs: one short query)."""
     listed = services.library.lists.listed()
-    return CardContext(services, query, active_list(services), listed, **extra)
+    names = tuple(x.name for x in services.library.lists.all())
+    return CardContext(services, query, active_list(services), listed, names, **extra)
 
 
 def active_list(services: Services) -> str | None:
@@ -67,16 +72,35 @@ def card(ctx: CardContext, hit: Hit, *, show_rank: bool = True) -> None:
                 help="A one- or two-sentence summary of this paper, cited to it.")
     similar.button("Similar articles", key=f"sim-{key}", on_click=_similar, args=(hit.pmid,),
                    disabled=not hit.pmid)
-    target = ctx.active_list
-    if hit.pmid and target and target in lists:
-        listing.button(f"Remove from {md_text(_short(target))}", key=f"rm-{key}",
-                       on_click=_remove, args=(ctx.services, target, hit.pmid))
-    else:
-        listing.button(f"Add to {md_text(_short(target or DEFAULT_LIST))}", key=f"add-{key}",
-                       on_click=_add, args=(ctx.services, target or DEFAULT_LIST, hit.pmid),
-                       disabled=not hit.pmid, help="Pick the list in the sidebar.")
+    with listing.popover(_lists_label(lists), width="stretch", key=f"lists-{key}"):
+        _list_menu(ctx, hit, lists, key)
     if hit.doc_id in st.session_state.get(_TLDR, set()):
         summary_panel.tldr(ctx.services, ctx.query, hit)
+
+
+def _lists_label(lists: Sequence[str]) -> str:
+    if not lists:
+        return "Add to list"
+    return f"In {md_text(_short(lists[0]))}" if len(lists) == 1 else f"In {len(lists)} lists"
+
+
+def _list_menu(ctx: CardContext, hit: Hit, lists: Sequence[str], key: str) -> None:
+    """One button per list (add, or remove where the paper is), and a new list by name."""
+    if not hit.pmid:
+        st.caption("Only records with a PMID can be listed.")
+        return
+    names = list(ctx.list_names) or [DEFAULT_LIST]
+    for name in names:
+        if name in lists:
+            st.button(f"Remove from {md_text(_short(name))}", key=f"rm-{key}-{name}", on_click=_remove,
+                      args=(ctx.services, name, hit.pmid), width="stretch")
+        else:
+            st.button(f"Add to {md_text(_short(name))}", key=f"add-{key}-{name}", on_click=_add,
+                      args=(ctx.services, name, hit.pmid), width="stretch",
+                      type="primary" if name == ctx.active_list else "secondary")
+    st.text_input("New list", key=f"new-{key}", max_chars=200, placeholder="Name of a new list")
+    st.button("Create and add", key=f"create-{key}", on_click=_create_and_add,
+              args=(ctx.services, f"new-{key}", hit.pmid))
 
 
 def _short(name: str, limit: int = 28) -> str:
@@ -97,6 +121,20 @@ def _add(services: Services, name: str, pmid: str) -> None:
     report = services.library.lists.add(name, [pmid], create=True)
     st.session_state[ACTIVE_LIST] = services.library.lists.get(name).name
     notify(f"PMID {pmid} is already in {name}." if report.already else f"Added PMID {pmid} to {name}.")
+
+
+@reporting
+def _create_and_add(services: Services, field_key: str, pmid: str) -> None:
+    name = (st.session_state.get(field_key) or "").strip()
+    if not name:
+        raise LibraryError("The new list has no name.", hint="Type its name, then press Create and add.")
+    taken = next((x.name for x in services.library.lists.all() if name_key(x.name) == name_key(name)), None)
+    if taken is not None:
+        raise LibraryError(f"There is a list named \u201c{taken}\u201d already.",
+                           hint="Press its Add to button in the same menu, or type another name.")
+    services.library.lists.create(name)
+    st.session_state[field_key] = ""
+    _add(services, name, pmid)
 
 
 @reporting

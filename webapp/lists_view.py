@@ -13,8 +13,11 @@ from typing import cast
 
 import streamlit as st
 
+from ingest.errors import LibraryError
 from search.citations.export import FORMATS, export
 from search.library import list_view
+from search.library.limits import MAX_NOTE_CHARS
+from search.library.names import name_key
 from search.library.types import EntryView
 from webapp.cards import ACTIVE_LIST, active_list
 from webapp.errors import notify, reporting
@@ -80,13 +83,25 @@ def entry_html(entry: EntryView) -> str:
 
 def _entry(services: Services, name: str, entry: EntryView, size: int) -> None:
     st.html(entry_html(entry))
-    up, down, remove, _ = st.columns([1, 1, 1.3, 4])
+    up, down, remove, note, _ = st.columns([1, 1, 1.3, 1.5, 2.5])
     pmid, pos = entry.entry.pmid, entry.entry.position
     up.button("Up", key=f"up-{pmid}", icon=":material/arrow_upward:", disabled=pos == 1,
               on_click=_move, args=(services, name, pmid, pos - 1))
     down.button("Down", key=f"down-{pmid}", icon=":material/arrow_downward:", disabled=pos == size,
                 on_click=_move, args=(services, name, pmid, pos + 1))
     remove.button("Remove", key=f"remove-{pmid}", on_click=_remove, args=(services, name, pmid))
+    with note.popover("Edit note" if entry.entry.note else "Add note", icon=":material/edit_note:"):
+        st.text_area("Note", value=entry.entry.note or "", key=f"note-{pmid}", max_chars=MAX_NOTE_CHARS,
+                     help="Kept with the paper in this list, and written into the exports that have a place for it.")
+        st.button("Save note", key=f"save-note-{pmid}", on_click=_save_note, args=(services, name, pmid),
+                  type="primary")
+
+
+@reporting
+def _save_note(services: Services, name: str, pmid: str) -> None:
+    text = (st.session_state.get(f"note-{pmid}") or "").strip()
+    services.library.lists.add(name, [pmid], note=text)
+    notify(f"Saved the note on PMID {pmid}." if text else f"Removed the note on PMID {pmid}.")
 
 
 @reporting
@@ -108,11 +123,21 @@ def _new_list_form(services: Services) -> None:
 
 @reporting
 def _create(services: Services) -> None:
-    created = services.library.lists.create(st.session_state.get("w_new_list") or "")
+    name = st.session_state.get("w_new_list") or ""
+    _check_free(services, name)
+    created = services.library.lists.create(name)
     st.session_state["w_new_list"] = ""
     st.session_state[ACTIVE_LIST] = created.name
-    notify(f"Created the list {created.name}; \u201cAdd to\u201d on a result now adds to it.")
+    notify(f"Created the list {created.name}; the \u201cAdd to list\u201d menu of a result now offers it.")
     go(replace(reading().state, view="lists", list_name=created.name))
+
+
+def _check_free(services: Services, name: str) -> None:
+    """A name no other list has (the library's own error speaks of the command line)."""
+    taken = next((x.name for x in services.library.lists.all() if name_key(x.name) == name_key(name)), None)
+    if taken is not None:
+        raise LibraryError(f"There is a list named \u201c{taken}\u201d already.",
+                           hint="Pick another name, or pick that list in the List menu.")
 
 
 def _list_admin(services: Services, name: str, size: int) -> None:
@@ -128,7 +153,10 @@ def _list_admin(services: Services, name: str, size: int) -> None:
 
 @reporting
 def _rename(services: Services, name: str) -> None:
-    renamed = services.library.lists.rename(name, st.session_state.get("w_list_new_name") or "")
+    new = st.session_state.get("w_list_new_name") or ""
+    if name_key(new) != name_key(name):
+        _check_free(services, new)
+    renamed = services.library.lists.rename(name, new)
     st.session_state[ACTIVE_LIST] = renamed.name
     go(replace(reading().state, view="lists", list_name=renamed.name))
 

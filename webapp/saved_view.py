@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ingest.errors import LibraryError
 from search.library.alerts import count_new, known_new, run_query
+from search.library.names import name_key
 from search.library.types import SavedQuery
 from webapp import cards
 from webapp.errors import notify, reporting, shown
@@ -103,6 +105,11 @@ def _open(item: SavedQuery) -> None:
 @reporting
 def _rename(services: Services, item: SavedQuery) -> None:
     new = st.session_state.get(f"new-name-{item.id}") or ""
+    taken = next((s.name for s in services.library.saved.all()
+                  if name_key(s.name) == name_key(new) and s.id != item.id), None)
+    if taken is not None:  # the library's own error speaks of the command line
+        raise LibraryError(f"There is a saved search named \u201c{taken}\u201d already.",
+                           hint="Pick another name, or delete that one first.")
     renamed = services.library.saved.rename(item.name, new)
     notify(f"Renamed {item.name} to {renamed.name}.")
 

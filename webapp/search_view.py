@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ingest.errors import MedsearchError
+from ingest.errors import LibraryError, MedsearchError
 from search.types import Filters, Hit, SearchResults
 from webapp import cards, queries, summary_panel
 from webapp.errors import notify, reporting, show_error, shown
@@ -52,7 +52,7 @@ def results_part(services: Services, state: AppState) -> Drawn:
         return Drawn()
     _header(services, state, results)
     slot, column = None, st.container()
-    if state.page == 1 and results.hits:  # the summary goes beside the first page
+    if results.hits:  # the summary of the top results goes beside every page of them
         column, slot = st.columns([3, 2], gap="large")
     with column:
         cards.render(cards.context(services, state.query), results.hits)
@@ -67,7 +67,15 @@ def summary_part(services: Services, state: AppState, drawn: Drawn) -> None:
     results = drawn.results
     if results is None or drawn.slot is None:
         return
-    top: tuple[Hit, ...] = results.hits if results.sort == "relevance" else ()
+    top: tuple[Hit, ...] = ()
+    if results.sort == "relevance" and results.offset == 0:
+        top = results.hits
+    else:  # the same set: its first page by relevance (cached, or one search)
+        with shown("finding the top results"):
+            top = queries.search(services.engine, queries.snapshot_key(services.engine), state.query,
+                                 state.filters, "relevance", 1).hits
+    if len(top) < min(services.summary_papers, results.total):
+        top = ()  # more papers than a page holds: the summariser searches for them
     with drawn.slot:
         summary_panel.overview(services, state.query, state.filters, top,
                                [h.pmid for h in results.hits if h.pmid], results.snapshot)
@@ -110,16 +118,36 @@ def _no_results(state: AppState, results: SearchResults) -> None:
         st.info("No results. Try other words, a synonym, or fewer terms.")
 
 
+_CLASH = "_save_clash"  # the name of a saved search the user may replace
+
+
 def _save_form(services: Services, state: AppState) -> None:
     st.text_input("Name of the saved search", key="w_save_name", max_chars=200,
                   placeholder=state.query[:60])
     st.button("Save", key="w_save", on_click=_save, args=(services, state), type="primary")
+    clash = st.session_state.get(_CLASH)
+    if clash:
+        st.button(f"Replace {md_text(clash)}", key="w_save_replace", on_click=_save,
+                  args=(services, state, clash), help="Deletes the saved search of that name (and the record "
+                  "of its runs), then saves this search under its name.")
 
 
 @reporting
-def _save(services: Services, state: AppState) -> None:
-    name = (st.session_state.get("w_save_name") or "").strip() or state.query[:60]
-    saved = services.library.saved.add(name, state.query, filters=state.filters)
+def _save(services: Services, state: AppState, replace_name: str | None = None) -> None:
+    from search.library.names import name_key
+
+    saved_searches = services.library.saved
+    name = replace_name or (st.session_state.get("w_save_name") or "").strip() or state.query[:60]
+    st.session_state.pop(_CLASH, None)
+    taken = next((s.name for s in saved_searches.all() if name_key(s.name) == name_key(name)), None)
+    if taken is not None and replace_name is None:
+        st.session_state[_CLASH] = taken
+        raise LibraryError(f"There is a saved search named \u201c{taken}\u201d already.",
+                           hint="Type another name and press Save, or press Replace to save this search "
+                           "in its place.")
+    if taken is not None:
+        saved_searches.remove(taken)
+    saved = saved_searches.add(name, state.query, filters=state.filters)
     st.session_state["w_save_name"] = ""
     notify(f"Saved this search as {saved.name}. See it under Saved searches.")
 

@@ -12,6 +12,7 @@ starts working once the user has run what the error message said.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,24 @@ def warm_up(engine: Engine) -> None:
         log.info("warm-up search failed: %s", exc.message)
 
 
+def preload_summary_model(summarizer: Summarizer) -> threading.Thread | None:
+    """Load a local summary model in a background thread (seconds, ~2 GB of memory), so that the
+    first summary asked for does not wait for it; a model at an endpoint has nothing to load."""
+    load = getattr(summarizer.model, "load", None)
+    if load is None:
+        return None
+
+    def run() -> None:
+        try:
+            load()
+        except Exception as exc:  # the first summary meets the same error and shows it
+            log.info("preloading the summary model failed: %s", exc)
+
+    thread = threading.Thread(target=run, name="summary model preload", daemon=True)
+    thread.start()
+    return thread
+
+
 @st.cache_resource(show_spinner="Loading the search index and models...")
 def shared_services() -> Services:
     """The process's services, created by the first session that asks and shared by all."""
@@ -85,4 +104,5 @@ def shared_services() -> Services:
 
     services = open_services(Settings.from_env())
     warm_up(services.engine)
+    preload_summary_model(services.summarizer)
     return services

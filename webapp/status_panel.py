@@ -1,7 +1,7 @@
 """Status, in the sidebar: how many records the index holds, when the store last changed,
 whether the index is behind the store (with the command that brings it up to date),
-whether an ingest is running, and which models are in use; and the list that "Add to"
-adds to.
+whether an ingest is running, where the records came from and how to update them from
+PubMed, and which models are in use.
 """
 
 from __future__ import annotations
@@ -9,23 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 from webapp import jobs_view
-from webapp.cards import ACTIVE_LIST, DEFAULT_LIST, active_list
+from webapp.corpus_info import UPDATE_HOW, corpus_info
 from webapp.errors import shown
 from webapp.markup import md_text
 from webapp.services import Services
-
-
-def list_picker(services: Services) -> None:
-    """The citation list that the cards' "Add to" buttons add to."""
-    bar = st.sidebar
-    bar.header("Citation list")
-    with shown("reading your lists"):
-        names = [x.name for x in services.library.lists.all()]
-        if not names:
-            bar.caption(md_text(f"\u201cAdd to {DEFAULT_LIST}\u201d on a result creates your first list."))
-            return
-        st.session_state[ACTIVE_LIST] = active_list(services)
-        bar.selectbox("Results are added to", names, key=ACTIVE_LIST)
 
 
 def status(services: Services) -> None:
@@ -46,6 +33,9 @@ def status(services: Services) -> None:
                 st.markdown(md_text(f"Store: {info.store_records:,} records, last changed "
                                     f"{info.store_changed_at or '?'}."))
             st.markdown(md_text("Index up to date with the store." if info.fresh else info.message))
+            corpus = corpus_info(services.engine.snapshot.manifest)
+            st.markdown(md_text(f"Sources: {corpus.from_text}; {corpus.pubmed_text}."))
+            st.caption(f"To update: {UPDATE_HOW}")
             for role, what in services.models:
                 st.markdown(md_text(f"{role}: {what}"))
             st.caption(md_text(f"Library: {services.settings.library_path}"))

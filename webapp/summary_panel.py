@@ -1,24 +1,34 @@
 """The summary panel (an overview of the top results) and the TL;DR of one paper.
 
-Both stream: each paper's finding, then each sentence of the overview, as the summariser
-(:mod:`search.summarize`) checks them. Citations link to the result cards on the page,
-sentences that failed a grounding check carry a visible mark, and every summary ends
-with its label (who wrote it, when, and that it must be checked). When the model runs
-on another machine, a note says, before anything is sent, that the question and the
-abstracts leave this machine. A finished summary is kept in the session, so a rerun of
-the page (a click elsewhere) does not write it again.
+An overview is written when the user asks for it (the button beside the results), or at
+once when nothing has to be written (every part is in the summary cache, or there is no
+language model and the summary quotes the abstracts); the **Summarize automatically**
+setting starts it with every new set of results instead. It is written in a background
+thread (:mod:`webapp.summary_jobs`) while a fragment shows each checked finding and
+sentence as it comes, so the cards, the pager and the filters stay live; **Stop**, or a
+new query, cancels it. Its key is the set it summarises (the snapshot, the question and
+the top papers by relevance), so paging, sorting, and filters that leave the top papers
+as they were never write it again. A finished summary is kept in the session.
+
+Citations link to the result cards on the page, sentences that failed a grounding check
+carry a visible mark, and every summary ends with its label (who wrote it, when, and that
+it must be checked). When the model runs on another machine, a note says, before
+anything is sent, that the question and the abstracts leave this machine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import streamlit as st
 
-from search.summarize import FindingReady, Paper, SentenceReady, Summary, SummaryReady
+from search.summarize import FindingReady, Paper, SentenceReady, Summary
 from search.types import Filters, Hit
-from webapp.errors import shown
+from webapp import summary_jobs
+from webapp.errors import show_error, shown
 from webapp.markup import check_mark, cited, esc, md_text
 from webapp.services import Services
 
@@ -34,7 +44,18 @@ FLAG_WORDS = {
     "model_error": "the model failed",
     "fallback": "no language model",
 }
-_DONE = "_summaries"
+_DONE = "_summaries"  # key -> finished Summary, this session
+_JOBS = "_summary_jobs"  # key -> SummaryJob being written
+_WANTED = "_summary_wanted"  # keys the user asked for
+_NOT_READY = "_summary_not_ready"  # keys known to need the model (not in the cache)
+_FAILED = "_summary_failed"  # key -> the error its job ended with
+#: The session's "Summarize automatically" setting (kept apart from its widget, whose value
+#: Streamlit drops on a page without the panel).
+AUTO = "auto_summaries"
+#: A summary being written: seconds between two looks at it, and the longest run of the
+#: fragment that shows it (each run of a fragment costs the server more than a look).
+LOOK_S = 0.25
+RUN_S = 2.0
 
 
 def external_note(services: Services) -> None:
@@ -47,28 +68,49 @@ def external_note(services: Services) -> None:
         ), icon=":material/cloud_upload:")
 
 
+def overview_key(snapshot: str, query: str, filters: Filters, top: Sequence[Hit], n: int) -> tuple:
+    """What an overview summarises: the question and its top ``n`` papers by relevance (the
+    filters stand in for them when they are not known yet)."""
+    papers = tuple(h.doc_id for h in top[:n])
+    return ("overview", snapshot, " ".join(query.split()), papers or repr(filters), n)
+
+
 def overview(services: Services, query: str, filters: Filters, top: Sequence[Hit], on_page: Sequence[str],
              snapshot: str) -> None:
-    """The overview of the top results, streamed (or from this session's memory). ``top``: the
-    first hits by relevance when the page shows them (else the search is run for them);
-    ``on_page``: PMIDs whose cards are on the page, which citations link to."""
+    """The overview of the top results: shown when ready, written on request (or at once with
+    the automatic setting). ``top``: the first hits by relevance when known (else the search
+    is run for them); ``on_page``: PMIDs whose cards are on the page, which citations link to."""
     n = services.summary_papers
-    st.markdown(f"#### Summary of the top {n} results")
-    if not st.toggle("Write summaries", key="w_summaries", value=True,
-                     help="An overview of the top results, each statement cited to its paper."):
-        return
-    external_note(services)
-    key = (snapshot, query, repr(filters), n)
-    done: dict = st.session_state.setdefault(_DONE, {})
-    box = st.empty()
-    if key in done:
-        box.html(summary_html(done[key], on_page))
-        return
-    with shown("writing the summary"):
-        papers = _papers(services, query, filters, top, n)
-        summary = _stream_into(box, services.summarizer.stream_overview(query, papers), on_page)
-        if summary is not None:
-            done[key] = summary
+    with st.container(key="ms-summary"):
+        st.markdown(f"#### Summary of the top {n} results")
+        external_note(services)
+        key = overview_key(snapshot, query, filters, top, n)
+        _cancel_other_overviews(key)
+
+        def request() -> summary_jobs.Request:
+            return summary_jobs.overview_request(query, _papers(services, query, filters, top, n))
+
+        _panel(services, key, request, on_page, ask=f"Summarize the top {n}")
+        _auto_setting()
+
+
+def _auto_setting() -> None:
+    st.session_state["w_auto_summaries"] = bool(st.session_state.get(AUTO, False))
+    st.toggle("Summarize automatically", key="w_auto_summaries", on_change=_on_auto,
+              help="Write the overview as soon as the results are shown, for every new search. "
+              "Off: it is written when you ask (a summary already written is shown at once).")
+
+
+def _on_auto() -> None:
+    st.session_state[AUTO] = bool(st.session_state.get("w_auto_summaries"))
+
+
+def _cancel_other_overviews(key: tuple) -> None:
+    """A new set of results cancels the overview still being written for another."""
+    jobs: dict = st.session_state.setdefault(_JOBS, {})
+    for other in [k for k in jobs if k[0] == "overview" and k != key]:
+        jobs.pop(other).stop()
+        st.session_state.setdefault(_WANTED, set()).discard(other)
 
 
 def _papers(services: Services, query: str, filters: Filters, top: Sequence[Hit], n: int) -> list[Paper]:
@@ -84,39 +126,136 @@ def _papers(services: Services, query: str, filters: Filters, top: Sequence[Hit]
 
 
 def tldr(services: Services, query: str, hit: Hit) -> None:
-    """One paper's TL;DR, streamed under its card (kept for the session once written)."""
+    """One paper's TL;DR under its card, written in the background (kept for the session)."""
     from search.summarize import papers_by_id
 
-    done: dict = st.session_state.setdefault(_DONE, {})
-    key = ("tldr", hit.doc_id, query)
-    box = st.empty()
-    if key in done:
-        box.html(summary_html(done[key], [hit.pmid] if hit.pmid else []))
-        return
-    with shown("writing the TL;DR"):
+    key = ("tldr", hit.doc_id, " ".join(query.split()))
+    on_page = [hit.pmid] if hit.pmid else []
+    if key not in st.session_state.setdefault(_DONE, {}) and key not in st.session_state.setdefault(_JOBS, {}):
         papers = papers_by_id(services.engine, [hit.doc_id])
         if not papers:
             st.info("This paper is no longer in the index.")
             return
-        paper = replace(papers[0], is_retracted=True) if hit.is_retracted else papers[0]
-        summary = _stream_into(box, services.summarizer.stream_tldr(query, paper), [hit.pmid or ""])
-        if summary is not None:
-            done[key] = summary
+        if not papers[0].abstract.strip():  # nothing to summarise, nothing quoted: say only that
+            st.info(md_text(f"PMID {hit.pmid or hit.doc_id} has no abstract: there is nothing to summarise."))
+            return
+
+    def request() -> summary_jobs.Request:
+        paper = papers_by_id(services.engine, [hit.doc_id])[0]
+        return summary_jobs.tldr_request(query, replace(paper, is_retracted=True) if hit.is_retracted else paper)
+
+    with st.container(key=f"ms-tldr-{_slug(key)}"):
+        _panel(services, key, request, on_page, ask=None)
 
 
-def _stream_into(box, events: Iterable, on_page: Sequence[str]) -> Summary | None:
-    findings, sentences = [], []
-    with st.spinner("Reading the abstracts..."):
-        for event in events:
-            if isinstance(event, FindingReady):
-                findings.append(event.finding)
-            elif isinstance(event, SentenceReady):
-                sentences.append(event.sentence)
-            elif isinstance(event, SummaryReady):
-                box.html(summary_html(event.summary, on_page))
-                return event.summary
+# -- one summary: ready, asked for, being written --------------------------------------------------
+
+
+@st.fragment
+def _panel(services: Services, key: tuple, request: Callable[[], summary_jobs.Request], on_page: Sequence[str],
+           *, ask: str | None) -> None:
+    """Show the summary ``key`` if it is ready; else the button that asks for it (``ask``; ``None``:
+    asked already), or the summary being written. A fragment: pressing the button reruns this
+    panel only, not the whole page, so the summary starts at once."""
+    done: dict = st.session_state.setdefault(_DONE, {})
+    jobs: dict = st.session_state.setdefault(_JOBS, {})
+    _collect(key)
+    if key in done:
+        st.html(summary_html(done[key], on_page))
+        return
+    failed = st.session_state.setdefault(_FAILED, {}).pop(key, None)
+    if failed is not None:
+        _show_failure(failed)
+    if key not in jobs:
+        not_ready: set = st.session_state.setdefault(_NOT_READY, set())
+        if key not in not_ready:
+            ready = None
+            with shown("reading the summary cache"):
+                ready = summary_jobs.at_once(services.summarizer, request())
+            if ready is not None:
+                done[key] = ready
+                st.html(summary_html(ready, on_page))
+                return
+            not_ready.add(key)
+        wanted: set = st.session_state.setdefault(_WANTED, set())
+        auto = ask is not None and st.session_state.get(AUTO, False) and failed is None
+        if ask is not None and key not in wanted and not auto:
+            st.button(ask, key=f"ask-{_slug(key)}", on_click=wanted.add, args=(key,), type="primary",
+                      icon=":material/summarize:",
+                      help="An overview of these papers by the language model, each statement cited to its "
+                      "paper and checked against its abstract.")
+            return
+        wanted.discard(key)
+        with shown("starting the summary"):
+            jobs[key] = summary_jobs.start(services.summarizer, request(), key)
+    if key in jobs:
+        _live(key, list(on_page))
+
+
+@st.fragment(run_every=RUN_S)
+def _live(key: tuple, on_page: list[str]) -> None:
+    """The summary being written: each checked finding and sentence drawn as it comes. One run
+    of this fragment lasts about ``RUN_S`` seconds, waiting on the job and drawing a small
+    line every ``LOOK_S`` seconds (each drawing is where Streamlit hands a click elsewhere on
+    the page its turn); the next run follows. The whole page is drawn again once it is
+    finished, which also ends these runs."""
+    job = st.session_state.get(_JOBS, {}).get(key)
+    if job is None:  # stopped (this fragment's Stop): the whole page, with the button that asks again
+        st.rerun()
+    box, status = st.empty(), st.empty()
+    st.button("Stop", key=f"stop-{_slug(key)}", on_click=_stop, args=(key,), icon=":material/stop_circle:",
+              help="Stop writing this summary (a new search stops it too).")
+    until, drawn = time.monotonic() + RUN_S - LOOK_S, -1
+    while True:
+        if job.finished:
+            _collect(key)
+            st.rerun()
+        if len(job.events) != drawn:
+            drawn = len(job.events)
+            findings = [e.finding for e in job.events if isinstance(e, FindingReady)]
+            sentences = [e.sentence for e in job.events if isinstance(e, SentenceReady)]
             box.html(_partial_html(findings, sentences, on_page))
-    return None
+        status.caption(f"Reading the abstracts ({job.seconds:.0f} s)" if drawn == 0 else
+                       f"Writing ({job.seconds:.0f} s)")
+        if time.monotonic() > until:
+            return
+        job.news(LOOK_S)
+
+
+def _collect(key: tuple) -> None:
+    """Move a finished job's summary (or error) to where the page reads it."""
+    jobs: dict = st.session_state.setdefault(_JOBS, {})
+    job = jobs.get(key)
+    if job is None or not job.finished:
+        return
+    jobs.pop(key)
+    if job.cancelled:
+        return
+    if job.summary is not None:
+        st.session_state.setdefault(_DONE, {})[key] = job.summary
+    elif job.error is not None:
+        st.session_state.setdefault(_FAILED, {})[key] = job.error
+
+
+def _stop(key: tuple) -> None:
+    job = st.session_state.get(_JOBS, {}).pop(key, None)
+    if job is not None:
+        job.stop()
+    st.session_state.setdefault(_WANTED, set()).discard(key)
+
+
+def _show_failure(error: BaseException) -> None:
+    from ingest.errors import MedsearchError
+
+    if isinstance(error, MedsearchError):
+        show_error(error)
+    else:
+        st.error("The summary could not be written. It is not your fault: the details are in the server's "
+                 "log. Try again.")
+
+
+def _slug(key: tuple) -> str:
+    return hashlib.sha1(repr(key).encode()).hexdigest()[:12]
 
 
 def _partial_html(findings, sentences, on_page: Sequence[str]) -> str:

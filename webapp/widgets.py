@@ -190,8 +190,22 @@ def filters_sidebar(counts: Counts | None) -> None:
     reset_button(bar, key="reset-side")
     if counts.timeline:
         bar.caption("Matching records by year")
-        bar.bar_chart({"year": [str(y.year) for y in counts.timeline],
-                       "records": [y.count for y in counts.timeline]}, x="year", y="records", height=160)
+        bar.vega_lite_chart(year_chart(counts.timeline), height=160, width="stretch")
+
+
+def year_chart(timeline: tuple[YearCount, ...]) -> dict:
+    """A bar chart of records by year: a plain Vega-Lite spec, with no zoom or pan (Streamlit's
+    bar chart binds its scales to zooming, which Vega-Lite refuses on a band scale, warning in
+    the browser's console)."""
+    return {
+        "data": {"values": [{"year": str(y.year), "records": y.count} for y in timeline]},
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": {  # domains given: Vega-Lite computes none (and warns of none while data arrive)
+            "x": {"field": "year", "type": "ordinal", "title": None,
+                  "scale": {"domain": [str(y.year) for y in timeline]}},
+            "y": {"field": "records", "type": "quantitative", "title": None, "stack": None,
+                  "scale": {"domain": [0, max(y.count for y in timeline)]}}},
+    }
 
 
 def _choice(bar, label: str, key: str, counts: Mapping[str, int], fallback: tuple[str, ...]) -> None:

@@ -299,6 +299,8 @@ class _Compiler:
             from search.query.clinical import SYSTEMATIC_REVIEW
 
             return self.compile(SYSTEMATIC_REVIEW.node)  # precomputed in qx_filters
+        if name == "retracted":  # the store's flag: a RetractionIn link or "Retracted Publication"
+            return self.leaf("SELECT ix FROM articles WHERE is_retracted", [])
         return self.lookup("sb", "medline" if name == "medline" else "pmc", prefix=False)
 
     def words(self, t: Term, fields: tuple[int, ...]):

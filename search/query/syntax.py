@@ -115,6 +115,7 @@ SUBSETS = {
     "pmc": "records with a PMCID",
     "free full text": "records with a PMCID (free in PMC); publisher-hosted free text is not recorded",
     "systematic": "PubMed's systematic review filter (search.query.clinical.SYSTEMATIC_REVIEW)",
+    "retracted": "retracted papers (a RetractionIn link, or the publication type Retracted Publication)",
 }
 
 
