@@ -4,6 +4,8 @@ Expected sets are written out by hand from the documents below."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -88,6 +90,19 @@ def test_the_relevance_side_adds_records_above_its_cut_and_the_mask_narrows(lexi
     allowed = np.array([d != "g" for d in lexical.doc_ids])
     assert matched(lexical, "asthma children", "hybrid", rule, semantic, allowed) == {"a", "c"}
     assert matched(lexical, "asthma children", "bm25", replace_bm25(rule), semantic) == {"a"}
+
+
+def test_a_long_question_trusts_the_relevance_model_further_than_a_keyword_query(lexical):
+    rule = SetRule(all_up_to=2, share=0.5, fused_threshold=0.5, question_fused_threshold=0.1)
+    semantic = [Scored("g", 0.9), Scored("e", 0.3), Scored("f", 0.05)]  # none shares a word
+    assert rule.threshold("hybrid", 2) == 0.5 and rule.threshold("rerank", 3) == 0.1
+    assert rule.threshold("dense", 3) == rule.dense_threshold  # the cosine cut is one for every query
+    keyword = matched(lexical, "asthma children", "hybrid", rule, semantic)
+    question = matched(lexical, "asthma in children treated with corticosteroids", "hybrid", rule, semantic)
+    assert keyword == {"a", "g"}  # e's 0.3 is under the keyword cut
+    assert question == {"a", "c", "g", "e"}  # and above the question's (2 of its 4 words: a, c)
+    same = replace(rule, question_fused_threshold=None)
+    assert same.threshold("hybrid", 3) == 0.5
 
 
 def replace_bm25(rule):
