@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -331,3 +331,57 @@ def _truncate(
     if swap:
         n1, n2 = n2, n1
     return first[:n1], second[:n2]
+
+
+class BatchTokenizer(Protocol):
+    """What OnnxEncoder and OnnxReranker call: texts or pairs in, a padded batch out."""
+
+    def encode_batch(
+        self, inputs: Sequence[str] | Sequence[tuple[str, str]], max_length: int | None = None
+    ) -> Encoded: ...
+
+
+class HFTokenizer:
+    """Hugging Face ``tokenizers`` behind the same interface, for a tokenizer.json that
+    :class:`WordPiece` does not read (needs ``tokenizers``: the ``torch`` extra brings it)."""
+
+    def __init__(self, path: str | Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(path))
+        self._pad_id = self._tok.token_to_id("[PAD]") or 0
+        self._max_length: int | None = -1
+
+    def encode_batch(
+        self, inputs: Sequence[str] | Sequence[tuple[str, str]], max_length: int | None = None
+    ) -> Encoded:
+        if max_length != self._max_length:
+            if max_length is None:
+                self._tok.no_truncation()
+            else:
+                self._tok.enable_truncation(max_length, strategy="longest_first")
+            self._tok.enable_padding(pad_id=self._pad_id, pad_token="[PAD]")
+            self._max_length = max_length
+        encs = self._tok.encode_batch(list(inputs))
+        return Encoded(
+            ids=np.array([e.ids for e in encs], dtype=np.int64).reshape(len(encs), -1),
+            attention_mask=np.array([e.attention_mask for e in encs], dtype=np.int64).reshape(
+                len(encs), -1
+            ),
+            type_ids=np.array([e.type_ids for e in encs], dtype=np.int64).reshape(len(encs), -1),
+        )
+
+
+def load_tokenizer(path: str | Path) -> BatchTokenizer:
+    """:class:`WordPiece` for a BERT tokenizer.json (no dependency); any other one through
+    ``tokenizers`` where installed, else the ConfigError saying what to install."""
+    try:
+        return WordPiece(path)
+    except ConfigError:
+        if not Path(path).is_file():
+            raise
+        try:
+            import tokenizers  # noqa: F401
+        except ImportError:
+            raise
+        return HFTokenizer(path)
