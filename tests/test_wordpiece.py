@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +208,68 @@ def test_every_code_point(ours: WordPiece) -> None:
         chunk = texts[start : start + 4096]
         for text, enc in zip(chunk, ref.encode_batch(chunk, add_special_tokens=False), strict=True):
             assert ours.tokenize(text) == enc.ids, f"U+{ord(text[1]):04X}"
+
+
+def _bpe_file(tmp_path: Path) -> Path:
+    """A real non-WordPiece tokenizer.json (BPE), written by tokenizers itself."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE(vocab={"[PAD]": 0, "a": 1, "b": 2, "ab": 3}, merges=[("a", "b")]))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    return path
+
+
+def test_other_tokenizers_go_through_tokenizers(tmp_path: Path) -> None:
+    from search.retrieval.wordpiece import HFTokenizer, load_tokenizer
+
+    assert isinstance(load_tokenizer(TOKENIZER), WordPiece)
+    bpe = load_tokenizer(_bpe_file(tmp_path))
+    assert isinstance(bpe, HFTokenizer)
+    got = bpe.encode_batch(["ab a b", "b"], 8)
+    assert got.ids.tolist() == [[3, 1, 2], [2, 0, 0]]
+    assert got.attention_mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    # the adapter agrees with WordPiece on the BERT file (same batch interface)
+    hf = HFTokenizer(TOKENIZER)
+    for inputs, limit in ((HARD, 256), ([(a, b) for a in HARD[:10] for b in HARD[10:20]], 128)):
+        want, have = hf.encode_batch(inputs, limit), WordPiece(TOKENIZER).encode_batch(inputs, limit)
+        for name in ("ids", "attention_mask", "type_ids"):
+            assert np.array_equal(getattr(want, name), getattr(have, name))
+
+
+def test_other_tokenizers_without_tokenizers_name_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from search.retrieval.wordpiece import load_tokenizer
+
+    path = _bpe_file(tmp_path)
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers -> ImportError
+    with pytest.raises(ConfigError) as err:
+        load_tokenizer(path)
+    assert "BPE" in str(err.value) and "medsearch[torch]" in err.value.hint
+    assert isinstance(load_tokenizer(TOKENIZER), WordPiece)
+
+
+@pytest.mark.slow
+def test_packaged_embedder_and_reranker_run_without_tokenizers() -> None:
+    """The default install has no tokenizers: both packaged ONNX models load and run."""
+    code = (
+        "import sys; sys.modules['tokenizers'] = None\n"
+        "from search.retrieval.encoders import load_embedder\n"
+        "from search.retrieval.rerank import load_reranker, passage\n"
+        "from search.retrieval.encoders import PACKAGED_MINILM_DIR\n"
+        "v = load_embedder(backend='onnx').encode(['Metformin and breast cancer risk.'])\n"
+        "assert v.shape == (1, 384)\n"
+        "r = load_reranker(PACKAGED_MINILM_DIR.parent / 'reranker')\n"
+        "s = r.rerank('vitamin D fractures', [('a', passage('Vitamin D', 'hip fractures')),"
+        " ('b', passage('Sleep', 'phones'))])\n"
+        "assert len(s) == 2 and s[0] > s[1], s\n"
+        "print('ok')\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
