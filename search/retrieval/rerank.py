@@ -11,7 +11,9 @@ order (higher is better). Two implementations:
   ``python bench/train_reranker.py --export-onnx``) run with onnxruntime, the
   tokenizer read from the ``tokenizer.json`` saved beside it, or, where
   ``reranker.json`` names ``"tokenizer": "packaged:minilm"`` (the shipped model),
-  the MiniLM tokenizer shipped in ``search/models/minilm``. No torch needed.
+  the MiniLM tokenizer shipped in ``search/models/minilm``, by the pure-Python BERT
+  WordPiece of :mod:`search.retrieval.wordpiece` (another kind of tokenizer.json needs
+  ``tokenizers``, which the ``torch`` extra brings). No torch needed.
 
 :func:`load_reranker` picks one by what a folder holds (``model.onnx`` ->
 ONNX, otherwise the cross-encoder). Heavy libraries are imported lazily; a
@@ -40,7 +42,7 @@ TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "reranker.json"
 DEFAULT_MAX_LENGTH = 128
 TORCH_HINT = "pip install 'medsearch[torch]' (torch, sentence-transformers, transformers)"
-ONNX_HINT = "pip install onnxruntime tokenizers (both in medsearch's default install)"
+ONNX_HINT = "pip install onnxruntime (in medsearch's default install)"
 #: ``reranker.json``'s ``tokenizer`` value naming the shipped MiniLM tokenizer.
 PACKAGED_TOKENIZER = "packaged:minilm"
 
@@ -215,19 +217,18 @@ class OnnxReranker:
             runtime_env.configure()  # onnxruntime's telemetry off before it loads
             try:
                 import onnxruntime as ort
-                from tokenizers import Tokenizer
             except ImportError as exc:
                 raise ConfigError("The ONNX reranker needs onnxruntime.", hint=ONNX_HINT) from exc
+            from search.retrieval.wordpiece import load_tokenizer
+
             options = ort.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
             self._session = ort.InferenceSession(
                 str(self.folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
             )
-            tok = Tokenizer.from_file(str(self.tokenizer_path))
-            tok.enable_truncation(self.max_length, strategy="longest_first")
-            tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
-            self._tokenizer = tok
+            # pairs truncated longest_first to max_length, padded to the batch's longest
+            self._tokenizer = load_tokenizer(self.tokenizer_path)
         return self._session, self._tokenizer
 
     def rerank(self, query: str, docs: Sequence[Passage]) -> list[float]:
@@ -239,19 +240,19 @@ class OnnxReranker:
         scores: list[float] = []
         for start in range(0, len(docs), self.batch_size):
             batch = docs[start : start + self.batch_size]
-            scores.extend(_run_batch(session, tok, wanted, query, [t for _, t in batch]))
+            scores.extend(
+                _run_batch(session, tok, wanted, query, [t for _, t in batch], self.max_length)
+            )
         return scores
 
 
-def _run_batch(session: Any, tok: Any, wanted: set[str], query: str, texts: list[str]) -> list[float]:
+def _run_batch(
+    session: Any, tok: Any, wanted: set[str], query: str, texts: list[str], max_length: int
+) -> list[float]:
     """One onnxruntime call over ``(query, text)`` pairs."""
     import numpy as np
 
-    encs = tok.encode_batch([(query, t) for t in texts])
-    feeds = {
-        "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
-    }
+    enc = tok.encode_batch([(query, t) for t in texts], max_length)
+    feeds = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
     (logits,) = session.run(None, {k: v for k, v in feeds.items() if k in wanted})
     return [float(x) for x in np.asarray(logits).reshape(len(texts), -1)[:, 0]]
