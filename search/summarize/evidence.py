@@ -293,10 +293,23 @@ def _ordered_words(text: str) -> list[str]:
 def _measure_flags(body: str, candidates: Sequence[_Source], pmid: str | None) -> list[Flag]:
     """``wrong_measure`` for each number that the cited abstracts state, but never in a sentence
     holding the measure the written sentence gives it."""
+    wrong = _off_measure(body, candidates)
+    if not wrong:
+        return []
+    return [Flag("wrong_measure", f"{', '.join(wrong)} stands in the cited abstract beside another measure",
+                 pmid)]
+
+
+def off_measure(body: str, sources: Mapping[str, str]) -> list[str]:
+    """The numbers of ``body`` that ``sources`` state, but never beside the measure ``body`` names."""
+    return _off_measure(body, [s for pmid, text in sources.items() for s in _sentences(pmid, text)])
+
+
+def _off_measure(body: str, candidates: Sequence[_Source]) -> list[str]:
     from search.summarize.grounding import number_spans
 
     used = frozenset().union(*(s.words for s in candidates))
-    wrong = []
+    wrong: list[str] = []
     for value, at, end in number_spans(body):
         holders = [s for s in candidates if value in s.numbers]
         if not holders:
@@ -304,12 +317,9 @@ def _measure_flags(body: str, candidates: Sequence[_Source], pmid: str | None) -
         # words the abstract never uses cannot be checked
         sides = [tuple(w for w in side if w in used) for side in measure_words(body, at, end)]
         sides = [side for side in sides if side]
-        if sides and not any(_bound(side, holders) for side in sides):
+        if sides and not any(_bound(side, holders) for side in sides) and value not in wrong:
             wrong.append(value)
-    if not wrong:
-        return []
-    return [Flag("wrong_measure", f"{', '.join(wrong)} stands in the cited abstract beside another measure",
-                 pmid)]
+    return wrong
 
 
 def _bound(measure: tuple[str, ...], holders: Sequence[_Source]) -> bool:
