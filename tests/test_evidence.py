@@ -20,7 +20,7 @@ from search.summarize.evidence import (
     matched_spans,
 )
 from search.summarize.grounding import check_sentence, numbers
-from search.summarize.types import Finding, Flag, Sentence, Summary
+from search.summarize.types import Finding, Flag, Quote, Sentence, Summary
 from tests.conftest import PUBMED_DATA
 from tests.scripted_model import ScriptedModel
 
@@ -236,3 +236,27 @@ def test_every_flag_kind_of_a_sentence_is_marked_where_it_is_shown():
         assert f"[check: detail of {kind}]" in s.shown
         f = Finding("1", (s,), "model")
         assert f"detail of {kind}" in f.text
+
+
+# -- what the app shows ---------------------------------------------------------------------------
+def test_the_app_shows_each_quote_verbatim_escaped_with_the_shared_words_marked():
+    from webapp.summary_panel import summary_html
+
+    quote = Quote("1", "Macroalbuminuria <b>rose</b> to 5.7% & stayed.", 0.8)
+    sentence = Sentence("Macroalbuminuria was 5.7% [PMID 1].", ("1",), (), (quote,))
+    html = summary_html(_summary(findings=[Finding("1", (sentence,), "model")]), ["1"])
+    assert ("&ldquo;<mark>Macroalbuminuria</mark> &lt;b&gt;rose&lt;/b&gt; to <mark>5.7</mark>% &amp; stayed."
+            "&rdquo;") in html
+    assert "<b>rose</b>" not in html
+    assert _summary(findings=[Finding("1", (sentence,), "model")]).check_report in html
+    assert "every number is in the abstract it cites" not in html
+
+
+def test_the_app_shows_an_unsupported_sentence_struck_through_with_its_flag():
+    from webapp.summary_panel import summary_html
+
+    s = Sentence("Therapy may not suit everyone [PMID 1].", ("1",),
+                 (Flag("unsupported", "no sentence of the cited abstract supports it", "1"),))
+    html = summary_html(_summary(sentences=[s]), ["1"])
+    assert 'class="ms-unsupported"' in html and "no sentence of the cited abstract supports it" in html
+    assert "1 sentence not supported by the cited abstract" in html
