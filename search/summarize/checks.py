@@ -1,8 +1,12 @@
 """The check line: what the checks of a summary did and what they flagged, counted from the
 summary itself, so it never says a check passed that did not.
 
-    Checks on 4 sentences. Flagged: 1 not supported by the cited abstract, 1 number beside
-    another measure. Passed: every citation names a paper given; 5 of 6 numbers ...
+    Checks on 4 sentences. Flagged: 1 sentence not supported by the cited abstract; 1 sentence
+    with a number that stands beside another measure in the abstract. Passed: every citation
+    names a paper given; each comparison or verdict has a quoted sentence that makes it.
+
+A check is named as passed only when nothing of its kind was flagged; the numbers check only
+when there were numbers.
 """
 
 from __future__ import annotations
