@@ -9,7 +9,8 @@ cited the wrong paper: the papers come from the same 30 clinical questions, so m
 others are on a neighbouring subject (hard negatives). Printed per threshold: the share of
 findings flagged ``unsupported`` against their own abstract (false alarms: the model's findings
 are mostly faithful, so these are mostly paraphrase) and the share of wrong pairings that pass
-(misses), plus the mean time of one check.
+(misses), plus the mean time of one check; and per prompt version, the findings with a
+supporting quote for every sentence, the numbers bound to their measure and the flags seen.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search import runtime_env  # noqa: E402
 
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from search.config import Settings
     from search.summarize import papers_by_id
     from search.summarize.evidence import check
-    from search.summarize.grounding import strip_citations
+    from search.summarize.grounding import split_sentences, strip_citations
 
     rows = [json.loads(line) for line in args.findings.read_text().splitlines() if line.strip()]
     engine = open_engine(Settings.from_env(db=args.db))
@@ -49,14 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     others: list[float] = []
     flagged_own: list[tuple[str, str, str]] = []
     spent = []
-    for r in rows:
-        body = strip_citations(r["text"])
+    for r in rows:  # a finding is as well supported as its least supported sentence
+        bodies = split_sentences(strip_citations(r["text"]))
         start = time.perf_counter()
-        found = check(body, {r["pmid"]: papers[r["pmid"]]})
-        spent.append(time.perf_counter() - start)
-        own.append(found.support)
-        flagged_own += [(r["pmid"], f.kind, f.detail) for f in found.flags]
-        others += [check(body, {pmid: text}).support for pmid, text in papers.items() if pmid != r["pmid"]]
+        found = [check(body, {r["pmid"]: papers[r["pmid"]]}) for body in bodies]
+        spent.append((time.perf_counter() - start) / len(bodies))
+        own.append(min(f.support for f in found))
+        flagged_own += [(r["pmid"], flag.kind, flag.detail) for f in found for flag in f.flags]
+        others += [min(check(body, {pmid: text}).support for body in bodies)
+                   for pmid, text in papers.items() if pmid != r["pmid"]]
+    checks = {version: finding_checks([r for r in rows if r.get("prompt", "") == version], papers)
+              for version in dict.fromkeys(r.get("prompt", "") for r in rows)}
     table = {}
     for t in THRESHOLDS:
         table[str(t)] = {"own_flagged": _share(sum(s < t for s in own), len(own)),
@@ -67,9 +72,30 @@ def main(argv: list[str] | None = None) -> int:
         "support_others": {"p50": _q(others, 50), "p90": _q(others, 90), "p99": _q(others, 99)},
         "by_threshold": table,
         "flags_on_own_abstract": [list(f) for f in flagged_own],
-        "check_ms_mean": round(1000 * statistics.fmean(spent), 2),
+        "findings_checked_by_prompt": checks,
+        "check_ms_per_sentence_mean": round(1000 * statistics.fmean(spent), 2),
     }, indent=2))
     return 0
+
+
+def finding_checks(rows: list[dict], papers: dict[str, str]) -> dict:
+    """The findings as the pipeline checks them (cited to their own paper): how many have a
+    supporting quote for every sentence, the numbers bound to their measure, the flags seen."""
+    from bench_summaries import _number_counts
+
+    from search.summarize.grounding import check_text
+
+    quoted = stated = bound = 0
+    flags: dict[str, int] = {}
+    for r in rows:
+        sentences = check_text(r["text"], {r["pmid"]: papers[r["pmid"]]}, cite_as=r["pmid"])
+        quoted += all(s.quotes and s.supported for s in sentences)
+        n, _, b = _number_counts(sentences, papers)
+        stated, bound = stated + n, bound + b
+        for f in (f for s in sentences for f in s.flags):
+            flags[f.kind] = flags.get(f.kind, 0) + 1
+    return {"findings": len(rows), "with_a_supporting_quote": _share(quoted, len(rows)),
+            "numbers_bound_to_their_measure": _share(bound, stated), "flags": flags}
 
 
 def _share(num: int, den: int) -> str:

@@ -150,6 +150,10 @@ def test_a_comparison_the_abstract_does_not_make_is_flagged():
     made = check_sentence("Adolescents scored higher than caregivers in vaccine value and autonomy.",
                           sources(CAREGIVERS), cite_as=CAREGIVERS)
     assert "unsupported_comparison" not in kinds(made) and made.flags == ()
+    # "9.2% and 40.8% in Group A (propofol) and Group B (placebo)" compares by its two rates
+    by_rates = check_sentence("The incidence of FIC was lower in the propofol group (9.2%) compared to the placebo "
+                              "group (40.8%).", sources(PROPOFOL), cite_as=PROPOFOL)
+    assert by_rates.flags == ()
 
 
 def test_a_yes_or_no_verdict_needs_a_quoted_sentence_that_makes_the_questions_comparison():

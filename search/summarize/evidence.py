@@ -20,7 +20,8 @@ Three checks read them (each flags the sentence; the flag kinds are in :mod:`.ty
   was 5.7%" is flagged where the abstract's 5.7% is that of *macro*albuminuria.
 - **Comparisons and verdicts** (``unsupported_comparison``). A sentence that compares ("higher
   than", "compared with", "versus", "more ... than") needs one abstract sentence that compares too
-  and holds both sides (:data:`COMPARISON_THRESHOLD` of the clause's content words); a yes/no
+  (or gives two rates or more) and holds both sides (:data:`COMPARISON_THRESHOLD` of the
+  clause's content words); a yes/no
   verdict ("The answer is yes") needs one that makes the comparison of the question.
 """
 
@@ -71,6 +72,7 @@ _COMPARES = re.compile(
     r"\b(than|compared (?:with|to)|in comparison (?:with|to)|versus|vs\.?|relative to|"
     r"(?:higher|lower|greater|fewer|less|more|better|worse|superior|inferior) (?:\w+ ){0,4}(?:than|compared))\b",
     re.IGNORECASE)
+_PERCENT = re.compile(r"\d(?:[\d.,\u00b7]*\d)?\s?%")
 _VERDICT = re.compile(r"\b(?:the answer (?:to the question )?is|answer:)\s*(yes|no)\b|^\s*(yes|no)\s*[,.;:]",
                       re.IGNORECASE)
 _CLAUSE = re.compile(
@@ -330,7 +332,8 @@ def _bound(measure: tuple[str, ...], holders: Sequence[_Source]) -> bool:
 
 # -- comparisons and verdicts ---------------------------------------------------------------
 def _comparison_flag(body: str, candidates: Sequence[_Source], question: str, pmid: str | None) -> Flag | None:
-    directional = [s for s in candidates if _DIRECTIONAL.search(s.text)]
+    # a sentence that gives two rates or more ("9.2% and 40.8% in groups A and B") compares too
+    directional = [s for s in candidates if _DIRECTIONAL.search(s.text) or len(_PERCENT.findall(s.text)) >= 2]
     for part in clauses(body):
         if not _COMPARES.search(part):
             continue
