@@ -7,7 +7,7 @@ Three checks read them (each flags the sentence; the flag kinds are in :mod:`.ty
   sentence's content words (search-tokenizer stems, stop words and words about the writing
   itself such as "study" or "found" left out) and numbers found in the quoted sentences. Up to
   :data:`MAX_QUOTES` abstract sentences are chosen greedily, each adding the most words not yet
-  covered. A sentence whose quotes cover less than :data:`SUPPORT_THRESHOLD` of it, or with a
+  covered (a number counts twice; a second quote must add two words or a number). A sentence whose quotes cover less than :data:`SUPPORT_THRESHOLD` of it, or with a
   clause (", which may indicate ...", "; ...", ", suggesting ...") that no single abstract
   sentence covers to :data:`CLAUSE_THRESHOLD`, is flagged: it is not shown as fact.
   Why lexical coverage and not an embedding model: a 1.5B model writes its findings mostly in
@@ -239,14 +239,19 @@ def _select(terms: frozenset[str], candidates: Sequence[_Source]) -> tuple[list[
     chosen: list[tuple[_Source, float]] = []
     covered: set[str] = set()
     for _ in range(MAX_QUOTES):
-        best = max(candidates, key=lambda s: (len((s.terms & terms) - covered), len(s.terms & terms)))
+        best = max(candidates, key=lambda s: (_weight((s.terms & terms) - covered), len(s.terms & terms)))
         gain = (best.terms & terms) - covered
-        if not gain or (chosen and len(gain) < 2):
+        if not gain or (chosen and _weight(gain) < 2):
             break
         chosen.append((best, len(best.terms & terms) / len(terms)))
         covered |= gain
     chosen.sort(key=lambda q: -q[1])
     return chosen, len(covered) / len(terms)
+
+
+def _weight(terms: set[str] | frozenset[str]) -> int:
+    """What covering ``terms`` is worth: a number counts twice (the reader must find it)."""
+    return sum(2 if t.startswith("#") else 1 for t in terms)
 
 
 def clauses(body: str) -> list[str]:
