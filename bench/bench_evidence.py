@@ -1,6 +1,7 @@
 """How well the support score separates a finding's own abstract from the others, per threshold.
 
     python bench/bench_evidence.py FINDINGS.jsonl [--db data/medsearch.duckdb]
+    python bench/bench_evidence.py --scifact ../shared/data/beir/scifact [--limit 300]
 
 FINDINGS.jsonl: what ``bench_findings.py --out`` writes (``pmid``, ``text`` per finding; one per
 prompt version when several were run). Each finding is checked (``search.summarize.evidence``)
@@ -34,9 +35,14 @@ THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("findings", type=Path)
+    parser.add_argument("findings", type=Path, nargs="?")
     parser.add_argument("--db", type=Path, help="corpus database (default MEDSEARCH_DB)")
+    parser.add_argument("--scifact", type=Path, help="instead: SciFact's claims (a BEIR folder, e.g. "
+                        "../shared/data/beir/scifact) against the abstracts they cite as support")
+    parser.add_argument("--limit", type=int, default=300, help="with --scifact: this many claims")
     args = parser.parse_args(argv)
+    if args.scifact:
+        return scifact(args.scifact, args.limit)
 
     from search.assembly import open_engine
     from search.config import Settings
@@ -75,6 +81,40 @@ def main(argv: list[str] | None = None) -> int:
         "findings_checked_by_prompt": checks,
         "check_ms_per_sentence_mean": round(1000 * statistics.fmean(spent), 2),
     }, indent=2))
+    return 0
+
+
+def scifact(folder: Path, limit: int) -> int:
+    """Claims written by people (paraphrases, harder than a small model's copying findings) against
+    the abstract they cite as support, and against the 5 other abstracts of the corpus that share
+    the most content words with the claim (hard negatives)."""
+    from search.summarize.evidence import check, content_words
+
+    corpus = {}
+    for line in (folder / "corpus.jsonl").read_text().splitlines():
+        doc = json.loads(line)
+        corpus[doc["_id"]] = f"{doc['title']}\n{doc['text']}"
+    words = {d: content_words(t) for d, t in corpus.items()}
+    claims = []
+    for line in (folder / "queries.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        cited = [d for d, ev in q.get("metadata", {}).items() if any(e["label"] == "SUPPORT" for e in ev)]
+        if cited and cited[0] in corpus:
+            claims.append((q["text"], cited[0]))
+    own, others = [], []
+    for claim, doc in claims[:limit]:
+        own.append(check(claim, {doc: corpus[doc]}).support)
+        mine = content_words(claim)
+        near = sorted((d for d in corpus if d != doc), key=lambda d: -len(mine & words[d]))[:5]
+        others += [check(claim, {d: corpus[d]}).support for d in near]
+    table = {str(t): {"own_flagged": _share(sum(s < t for s in own), len(own)),
+                      "hard_negatives_passed": _share(sum(s >= t for s in others), len(others))}
+             for t in THRESHOLDS}
+    auc = sum((a > b) + 0.5 * (a == b) for a in own for b in others) / (len(own) * len(others))
+    print(json.dumps({"claims": len(own), "auc": round(auc, 3),
+                      "support_own": {"p10": _q(own, 10), "p50": _q(own, 50)},
+                      "support_hard_negatives": {"p50": _q(others, 50), "p90": _q(others, 90)},
+                      "by_threshold": table}, indent=2))
     return 0
 
 

@@ -16,7 +16,8 @@ Three checks read them (each flags the sentence; the flag kinds are in :mod:`.ty
   abstract from another abstract of the same search (``docs/quality.md``, "Supporting quotes").
 - **Measures** (``wrong_measure``). Each number must stand in the cited abstract in a sentence
   that also names the measure the written sentence gives it: the content words just before the
-  number in its clause (or just after, where none come before). "The prevalence of albuminuria
+  number in its clause (the nearest and half of the three nearest), or the word just after it
+  (what it counts: "120 eyes"). "The prevalence of albuminuria
   was 5.7%" is flagged where the abstract's 5.7% is that of *macro*albuminuria.
 - **Comparisons and verdicts** (``unsupported_comparison``). A sentence that compares ("higher
   than", "compared with", "versus", "more ... than") needs one abstract sentence that compares too
@@ -276,15 +277,15 @@ def _unsupported_clause(body: str, candidates: Sequence[_Source]) -> str | None:
 # -- numbers and their measures -----------------------------------------------------------
 def measure_words(body: str, number_at: int, number_end: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The measure a number is given in ``body``: up to :data:`MEASURE_WORDS` content words before
-    it in its clause, and up to as many after it, to the next number or clause boundary
-    ("5.7% had macroalbuminuria", "240 patients"); each side nearest word first."""
+    it in its clause (nearest first), and the first content word after it, before the next
+    number or clause boundary: what it counts ("240 patients", "5.7% had macroalbuminuria")."""
     start = max(body.rfind(sep, 0, number_at) for sep in _BEFORE)
     before = _ordered_words(body[start + 1:number_at])[::-1][:MEASURE_WORDS]
     ends = [i for i in (body.find(sep, number_end) for sep in _AFTER) if i != -1]
     nxt = _NUMBER_START.search(body, number_end)
     if nxt:
         ends.append(nxt.start())
-    after = _ordered_words(body[number_end:min(ends, default=len(body))])[:MEASURE_WORDS]
+    after = _ordered_words(body[number_end:min(ends, default=len(body))])[:1]  # what it counts: "120 eyes"
     return tuple(before), tuple(after)
 
 
