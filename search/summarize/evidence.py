@@ -7,22 +7,23 @@ Three checks read them (each flags the sentence; the flag kinds are in :mod:`.ty
   sentence's content words (search-tokenizer stems, stop words and words about the writing
   itself such as "study" or "found" left out) and numbers found in the quoted sentences. Up to
   :data:`MAX_QUOTES` abstract sentences are chosen greedily, each adding the most words not yet
-  covered (a number counts twice; a second quote must add two words or a number). A sentence whose quotes cover less than :data:`SUPPORT_THRESHOLD` of it, or with a
-  clause (", which may indicate ...", "; ...", ", suggesting ...") that no single abstract
-  sentence covers to :data:`CLAUSE_THRESHOLD`, is flagged: it is not shown as fact.
+  covered (a number counts twice; a second quote must add two words or a number). A sentence
+  whose quotes cover less than :data:`SUPPORT_THRESHOLD` of it, or with a clause (", which may
+  indicate ...", "; ...", ", suggesting ...") that no single abstract sentence covers to
+  :data:`CLAUSE_THRESHOLD`, is flagged: it is not shown as fact.
   Why lexical coverage and not an embedding model: a 1.5B model writes its findings mostly in
   the abstract's own words; coverage is exact, explainable (the matched words are what the app
-  highlights), costs well under a millisecond per sentence, and separates a finding's own
-  abstract from another abstract of the same search (``docs/quality.md``, "Supporting quotes").
+  highlights), costs a few milliseconds per sentence with no model to load, and separated every
+  finding's own abstract from the other abstracts of the same searches (``docs/quality.md``,
+  "Supporting quotes"). Human paraphrase it separates less well (same place, SciFact).
 - **Measures** (``wrong_measure``). Each number must stand in the cited abstract in a sentence
   that also names the measure the written sentence gives it: the content words just before the
   number in its clause (the nearest and half of the three nearest), or the word just after it
-  (what it counts: "120 eyes"). "The prevalence of albuminuria
-  was 5.7%" is flagged where the abstract's 5.7% is that of *macro*albuminuria.
-- **Comparisons and verdicts** (``unsupported_comparison``). A sentence that compares ("higher
-  than", "compared with", "versus", "more ... than") needs one abstract sentence that compares too
-  (or gives two rates or more) and holds both sides (:data:`COMPARISON_THRESHOLD` of the
-  clause's content words); a yes/no
+  (what it counts: "120 eyes"). "The prevalence of albuminuria was 5.7%" is flagged where the
+  abstract's 5.7% is that of *macro*albuminuria.
+- **Comparisons and verdicts** (``unsupported_comparison``). A clause that compares ("higher
+  than", "compared with", "versus") needs one abstract sentence that compares too (or gives two
+  rates or more) and holds :data:`COMPARISON_THRESHOLD` of the clause's content words; a yes/no
   verdict ("The answer is yes") needs one that makes the comparison of the question.
 """
 
@@ -37,11 +38,11 @@ from search.summarize.types import Flag, Quote
 
 #: A sentence is supported when its quotes hold at least this share of its content words.
 SUPPORT_THRESHOLD = 0.5
-#: Each clause of three content words or more must find this share in one abstract sentence.
+#: Each clause of two content words or more must find this share in one abstract sentence.
 CLAUSE_THRESHOLD = 0.5
 #: A comparison must find this share of its clause's content words in one comparing sentence.
 COMPARISON_THRESHOLD = 0.6
-#: At most this many quotes per written sentence; a later one must add at least two words.
+#: At most this many quotes per written sentence; a later one must add two words or a number.
 MAX_QUOTES = 2
 #: A number's measure: at most this many content words next to it.
 MEASURE_WORDS = 3
