@@ -179,7 +179,7 @@ def test_the_check_line_lists_each_flag_and_claims_no_check_it_failed():
     assert "1 sentence without a citation" in line
     assert "beside the measure named" not in line and "Nothing flagged" not in line
     clean = _summary([Sentence("A was 5% [PMID 1].", ("1",), (), ())]).check_report
-    assert "Nothing flagged" in clean and "1 number: each in the cited abstract, beside the measure named" in clean
+    assert "Nothing flagged" in clean and "every number (1) stands in the cited abstract beside the measure named" in clean
     assert "every cited sentence has a supporting quote" not in clean  # it has none
 
 

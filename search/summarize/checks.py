@@ -76,7 +76,7 @@ def check_report(summary: Summary) -> str:
     if not c.numbers:
         passed.append("no numbers to check")
     elif c.numbers_bound == c.number_sentences:
-        passed.append(f"{_n(c.numbers, 'number')}: each in the cited abstract, beside the measure named")
+        passed.append(f"every number ({c.numbers}) stands in the cited abstract beside the measure named")
     if c.cited and "unsupported" not in c.flagged:
         passed.append("every cited sentence has a supporting quote" if c.quoted == c.cited else
                       f"{c.quoted} of {c.cited} cited sentences have a supporting quote (the others state "

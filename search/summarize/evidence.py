@@ -183,12 +183,15 @@ def _terms(text: str) -> list[str]:
 
 @lru_cache(maxsize=512)
 def _sentences(pmid: str, text: str) -> tuple[_Source, ...]:
-    """The title and each sentence of the abstract (section labels removed), verbatim."""
+    """The title and each sentence of the abstract (section labels removed), verbatim; not the
+    background, aims, funding or registration sections, which the finding prompt leaves out too
+    (their sentences state earlier beliefs, not the paper's result)."""
     from search.summarize.grounding import source_numbers, split_sentences
+    from search.summarize.prompts import essential
 
     short = abbreviations(text)
     out = []
-    for line in text.splitlines():
+    for line in essential(text).splitlines():
         line = _LABEL.sub("", line.strip())
         for sentence in split_sentences(line) if line else ():
             words = content_words(sentence).union(
