@@ -264,3 +264,18 @@ def test_the_app_shows_an_unsupported_sentence_struck_through_with_its_flag():
     html = summary_html(_summary(sentences=[s]), ["1"])
     assert 'class="ms-unsupported"' in html and "no sentence of the cited abstract supports it" in html
     assert "1 sentence not supported by the cited abstract" in html
+
+
+def test_a_title_with_a_colon_is_quoted_whole_and_the_abstract_gives_the_result_quote():
+    verdict = check_sentence("Medical expulsive therapy does not help adults with ureteric colic pass their stones.",
+                             sources(MET), cite_as=MET)
+    texts = [q.text for q in verdict.quotes]
+    assert real(MET).title in texts  # "...ureteric colic: a multicentre ..." is no section label
+    assert any("not effective" in t for t in texts) and verdict.flags == ()
+
+
+def test_background_sentences_are_never_quoted():
+    p = real(MET)
+    background = next(line for line in p.abstract.splitlines() if line.startswith("BACKGROUND"))
+    got = check_sentence(background.split(": ", 1)[1], sources(MET), cite_as=MET)
+    assert all(q.text not in background for q in got.quotes)

@@ -55,7 +55,7 @@ _GENERIC = frozenset(
     "result results resulted observe observed investigate investigated evaluate evaluated examine examined "
     "assess assessed aim aimed answer yes unclear overall however also may might could would can "
     "whether which who what while whereas although both each all among within including include "
-    "includes included one".split()
+    "includes included one does do did has have had".split()
 )
 #: An abstract sentence that compares in a direction (what a written comparison needs).
 _DIRECTIONAL = re.compile(
@@ -101,6 +101,7 @@ class _Source:
     text: str
     words: frozenset[str]
     numbers: frozenset[str]
+    title: bool = False
 
     @property
     def terms(self) -> frozenset[str]:
@@ -109,7 +110,7 @@ class _Source:
 
 def check(body: str, sources: Mapping[str, str], *, question: str = "") -> Evidence:
     """Quotes and flags for ``body`` (a written sentence, citations removed) against ``sources``
-    (PMID -> title and abstract of each paper it cites). ``question``: what a verdict answers."""
+    (PMID -> title, a line break and the abstract, of each paper it cites). ``question``: what a verdict answers."""
     from search.summarize.grounding import numbers
 
     candidates = [s for pmid, text in sources.items() for s in _sentences(pmid, text)]
@@ -190,14 +191,15 @@ def _sentences(pmid: str, text: str) -> tuple[_Source, ...]:
     from search.summarize.prompts import essential
 
     short = abbreviations(text)
+    title, _, abstract = text.partition("\n")
     out = []
-    for line in essential(text).splitlines():
-        line = _LABEL.sub("", line.strip())
+    for i, line in enumerate([title, *essential(abstract).splitlines()]):
+        line = line.strip() if i == 0 else _LABEL.sub("", line.strip())  # a title may hold a colon
         for sentence in split_sentences(line) if line else ():
             words = content_words(sentence).union(
                 *(long for abbr, long in short.items() if re.search(rf"\b{re.escape(abbr)}\b", sentence)),
                 *(_suspended(m) for m in _SUSPENDED.finditer(sentence)))
-            out.append(_Source(pmid, sentence, words, frozenset(source_numbers(sentence))))
+            out.append(_Source(pmid, sentence, words, frozenset(source_numbers(sentence)), title=i == 0))
     return tuple(out)
 
 
@@ -232,7 +234,8 @@ def abbreviations(text: str) -> dict[str, frozenset[str]]:
 
 
 def abstract_sentences(text: str) -> list[str]:
-    """The sentences quotes are chosen from: the title, then each sentence of the abstract."""
+    """The sentences quotes are chosen from (``text``: the title, a line break, the abstract): the
+    title, then each sentence of the abstract."""
     return [s.text for s in _sentences("", text)]
 
 
@@ -243,8 +246,12 @@ def _select(terms: frozenset[str], candidates: Sequence[_Source]) -> tuple[list[
         return [], 1.0
     chosen: list[tuple[_Source, float]] = []
     covered: set[str] = set()
-    for _ in range(MAX_QUOTES):
-        best = max(candidates, key=lambda s: (_weight((s.terms & terms) - covered), len(s.terms & terms)))
+    body = [s for s in candidates if not s.title and s.terms & terms]
+    for n in range(MAX_QUOTES):
+        # the first quote comes from the abstract where it can: the title names the topic, the
+        # abstract states the result
+        pool = body if n == 0 and body else candidates
+        best = max(pool, key=lambda s: (_weight((s.terms & terms) - covered), len(s.terms & terms)))
         gain = (best.terms & terms) - covered
         if not gain or (chosen and _weight(gain) < 2):
             break
