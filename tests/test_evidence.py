@@ -279,3 +279,10 @@ def test_background_sentences_are_never_quoted():
     background = next(line for line in p.abstract.splitlines() if line.startswith("BACKGROUND"))
     got = check_sentence(background.split(": ", 1)[1], sources(MET), cite_as=MET)
     assert all(q.text not in background for q in got.quotes)
+
+
+def test_a_yes_to_an_effect_question_is_supported_by_a_sentence_giving_the_two_rates():
+    question = "Does a low dose of propofol suppress fentanyl-induced cough during induction of anaesthesia?"
+    yes = "Yes, a low dose of propofol suppresses fentanyl-induced cough during induction of anaesthesia."
+    assert check_sentence(yes, sources(PROPOFOL), cite_as=PROPOFOL, question=question).flags == ()
+    assert "unsupported_comparison" in kinds(check_sentence(yes, sources(MET), cite_as=MET, question=question))

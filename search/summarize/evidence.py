@@ -42,6 +42,9 @@ SUPPORT_THRESHOLD = 0.5
 CLAUSE_THRESHOLD = 0.5
 #: A comparison must find this share of its clause's content words in one comparing sentence.
 COMPARISON_THRESHOLD = 0.6
+#: A verdict on a question that compares nothing ("Does X suppress Y?") needs an effect sentence
+#: holding this share of the question's content words (a comparison needs COMPARISON_THRESHOLD).
+EFFECT_THRESHOLD = 0.5
 #: At most this many quotes per written sentence; a later one must add two words or a number.
 MAX_QUOTES = 2
 #: A number's measure: at most this many content words next to it.
@@ -363,8 +366,10 @@ def _comparison_flag(body: str, candidates: Sequence[_Source], question: str, pm
     verdict = _VERDICT.search(body)
     if verdict is not None and question:
         words = content_words(question) - _question_stems()
-        needed = directional if _COMPARES.search(question) else [s for s in candidates if _EFFECT.search(s.text)]
-        if words and _share(words, needed) < COMPARISON_THRESHOLD:
+        comparative = bool(_COMPARES.search(question))
+        needed = directional if comparative else [
+            s for s in candidates if _EFFECT.search(s.text) or len(_PERCENT.findall(s.text)) >= 2]
+        if words and _share(words, needed) < (COMPARISON_THRESHOLD if comparative else EFFECT_THRESHOLD):
             answer = (verdict.group(1) or verdict.group(2)).lower()
             return Flag("unsupported_comparison", f'"{answer}" answers the question, but no sentence of the cited '
                         "abstract makes its comparison", pmid)
