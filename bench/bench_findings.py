@@ -1,7 +1,7 @@
 """Finding prompts side by side: how much of each abstract the model reads, against speed and quality.
 
     python bench/bench_findings.py [--budgets 5000 1200] [--runtimes openvino llama.cpp]
-                                   [--limit 39] [--db data/medsearch.duckdb]
+                                   [--prompts finding-3 finding-4a] [--limit 39] [--db data/medsearch.duckdb]
 
 The papers are those the 30 questions of ``bench/questions.jsonl`` bring up among their top 5
 with an abstract about the question (39 on the demo records). Each paper's TL;DR is written
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budgets", type=int, nargs="+", default=[5000, 1200])
     parser.add_argument("--runtimes", nargs="+", help="local runtimes to compare (default MEDSEARCH_LLM_RUNTIME)")
+    parser.add_argument("--prompts", nargs="+", help="finding prompt versions to compare (default the "
+                        "current one; see search.summarize.prompts.FINDING_SYSTEMS)")
     parser.add_argument("--limit", type=int, default=None, help="first K papers only")
     parser.add_argument("--db", type=Path, help="corpus database (default MEDSEARCH_DB)")
     parser.add_argument("--out", type=Path, help="also write every finding here (JSON lines)")
@@ -53,23 +55,32 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env(db=args.db)
     papers = bench_papers(settings)[:args.limit]
+    from search.summarize.prompts import FINDING_VERSION
+
     runtimes = args.runtimes or [settings.llm_runtime]
-    arms = [(runtime, budget) for runtime in runtimes for budget in args.budgets]
-    models = {arm: open_model(dataclasses.replace(settings, llm_runtime=arm[0])) for arm in arms}  # module doc
-    rows: dict[tuple[str, int], list[dict]] = {arm: [] for arm in arms}
+    versions = args.prompts or [FINDING_VERSION]
+    arms = [(runtime, budget, v) for runtime in runtimes for budget in args.budgets for v in versions]
+    # one model per runtime and budget (module doc); prompts share one: they differ from the first words
+    models = {(r, b): open_model(dataclasses.replace(settings, llm_runtime=r)) for r, b, _ in arms}
+    rows: dict[tuple[str, int, str], list[dict]] = {arm: [] for arm in arms}
     for i, paper in enumerate(papers):
         turn = i % len(arms)
-        for runtime, budget in arms[turn:] + arms[:turn]:
-            row = one_finding(models[runtime, budget], paper, budget)
-            rows[runtime, budget].append(row)
-            print(f"{paper.pmid} {runtime}/{budget}: {row['prompt_chars']} chars, first token "
+        for arm in arms[turn:] + arms[:turn]:
+            runtime, budget, version = arm
+            row = one_finding(models[runtime, budget], paper, budget, version)
+            rows[arm].append(row)
+            print(f"{paper.pmid} {'/'.join(map(str, arm))}: {row['prompt_chars']} chars, first token "
                   f"{row['first_token_s']:.2f} s, {row['total_s']:.2f} s, recall {row['recall']}",
                   file=sys.stderr, flush=True)
             if args.out:
                 with args.out.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps({"pmid": paper.pmid, "runtime": runtime, "budget": budget, **row},
-                                       ensure_ascii=False) + "\n")
-    label = (lambda arm: f"{arm[0]}/{arm[1]}") if len(runtimes) > 1 else (lambda arm: str(arm[1]))
+                    f.write(json.dumps({"pmid": paper.pmid, "runtime": runtime, "budget": budget,
+                                        "prompt": version, **row}, ensure_ascii=False) + "\n")
+
+    def label(arm: tuple[str, int, str]) -> str:
+        shown = [str(x) for x, many in zip(arm, (len(runtimes), len(args.budgets), len(versions)), strict=True)
+                 if many > 1]
+        return "/".join(shown) or str(arm[1])
     print(json.dumps({label(arm): summary(r) for arm, r in rows.items()} | {"papers": len(papers),
                                                                      "load_average": os.getloadavg()[0]},
                      indent=2))
@@ -93,17 +104,18 @@ def bench_papers(settings) -> list:
     return list(seen.values())
 
 
-def one_finding(model, paper, budget: int) -> dict:
+def one_finding(model, paper, budget: int, version: str | None = None) -> dict:
     """The paper's TL;DR as the pipeline writes it (no cache), with its call's timings."""
     from search.summarize import Summarizer, prompts
     from search.summarize.extractive import conclusion
     from search.summarize.grounding import numbers, source_numbers, strip_citations
 
-    summary = Summarizer(model, None, abstract_chars=budget).tldr("", paper)
+    version = version or prompts.FINDING_VERSION
+    summary = Summarizer(model, None, abstract_chars=budget, finding_version=version).tldr("", paper)
     (stats,) = summary.stats
     text = strip_citations(" ".join(s.text for f in summary.findings for s in f.sentences))
     stated = numbers(text)
-    return {"prompt_chars": len(prompts.finding_messages(paper, budget)[-1].content),
+    return {"prompt_chars": len(prompts.finding_messages(paper, budget, version=version)[-1].content),
             "first_token_s": stats.first_token_s, "total_s": stats.total_s, "tokens_per_s": stats.tokens_per_s,
             "recall": conclusion_recall(conclusion(paper.abstract), text), "numbers": len(stated),
             "grounded": len(stated & source_numbers(f"{paper.title}\n{paper.abstract}")), "text": text}

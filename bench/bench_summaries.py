@@ -14,7 +14,10 @@ appended to ``--out`` (JSON lines) as soon as they exist, so an interrupted run 
 - citation validity: share of the citations the model wrote that name a paper it was given,
   before the checks (after them it is 100 % by construction: the others are removed);
 - number grounding: share of the numbers in shown sentences found in an abstract the sentence
-  cites;
+  cites; and bound to their measure: found there in a sentence that names the measure the
+  written sentence gives them (``search.summarize.evidence``);
+- findings (and overview sentences) with a supporting quote: every sentence has a quote and no
+  ``unsupported`` flag; the flags a reader sees, by kind;
 - sentences flagged, summaries that fell back to quoting conclusions, questions answered
   "no summary" (expected for the three the demo records cannot answer);
 - conclusion recall of each finding: share of the content words (stemmed, stop words out) of
@@ -67,15 +70,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def _grounded_numbers(sentences, sources: dict[str, str]) -> tuple[int, int]:
     """How many numbers the sentences state, and how many of them a paper each one cites gives."""
+    stated, grounded, _ = _number_counts(sentences, sources)
+    return stated, grounded
+
+
+def _number_counts(sentences, sources: dict[str, str]) -> tuple[int, int, int]:
+    """Numbers stated; found in a paper the sentence cites; and of those, found in a sentence of it
+    that names the measure the written sentence gives the number (``evidence.off_measure``)."""
+    from search.summarize.evidence import off_measure
     from search.summarize.grounding import numbers, source_numbers, strip_citations
 
-    stated = grounded = 0
+    stated = grounded = bound = 0
     for s in sentences:
         have = set().union(*(source_numbers(sources[p]) for p in s.cited)) if s.cited else set()
-        found = numbers(strip_citations(s.text))
+        body = strip_citations(s.text)
+        found = numbers(body)
         stated += len(found)
         grounded += len(found & have)
-    return stated, grounded
+        off = set(off_measure(body, {p: sources[p] for p in s.cited}))
+        bound += len((found & have) - off)
+    return stated, grounded, bound
 
 
 # -- running -------------------------------------------------------------------------------
@@ -140,13 +154,22 @@ def summary_metrics(summary, papers) -> dict:
     """Counts from which ``report`` computes the shares."""
     abstracts = {p.pmid: f"{p.title}\n{p.abstract}" for p in papers}
     sentences = list(summary.sentences) + [s for f in summary.findings for s in f.sentences]
-    nums, grounded = _grounded_numbers(sentences, abstracts)
+    nums, grounded, bound = _number_counts(sentences, abstracts)
     invented = sum(1 for f in summary.all_flags if f.kind == "invented_citation")
+    written = [f for f in summary.findings if f.source == "model"]
+    seen: dict[str, int] = {}
+    for f in summary.all_flags:
+        seen[f.kind] = seen.get(f.kind, 0) + 1
     shown_citations = sum(len(s.cited) for s in summary.sentences)  # overview: cited by the model
     model_citations_in_findings = 0  # findings are cited by construction, not by the model
     return {
         "sentences": len(sentences), "flagged": sum(1 for s in sentences if s.flags),
-        "numbers": nums, "numbers_grounded": grounded,
+        "numbers": nums, "numbers_grounded": grounded, "numbers_bound": bound,
+        "findings_by_model": len(written),
+        "findings_quoted": sum(1 for f in written if f.sentences and all(s.quotes and s.supported for s in f.sentences)),
+        "overview_sentences": len(summary.sentences),
+        "overview_quoted": sum(1 for s in summary.sentences if s.quotes and s.supported),
+        "flags_seen": seen,
         "citations_valid": shown_citations + model_citations_in_findings, "citations_invalid": invented,
         "shown_citations_outside_given": sum(1 for p in summary.cited_pmids if p not in summary.given_pmids),
         "fallback": summary.fallback, "no_answer": any(f.kind == "no_answer" for f in summary.all_flags),
@@ -220,6 +243,13 @@ def report(path: Path) -> dict:
         "shown_citations_outside_given": sum(x["shown_citations_outside_given"] for x in m),
         "number_grounding": _share(sum(x["numbers_grounded"] for x in m), sum(x["numbers"] for x in m)),
         "sentences_flagged": _share(sum(x["flagged"] for x in m), sum(x["sentences"] for x in m)),
+        "numbers_bound_to_their_measure": _share(sum(x.get("numbers_bound", 0) for x in m),
+                                                 sum(x["numbers"] for x in m)),
+        "findings_with_a_supporting_quote": _share(sum(x.get("findings_quoted", 0) for x in m),
+                                                   sum(x.get("findings_by_model", 0) for x in m)),
+        "overview_sentences_with_a_supporting_quote": _share(sum(x.get("overview_quoted", 0) for x in m),
+                                                             sum(x.get("overview_sentences", 0) for x in m)),
+        "flags_seen": _sum_counts(x.get("flags_seen", {}) for x in m),
         "fallbacks": _share(sum(x["fallback"] for x in m), len(m)),
         "no_summary_unanswerable": f"{sum(r['metrics']['no_answer'] for r in rows if not r['about'])}/"
                                    f"{sum(1 for r in rows if not r['about'])}",
@@ -250,6 +280,14 @@ def report(path: Path) -> dict:
             "total_s": _p(b["stats"]["total_s"] for b in base),
         } if base else None,
     }
+
+
+def _sum_counts(counts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    return dict(sorted(total.items()))
 
 
 def _share(num: float, den: float) -> str:

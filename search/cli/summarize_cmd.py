@@ -31,6 +31,9 @@ _FLAG_WORDS = {
     "trimmed": "extra text dropped",
     "model_error": "model failed",
     "fallback": "no language model",
+    "unsupported": "not supported by the cited abstract",
+    "wrong_measure": "number beside another measure in the abstract",
+    "unsupported_comparison": "comparison no quoted sentence makes",
 }
 
 
@@ -39,9 +42,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "summarize",
         help="a cited summary of the top results (or of one paper with --pmid)",
         description="Search, then summarise the top N papers: one finding per paper, each cited "
-        "to its PMID, and an overview that answers the question from those findings. Every "
-        "citation must name a paper given and every number must appear in the abstract it cites; "
-        "what fails is removed or marked. Runs on this machine by default (MEDSEARCH_LLM); "
+        "to its PMID, and an overview that answers the question from those findings. Under each "
+        "sentence, the abstract sentences it rests on, quoted (chosen by the code). Every citation "
+        "must name a paper given, every number must appear in the abstract it cites beside the "
+        "measure named, and every sentence and comparison must be supported by a quoted sentence; "
+        "what fails is removed or marked, and the check line says what was flagged. Runs on this machine by default (MEDSEARCH_LLM); "
         "without a model it quotes each abstract's conclusion instead.",
     )
     p.add_argument("query", help='the clinical question, e.g. "does metformin lower cancer risk"')
@@ -97,12 +102,17 @@ def _print_stream(events, heading: str) -> None:
             if event.index == 1:
                 extractive = event.finding.source == "extractive"
                 print("Conclusions quoted from the abstracts:" if extractive else heading)
-            print(f"  - {safe_line(event.finding.text)}", flush=True)
+            print(f"  - {safe_line(event.finding.text)}")
+            for sentence in event.finding.sentences:
+                _print_quotes(sentence, "      ")
+            sys.stdout.flush()
         elif isinstance(event, SentenceReady):
             if not in_overview:
                 print("\nOverview:")
                 in_overview = True
-            print(f"  {safe_line(event.sentence.shown)}", flush=True)
+            print(f"  {safe_line(event.sentence.shown)}")
+            _print_quotes(event.sentence, "      ")
+            sys.stdout.flush()
         elif isinstance(event, SummaryReady):
             _print_end(event.summary)
 
@@ -114,14 +124,19 @@ def _print_end(summary) -> None:
     flags = [f for f in summary.all_flags
              if not (f.kind in ("retracted", "no_abstract", "off_topic", "no_answer") and summary.notes)]
     if flags:
-        print("\nChecks:")
+        print("\nFlags:")
         for f in flags:
             where = f" (PMID {safe(f.pmid)})" if f.pmid else ""
             print(f"  ! {_FLAG_WORDS.get(f.kind, f.kind)}: {safe_line(f.detail)}{where}")
-    elif summary.findings:
-        print("\nChecks: every citation names a paper given; every number is in the abstract it cites.")
+    print(f"\n{safe_line(summary.check_report)}")
     print(f"\n{safe_line(summary.label)}", flush=True)
     _print_stats(summary)
+
+
+def _print_quotes(sentence, indent: str) -> None:
+    """The abstract sentences a written sentence rests on, verbatim (chosen by the code)."""
+    for q in sentence.quotes:
+        print(f'{indent}> "{safe_line(q.text)}" (PMID {safe(q.pmid)})')
 
 
 def _print_stats(summary) -> None:

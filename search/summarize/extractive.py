@@ -25,11 +25,21 @@ def conclusion(abstract: str) -> str:
     text = abstract.strip()
     if not text:
         return ""
-    labelled = [m for m in _LABEL.finditer(text)]
+    labelled = labelled_conclusion(text)
     if labelled:
-        start = labelled[-1].end()
-        nxt = _ANY_LABEL.search(text, start)
-        section = text[start:nxt.start() if nxt else len(text)]
-        return " ".join(split_sentences(section)[:MAX_SENTENCES])
+        return labelled
     sentences = split_sentences(_ANY_LABEL.sub("", text))
     return sentences[-1] if sentences else ""
+
+
+def labelled_conclusion(abstract: str) -> str:
+    """The section the abstract labels as its conclusion (at most two sentences); empty when it
+    labels none (the last sentence of an unlabelled abstract is often no conclusion)."""
+    text = abstract.strip()
+    labelled = [m for m in _LABEL.finditer(text)]
+    if not labelled:
+        return ""
+    start = labelled[-1].end()
+    nxt = _ANY_LABEL.search(text, start)
+    section = text[start:nxt.start() if nxt else len(text)]
+    return " ".join(split_sentences(section)[:MAX_SENTENCES])

@@ -34,7 +34,7 @@ _DIGITS = re.compile(r"\d+")
 #: A number: digits with a decimal point (or Lancet's middle dot), thousands commas, or a bare
 #: decimal such as ".001"; digits inside a word (HbA1c) are not numbers.
 _NUMBER = re.compile(
-    r"(?<![\w.\u00b7])(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:[.\u00b7]\d+)?|(?<![\w.\u00b7])[.\u00b7]\d+"
+    r"(?<![\w.\u00b7])(?:\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+)(?:[.\u00b7]\d+)?|(?<![\w.\u00b7])[.\u00b7]\d+"
 )
 _LEADING_CITATIONS = re.compile(rf"^(?:\s*(?:{CITATION.pattern})\s*[.;,]?)+", re.IGNORECASE)
 _END = re.compile(r"([.!?]+[\"')]*)\s*$")
@@ -81,14 +81,21 @@ def strip_citations(text: str) -> str:
 
 def numbers(text: str) -> set[str]:
     """The numbers of ``text`` as canonical decimal strings (citations are not numbers)."""
-    out = set()
-    for raw in _NUMBER.findall(CITATION.sub(" ", text)):
-        value = raw.replace("\u00b7", ".").replace(",", "")
+    return {value for value, _, _ in number_spans(CITATION.sub(" ", text))}
+
+
+def number_spans(text: str) -> list[tuple[str, int, int]]:
+    """Each number of ``text``: its canonical decimal string, where it starts and ends.
+    A thousands comma belongs to the number only when three digits follow it and no digit comes
+    after them ("n=2,545," is 2545; "2,5" is two numbers)."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        value = m.group().replace("\u00b7", ".").replace(",", "")
         try:
             d = Decimal(value).normalize()
         except InvalidOperation:
             continue
-        out.add(format(d, "f"))
+        out.append((format(d, "f"), m.start(), m.end()))
     return out
 
 
@@ -138,13 +145,18 @@ def canonical_citations(text: str, keep: Iterable[str]) -> str:
     return _AFTER_END.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text).strip()
 
 
-def check_sentence(raw: str, sources: Mapping[str, str], *, cite_as: str | None = None) -> Sentence:
+def check_sentence(raw: str, sources: Mapping[str, str], *, cite_as: str | None = None,
+                   question: str = "") -> Sentence:
     """Check one sentence against the abstracts the model was given (``sources``: PMID -> text).
 
     ``cite_as``: the sentence is about that one paper (a finding): it is cited to it, at its
     end, whatever the model wrote. Otherwise (an overview) it keeps the citations the model
-    wrote, where it wrote them, less any PMID not in ``sources``.
+    wrote, where it wrote them, less any PMID not in ``sources``. The sentences of the cited
+    abstracts it rests on are chosen and checked by :func:`search.summarize.evidence.check`
+    (``question``: what a yes/no verdict answers).
     """
+    from search.summarize import evidence
+
     flags: list[Flag] = []
     wrote = cited_ids(raw)
     for pmid in wrote:
@@ -169,11 +181,13 @@ def check_sentence(raw: str, sources: Mapping[str, str], *, cite_as: str | None 
                           cited[0] if len(cited) == 1 else None))
     if not cited and not NO_ANSWER_PATTERNS.search(body):
         flags.append(Flag("uncited", "cites no paper"))
-    return Sentence(text=text, cited=tuple(cited), flags=tuple(flags))
+    found = evidence.check(body, {p: sources[p] for p in cited}, question=question)
+    return Sentence(text=text, cited=tuple(cited), flags=(*flags, *found.flags), quotes=found.quotes)
 
 
-def check_text(raw: str, sources: Mapping[str, str], *, cite_as: str | None = None) -> list[Sentence]:
-    return [check_sentence(s, sources, cite_as=cite_as) for s in split_sentences(raw)]
+def check_text(raw: str, sources: Mapping[str, str], *, cite_as: str | None = None,
+               question: str = "") -> list[Sentence]:
+    return [check_sentence(s, sources, cite_as=cite_as, question=question) for s in split_sentences(raw)]
 
 
 #: An uncited sentence is a restatement of a finding when at least this share of its content

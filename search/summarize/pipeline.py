@@ -61,8 +61,10 @@ class Summarizer:
 
     def __init__(self, model: ChatModel | None, cache: SummaryCache | None = None, *,
                  unavailable: str | None = None, clock: Callable[[], datetime] = datetime.now,
-                 abstract_chars: int = prompts.MAX_ABSTRACT_CHARS, timer: Clock = REAL_CLOCK) -> None:
+                 abstract_chars: int = prompts.MAX_ABSTRACT_CHARS, timer: Clock = REAL_CLOCK,
+                 finding_version: str = prompts.FINDING_VERSION) -> None:
         self.model = model
+        self.finding_version = finding_version  # which finding prompt (prompts.FINDING_SYSTEMS)
         self.cache = cache
         self.abstract_chars = abstract_chars  # how much of an abstract a finding prompt carries
         self.unavailable = unavailable or ("no language model is configured" if model is None else None)
@@ -144,7 +146,8 @@ class _Run:
             self.cache_times.append(hit.created_at)
             return _finding_from(paper, hit.output, "model", cached=True)
         if self.failure is None:
-            messages = prompts.finding_messages(paper, self.owner.abstract_chars)
+            messages = prompts.finding_messages(paper, self.owner.abstract_chars,
+                                                version=self.owner.finding_version)
             raw = self._generate(messages, prompts.FINDING_OPTIONS, enough=MAX_FINDING_SENTENCES)
             if raw is not None:
                 found = _finding_from(paper, raw, "model")
@@ -161,7 +164,7 @@ class _Run:
 
     def _finding_key(self, paper: Paper) -> str:
         """Findings do not depend on the question, so one serves every query (and the TL;DR)."""
-        version = f"{prompts.FINDING_VERSION}/{self.owner.abstract_chars}"
+        version = f"{self.owner.finding_version}/{self.owner.abstract_chars}"
         return cache_key("finding", self._identity(), version, "", [(paper.pmid, paper.version)])
 
     def _prefetch(self, papers: Sequence[Paper]) -> None:
@@ -178,7 +181,7 @@ class _Run:
         hit = self.owner.cache.get_many([key]).get(key) if self.owner.cache is not None else None
         if hit is not None:
             self.cache_times.append(hit.created_at)
-            yield from _checked_sentences(hit.output, sources, dict(plain))
+            yield from _checked_sentences(hit.output, sources, dict(plain), self.query)
             return
         stream = self._stream(prompts.overview_messages(self.query, plain), prompts.OVERVIEW_OPTIONS)
         emitted = 0
@@ -186,13 +189,13 @@ class _Run:
             for _ in stream:
                 for raw in _finished_sentences(stream.text)[emitted:MAX_OVERVIEW_SENTENCES]:
                     emitted += 1
-                    yield _check_overview(raw, sources, dict(plain))
+                    yield _check_overview(raw, sources, dict(plain), self.query)
         except LLMError as exc:
             self.failure = exc.message
             return
         for raw in split_sentences(_clean(stream.text))[emitted:MAX_OVERVIEW_SENTENCES]:
             emitted += 1
-            yield _check_overview(raw, sources, dict(plain))
+            yield _check_overview(raw, sources, dict(plain), self.query)
         if emitted:
             self._store(key, "overview", stream.text)
 
@@ -344,23 +347,24 @@ def _extractive(paper: Paper, why: Flag | None) -> Finding:
     return Finding(paper.pmid, found.sentences, "extractive", (*([why] if why else []), *found.flags))
 
 
-def _checked_sentences(raw: str, sources: dict[str, str], findings: dict[str, str]) -> Iterator[Sentence]:
+def _checked_sentences(raw: str, sources: dict[str, str], findings: dict[str, str],
+                       question: str) -> Iterator[Sentence]:
     for s in split_sentences(_clean(raw))[:MAX_OVERVIEW_SENTENCES]:
-        yield _check_overview(s, sources, findings)
+        yield _check_overview(s, sources, findings, question)
 
 
-def _check_overview(raw: str, sources: dict[str, str], findings: dict[str, str]) -> Sentence:
+def _check_overview(raw: str, sources: dict[str, str], findings: dict[str, str], question: str) -> Sentence:
     """An overview sentence, checked. Over one paper's finding, every sentence can only state
     that paper's finding, so it is cited to it, as a finding is. Over several, the model's
     citations count; a sentence it left uncited that restates one finding (see
     :func:`~search.summarize.grounding.restates`) is cited to that finding's paper."""
     if len(sources) == 1:
-        return check_sentence(raw, sources, cite_as=next(iter(sources)))
-    checked = check_sentence(raw, sources)
+        return check_sentence(raw, sources, cite_as=next(iter(sources)), question=question)
+    checked = check_sentence(raw, sources, question=question)
     if not checked.cited:
         source = restates(raw, findings)
         if source is not None:
-            return check_sentence(raw, sources, cite_as=source)
+            return check_sentence(raw, sources, cite_as=source, question=question)
     return checked
 
 

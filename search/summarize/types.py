@@ -16,6 +16,8 @@ EXTRACTIVE_LINE = (
     "Extractive summary: no language model wrote it; these are the conclusion sentences of each "
     "abstract, quoted with their PMIDs."
 )
+#: An extractive summary that quotes nothing (no paper had an abstract) says so instead.
+NOTHING_QUOTED_LINE = "Nothing to quote: no paper given could be summarised; the notes say why."
 
 FlagKind = Literal[
     "invented_citation",  # a PMID the model was not given: removed
@@ -32,6 +34,11 @@ FlagKind = Literal[
     "wrong_measure",  # a number is in the abstract, but not in a sentence about the measure named
     "unsupported_comparison",  # a comparison or yes/no verdict no quoted sentence makes
 ]
+
+
+#: Flags marked on the sentence they concern, where it is shown ("[check: ...]").
+SENTENCE_MARKS: tuple[FlagKind, ...] = ("ungrounded_number", "uncited", "unsupported", "wrong_measure",
+                                        "unsupported_comparison")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +101,17 @@ class Sentence:
     @property
     def shown(self) -> str:
         """The sentence with a visible marker for each problem the checks found."""
-        marks = [f"[check: {f.detail}]" for f in self.flags if f.kind in ("ungrounded_number", "uncited")]
+        marks = [f"[check: {f.detail}]" for f in self.flags if f.kind in SENTENCE_MARKS]
         return " ".join([self.text, *marks])
+
+    @property
+    def supported(self) -> bool:
+        """False when no sentence of the cited abstracts supports it: not to be shown as fact."""
+        return not any(f.kind == "unsupported" for f in self.flags)
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "cited": list(self.cited), "flags": [f.to_json() for f in self.flags],
+                "quotes": [q.to_json() for q in self.quotes]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +139,7 @@ class Finding:
 
     def to_json(self) -> dict:
         return {"pmid": self.pmid, "text": self.text, "source": self.source, "cached": self.cached,
-                "flags": [f.to_json() for f in self.all_flags]}
+                "flags": [f.to_json() for f in self.all_flags], "sentences": [s.to_json() for s in self.sentences]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +190,18 @@ class Summary:
     def label(self) -> str:
         when = self.created_at.strftime("%Y-%m-%d %H:%M")
         if self.model == "extractive":
+            if not any(f.sentences for f in self.findings):
+                return f"{NOTHING_QUOTED_LINE} Made on {when}."
             return f"{EXTRACTIVE_LINE} Made on {when}."
         return f"Written by {self.model} on {when}. {CHECK_LINE}"
+
+    @property
+    def check_report(self) -> str:
+        """What the checks did and found, built from this summary's sentences and flags
+        (:func:`search.summarize.checks.check_report`): it never says a check passed that did not."""
+        from search.summarize.checks import check_report
+
+        return check_report(self)
 
     def to_json(self) -> dict:
         return {
@@ -183,6 +209,7 @@ class Summary:
             "given_pmids": list(self.given_pmids), "cited_pmids": list(self.cited_pmids),
             "flags": [f.to_json() for f in self.all_flags], "model": self.model,
             "created_at": self.created_at.isoformat(timespec="seconds"), "label": self.label,
+            "check_report": self.check_report, "sentences": [s.to_json() for s in self.sentences],
             "fallback": self.fallback, "cached": self.cached, "sent_to": self.sent_to,
             "findings": [f.to_json() for f in self.findings], "stats": [s.to_json() for s in self.stats],
         }
