@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml setup.py ingest/_fastxml.pyx
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, exactly pinned, so nothing pulls a CUDA build of it
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test,train,summaries]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train,summaries,scale]'
 	@touch $(STAMP)
 
 ## browser: Debian's chromium for the browser tests (Playwright's own download does not work offline)
