@@ -105,9 +105,18 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from search.assembly import index_settings
     from search.index.build import IndexManager
 
+    target = None
+    if settings.backend == "milvus":  # the target answers before any work
+        from search.assembly import milvus_target
+        from search.retrieval.milvus.connect import connect
+
+        target = milvus_target(settings)
+        connect(target)
     with open_store(settings, read_only=True, lock=True) as store:
         manager = IndexManager(store, settings.index_dir, index_settings(settings))
         report = manager.build_or_update(progress=True, force=args.force)
+        if target is not None:
+            _publish_milvus(manager, target)
     if report.up_to_date:
         print(f"The search index in {report.index_dir} is up to date ({report.doc_count} records, "
               f"snapshot {report.snapshot}).")
@@ -121,3 +130,20 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  embeddings: {dense.embedded} computed, {dense.kept} kept, {dense.removed} removed")
     print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
     return 0
+
+
+def _publish_milvus(manager, target) -> None:
+    """Write the current snapshot into a new Milvus collection and switch the alias to it
+    (kept when the alias already serves this corpus and model)."""
+    from search.retrieval.milvus.collection import build_from_snapshot
+
+    snap = manager.load()
+    try:
+        built = build_from_snapshot(snap, target, progress=True)
+    finally:
+        snap.close()
+    if built.published:
+        print(f"Milvus: {built.records} records in {built.collection}, published as {target.collection} "
+              f"at {target.uri} ({built.seconds:.1f} s).")
+    else:
+        print(f"Milvus: {target.collection} at {target.uri} already serves this index ({built.collection}).")
