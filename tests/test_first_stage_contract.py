@@ -261,3 +261,15 @@ class TestMilvusLite(ContractSuite):
     @pytest.fixture
     def writable(self, stage):
         return stage
+
+
+class TestMilvusLiteExpressions(TestMilvusLite):
+    """Every restriction that translates sent as a Milvus filter expression (on milvus-lite the
+    engine's plan applies broad ones by over-fetching instead: docs/scale.md)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def stage(cls, target, engine):
+        from search.retrieval.milvus.stage import MilvusFirstStage
+
+        return MilvusFirstStage.open(target, engine.snapshot, expressions=True)

@@ -35,6 +35,9 @@ from search.retrieval.tokenizer import Tokenizer, TokenizerConfig
 
 #: A restriction Milvus cannot express goes as an id list when at most this many records pass.
 ID_LIST_MAX = 20_000
+#: On milvus-lite, a restriction that passes at least this share of the records is applied by
+#: over-fetching the top-k and filtering it here (docs/scale.md, measured).
+BROAD_SHARE = 0.05
 #: Milvus' largest top-k.
 MAX_TOPK = 16_384
 
@@ -46,7 +49,9 @@ class MilvusFirstStage:
 
     def __init__(self, client: Any, target: Target, manifest: dict[str, Any], *,
                  rows_of: dict[str, int] | None = None, embed: Callable[[str], np.ndarray] | None = None,
-                 id_list_max: int = ID_LIST_MAX) -> None:
+                 id_list_max: int = ID_LIST_MAX, expressions: bool = False) -> None:
+        """``expressions``: send every restriction that translates as a filter expression, also
+        on milvus-lite (which indexes no scalar field: see :data:`BROAD_SHARE`)."""
         self.client = client
         self.target = target
         self.name = target.collection  # the alias: a search resolves it once
@@ -54,6 +59,7 @@ class MilvusFirstStage:
         self._rows_of = rows_of
         self._embed = embed
         self.id_list_max = id_list_max
+        self.expressions = expressions
         bm25 = manifest.get("bm25") or {}
         self._scale = 1.0 + float(bm25.get("k1", 1.2))
         self._tokenizer = Tokenizer(TokenizerConfig.from_dict(manifest.get("tokenizer") or {}))
@@ -134,7 +140,10 @@ class MilvusFirstStage:
     # -- helpers -------------------------------------------------------------------------
     def _search(self, data: Any, field: str, metric: str, k: int, restriction: Restriction) -> list[tuple[str, float]]:
         expr, post = self._filter(restriction)
-        limit = min(MAX_TOPK, k if post is None else max(4 * k, 256))
+        limit = k
+        if post is not None:  # over-fetch by the share of records that pass, then grow if short
+            share = max(float(post.mean()), 1e-6) if len(post) else 1.0
+            limit = min(MAX_TOPK, max(256, int(1.5 * k / share) + 16))
         rows_of = self._rows_of
         while True:
             res = self.client.search(self.name, data=[data], anns_field=field, limit=limit, filter=expr,
@@ -156,10 +165,15 @@ class MilvusFirstStage:
             self.last_plan = "ids"
             return f"doc_id in {str_list(list(restriction.only))}", None
         got = translate(restriction)
-        if got.exact or restriction.rows is None:
+        if restriction.rows is None or (got.exact and (self.expressions or not self.target.lite)):
             self.last_plan = "expr"
             return got.expr, None
         rows = np.flatnonzero(restriction.rows)
+        if self.target.lite and len(rows) >= BROAD_SHARE * len(restriction.rows):
+            # milvus-lite indexes no scalar or array field: a broad filter scans every row's
+            # arrays (seconds at 10k records), while a top-k over-fetched by 1/share is cheap
+            self.last_plan = "post"
+            return "", restriction.rows
         if len(rows) <= self.id_list_max:
             self.last_plan = "ids"
             listed = "row in [" + ",".join(map(str, rows.tolist())) + "]"
