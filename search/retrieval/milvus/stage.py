@@ -165,13 +165,14 @@ class MilvusFirstStage:
             self.last_plan = "ids"
             return f"doc_id in {str_list(list(restriction.only))}", None
         got = translate(restriction)
-        if restriction.rows is None or (got.exact and (self.expressions or not self.target.lite)):
+        scalar_only = "ARRAY_CONTAINS" not in got.expr  # milvus-lite scans arrays row by row
+        if restriction.rows is None or (got.exact and (self.expressions or scalar_only or not self.target.lite)):
             self.last_plan = "expr"
             return got.expr, None
         rows = np.flatnonzero(restriction.rows)
         if self.target.lite and len(rows) >= BROAD_SHARE * len(restriction.rows):
-            # milvus-lite indexes no scalar or array field: a broad filter scans every row's
-            # arrays (seconds at 10k records), while a top-k over-fetched by 1/share is cheap
+            # milvus-lite indexes no array field: a broad array filter scans every row's arrays
+            # (seconds at 10k records), while a top-k over-fetched by 1/share is cheap
             self.last_plan = "post"
             return "", restriction.rows
         if len(rows) <= self.id_list_max:
