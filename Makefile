@@ -10,7 +10,7 @@ API_PORT ?= 8000
 # What `make run` needs: the default install plus the app, the summary models (local, or an endpoint) and the HTTP API.
 RUN_EXTRAS := app,summaries,api,endpoint
 # What `make test` needs: every extra, so that no test is skipped for a missing package.
-DEV_EXTRAS := app,summaries,api,endpoint,llamacpp,torch,train,test
+DEV_EXTRAS := app,summaries,api,endpoint,llamacpp,torch,train,test,scale
 RUN_STAMP  := $(VENV)/.installed-run
 DEV_STAMP  := $(VENV)/.installed-dev
 PROJECT_FILES := pyproject.toml

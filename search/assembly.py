@@ -6,7 +6,9 @@ the parts themselves when they need other ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from search.config import Settings
 from search.engine import Engine, EngineConfig
@@ -59,7 +61,27 @@ def open_engine(settings: Settings) -> Engine:
     """The engine over the current index snapshot; it never opens the store, so it works
     while an ingest or index run holds it, and it picks up newer snapshots by itself."""
     reranker = reranker_from(settings)
-    return Engine.open(
+    engine = Engine.open(
         index_dir=settings.index_dir, db_path=settings.db, index_settings=index_settings(settings),
-        config=engine_config(settings, reranker), reranker=reranker,
+        config=engine_config(settings, reranker), reranker=reranker, first_stage=first_stage(settings),
     )
+    if settings.backend != "inprocess":
+        engine.first_stage()  # the backend answers (URI, token, collection of this corpus and model) before any search
+    return engine
+
+
+def milvus_target(settings: Settings) -> Any:
+    """Where MEDSEARCH_MILVUS_URI points (``search/retrieval/milvus/connect.py``)."""
+    from search.retrieval.milvus.connect import Target
+
+    return Target.from_settings(settings.milvus_uri, settings.milvus_collection)
+
+
+def first_stage(settings: Settings) -> Callable[[Any], Any] | None:
+    """The first-stage backend of MEDSEARCH_BACKEND for a snapshot (None: in process)."""
+    if settings.backend != "milvus":
+        return None
+    from search.retrieval.milvus.stage import MilvusFirstStage
+
+    target = milvus_target(settings)
+    return lambda snap: MilvusFirstStage.open(target, snap)

@@ -104,6 +104,19 @@ SETTINGS: dict[str, Setting] = {
     "eutils_url": Setting(
         "NCBI_EUTILS_URL", f"E-utilities base URL (default {NCBI_EUTILS_DEFAULT}): proxies, mirrors."
     ),
+    "backend": Setting(
+        "MEDSEARCH_BACKEND",
+        "First-stage retrieval: inprocess (default: BM25 and vectors in this process) or milvus "
+        "(a Milvus collection at MEDSEARCH_MILVUS_URI; needs the scale extra; docs/scale.md).",
+    ),
+    "milvus_uri": Setting(
+        "MEDSEARCH_MILVUS_URI",
+        "Where the Milvus collection lives: a file path runs milvus-lite embedded (e.g. data/milvus.db), "
+        "http://host:19530 a Milvus server; its token is read from MEDSEARCH_MILVUS_TOKEN, never shown.",
+    ),
+    "milvus_collection": Setting(
+        "MEDSEARCH_MILVUS_COLLECTION", "The collection alias readers search (default medsearch).",
+    ),
     "llm": Setting(
         "MEDSEARCH_LLM",
         "Summary model run on this machine: 'packaged' (default: Qwen2.5-Coder-1.5B-Instruct GGUF from "
@@ -181,6 +194,9 @@ class Settings:
     reranker: str = "packaged"
     search_mode: str | None = None
     allow_download: str = "0"
+    backend: str = "inprocess"
+    milvus_uri: str | None = None
+    milvus_collection: str = "medsearch"
     llm: str = "packaged"
     llm_url: str | None = None
     llm_model_name: str | None = None
@@ -224,6 +240,8 @@ class Settings:
         register_secret(env.get(self.llm_api_key_env))
         register_url_password(self.llm_url)
         register_url_password(self.eutils_url)
+        register_secret(env.get("MEDSEARCH_MILVUS_TOKEN"))
+        register_url_password(self.milvus_uri)
 
     @property
     def models_dir(self) -> Path:
@@ -274,6 +292,26 @@ class Settings:
             *self._extra_problems(),
             None if self.api_rate >= 1 else ("MEDSEARCH_API_RATE must be at least 1.", unset),
             _api_keys_problem(self.api_keys),
+            *self._backend_problems(),
+        ]
+
+    def _backend_problems(self) -> list[tuple[str, str] | None]:
+        """MEDSEARCH_BACKEND and what it needs, checked at start-up (the extra installed, a URI)."""
+        import importlib.util
+
+        got = choice_problem("MEDSEARCH_BACKEND", self.backend, ("inprocess", "milvus"), "Unset it to use the default.")
+        if got or self.backend != "milvus":
+            return [got]
+        return [
+            None if importlib.util.find_spec("pymilvus") else
+            ("MEDSEARCH_BACKEND=milvus needs pymilvus and milvus-lite, which are not installed.",
+             "Install the scale extra: pip install 'medsearch[scale]' (in a checkout: make install-dev)."),
+            None if self.milvus_uri else
+            ("MEDSEARCH_BACKEND=milvus needs MEDSEARCH_MILVUS_URI.",
+             "Set it to a file path (milvus-lite, e.g. data/milvus.db) or to http://host:19530."),
+            None if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection) else
+            (f"MEDSEARCH_MILVUS_COLLECTION {self.milvus_collection!r} is not a Milvus collection name.",
+             "Use letters, digits and underscores, starting with a letter."),
         ]
 
     def _extra_problems(self) -> list[tuple[str, str] | None]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
@@ -53,6 +53,8 @@ from search.results.paging import Ranked, listing, page_hits, sorted_page
 from search.results.result_set import ResultSet, SetRule, asks_for_notices, bm25_relevance, concepts
 from search.results.result_set import match as match_set
 from search.retrieval import fusion as fusion_lib
+from search.retrieval.contract import FirstStage, Restriction, TextQuery
+from search.retrieval.inprocess import InProcessFirstStage
 from search.retrieval.learned_fusion import LearnedFusion, candidate_features
 from search.retrieval.ranking import Fused, Scored
 from search.retrieval.rerank import Reranker, combine, passage
@@ -109,6 +111,8 @@ class Matched:
     qvec: np.ndarray | None
     wide: list[Scored]
     complete: bool  # the dense list holds every allowed record
+    restriction: Restriction = Restriction()  # ``allowed`` as the predicate a first stage translates
+    query_text: str = ""  # the free text the lists are searched with
 
     @property
     def size(self) -> int:
@@ -168,8 +172,14 @@ class Engine:
     def __init__(
         self, snapshot: Snapshot, config: EngineConfig | None = None, reranker: Reranker | None = None,
         learned: LearnedFusion | None = None, *, source: SnapshotSource | None = None, db_path: Path | None = None,
+        first_stage: Callable[[Snapshot], FirstStage] | None = None,
     ) -> None:
+        """``first_stage``: the backend that answers the candidate lists of a snapshot
+        (``search/retrieval/contract.py``; default: the snapshot's own in-process indexes)."""
         self._fixed = snapshot
+        self._stage_of = first_stage or InProcessFirstStage.of_snapshot
+        self._stages: dict[str, FirstStage] = {}
+        self._stages_lock = threading.Lock()
         self.source = source
         self.db_path = db_path
         self.config = config or EngineConfig()
@@ -185,7 +195,7 @@ class Engine:
     def open(
         cls, *, index_dir: str | Path | None = None, db_path: str | Path | None = None,
         index_settings: IndexSettings | None = None, config: EngineConfig | None = None,
-        reranker: Reranker | None = None,
+        reranker: Reranker | None = None, first_stage: Callable[[Snapshot], FirstStage] | None = None,
     ) -> Engine:
         """The engine over the current snapshot of ``index_dir`` (default: beside ``db_path``)."""
         if index_dir is None:
@@ -193,7 +203,8 @@ class Engine:
                 raise ConfigError("Engine.open needs index_dir or db_path.", hint="Pass the index folder.")
             index_dir = default_index_dir(db_path)
         source = SnapshotSource(Path(index_dir), index_settings or IndexSettings())
-        return cls(source.get(), config, reranker, source=source, db_path=Path(db_path) if db_path else None)
+        return cls(source.get(), config, reranker, source=source, db_path=Path(db_path) if db_path else None,
+                   first_stage=first_stage)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -202,6 +213,19 @@ class Engine:
             return self._fixed
         self._fixed = self.source.get()
         return self._fixed
+
+    def first_stage(self, snap: Snapshot | None = None) -> FirstStage:
+        """The backend that answers first-stage searches over ``snap`` (one per snapshot)."""
+        snap = snap or self.snapshot
+        key = str(snap.folder)
+        stage = self._stages.get(key)
+        if stage is None:
+            with self._stages_lock:
+                stage = self._stages.get(key)
+                if stage is None:
+                    stage = self._stage_of(snap)
+                    self._stages = {key: stage}  # the previous snapshot's stage is released
+        return stage
 
     def status(self) -> IndexStatus:
         """Whether the snapshot is behind the store, and whether a writer is at work."""
@@ -278,11 +302,18 @@ class Engine:
         # everywhere: what the relevance side reads, never the filters (they only narrow) and
         # never notices (asked-for notices join by their words, so asking only adds them)
         allowed, everywhere = mask, None
+        clauses = self.restriction(parsed, filters)
+        notices_pass = True
         notice = snap.records.columns().notice
         if notice.any():
             everywhere = ~notice
             if not (filters.include_notices or asks_for_notices(parsed.restriction)):
                 allowed = everywhere if mask is None else mask & everywhere
+                notices_pass = False
+        stage = self.first_stage(snap)
+        query = TextQuery(parsed.free_text, tokens)
+        nowhere_notices = Restriction(notices=everywhere is None, rows=everywhere)
+        restricted = Restriction(clauses, filters, notices_pass, rows=allowed)
         found = concepts(parsed.free_text, self._tokenizer())
         rule = self.config.result_set
         qvec = None
@@ -299,15 +330,15 @@ class Engine:
             timings["bm25"] = ms(t)
         if mode != "bm25" and known:
             t = time.perf_counter()
-            qvec = snap.dense.query_vector(parsed.free_text)  # type: ignore[union-attr]
+            qvec = stage.query_vector(parsed.free_text)
             timings["embed"] = ms(t)
             t = time.perf_counter()
-            wide = snap.dense.search(qvec, dense_depth, everywhere)  # type: ignore[union-attr]
+            wide = stage.search_vector(qvec, dense_depth, nowhere_notices)
             timings["dense"] = ms(t)
             semantic = wide
             if kind == "fused" and self.config.fusion == "learned":
                 t = time.perf_counter()
-                semantic = self.fused_candidates(snap, parsed.free_text, tokens, qvec, everywhere, wide)
+                semantic = self.fused_candidates(snap, query.text, tokens, qvec, nowhere_notices, wide)
                 timings["fusion"] = ms(t)
         t = time.perf_counter()
         kind_rule = rule if self.config.fusion == "learned" else replace(rule, fused_threshold=None)
@@ -317,14 +348,16 @@ class Engine:
         # notices too, or none are allowed
         notices_allowed = everywhere is not None and (allowed is None or bool((allowed & notice).any()))
         complete = len(wide) < dense_depth and not notices_allowed
-        return Matched(result, allowed, qvec, wide, complete)
+        return Matched(result, allowed, qvec, wide, complete, restricted, parsed.free_text)
 
     def fused_candidates(self, snap: Snapshot, text: str, tokens: Sequence[str], qvec: np.ndarray,
-                         allowed: np.ndarray | None, wide: Sequence[Scored]) -> list[Scored]:
+                         allowed: Restriction | np.ndarray | None, wide: Sequence[Scored]) -> list[Scored]:
         """The learned-fusion scores of the BM25 and dense top ``depth`` under ``allowed`` (the
-        dense list taken from ``wide``, the dense top under the same mask), best first."""
+        dense list taken from ``wide``, the dense top under the same restriction), best first."""
         depth = self.config.depth
-        bm25 = snap.lexical.search_tokens(list(tokens), depth, allowed)
+        if not isinstance(allowed, Restriction):
+            allowed = Restriction(rows=allowed)
+        bm25 = self.first_stage(snap).search_text(TextQuery(text, tuple(tokens)), depth, allowed)
         return [Scored(f.doc_id, f.score) for f in self._learned(snap, text, qvec, bm25, list(wide[:depth]))]
 
     def _notes(self, snap: Snapshot, parsed: ParsedQuery, found: Matched, filtered: bool) -> tuple[tuple[str, ...], str]:
@@ -414,9 +447,10 @@ class Engine:
         bm25: list[Scored] = []
         dense: list[Scored] = []
         allowed = found.allowed
+        stage = self.first_stage(snap)
         if mode != "dense":
             t = time.perf_counter()
-            bm25 = snap.lexical.search_tokens(list(tokens), depth, allowed)
+            bm25 = stage.search_text(TextQuery(found.query_text, tokens), depth, found.restriction)
             timings["bm25"] = timings.get("bm25", 0.0) + ms(t)
         if mode != "bm25":
             t = time.perf_counter()
@@ -426,7 +460,7 @@ class Engine:
                 dense = kept[:depth]
             else:
                 # a dense mode: the snapshot has a dense index and found.qvec is the query's vector
-                dense = snap.dense.search(cast(np.ndarray, found.qvec), depth, allowed)  # type: ignore[union-attr]
+                dense = stage.search_vector(cast(np.ndarray, found.qvec), depth, found.restriction)
             timings["dense"] = timings.get("dense", 0.0) + ms(t)
         return bm25, dense
 
@@ -484,7 +518,7 @@ class Engine:
 
     def _learned(self, snap: Snapshot, query: str, qvec, bm25: list[Scored], dense: list[Scored]) -> list[Fused]:
         """Learned fusion (search.retrieval.learned_fusion): the model scores every candidate of either list."""
-        ids, matrix = candidate_features(snap, self._tokenizer(), query, qvec, bm25, dense)
+        ids, matrix = candidate_features(snap, self._tokenizer(), query, qvec, bm25, dense, self.first_stage(snap))
         if not ids:
             return []
         scores = self.learned.score(matrix)  # type: ignore[union-attr]
@@ -619,7 +653,8 @@ class Engine:
         t = time.perf_counter()
         near = similar_lib.nearest(snap, doc_id, allowed, self._tokenize, k=k, depth=self.config.depth,
                                    max_terms=self.config.max_query_terms, include_notices=include_notices,
-                                   method=method, bm25_weight=bm25_weight)
+                                   method=method, bm25_weight=bm25_weight, stage=self.first_stage(snap),
+                                   restriction=Restriction(self.restriction(None, filters), filters))
         return replace(near, timings_ms={**timings, "similar": ms(t)})
 
     def articles(self, doc_ids: Sequence[str]) -> dict[str, Article]:

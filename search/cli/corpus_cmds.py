@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ingest.errors import ConfigError
 from search.cli.common import open_store, print_json, safe_line
 from search.config import Settings
 
@@ -32,6 +33,16 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="build a new snapshot even if the current one is up to date and intact")
     index.add_argument("--if-records", action="store_true",
                        help="do nothing (exit 0) when the store has no records yet (`make run` on a new clone)")
+    index.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="embed as a Ray Data job: a local Ray without ADDRESS, a cluster with host:port "
+                       "(needs the scale extra; resumable; docs/scale.md)")
+    index.add_argument("--ray-workers", type=int, default=2, metavar="N",
+                       help="embedding actors of the Ray job (default 2)")
+    index.add_argument("--vectors", type=Path, metavar="FILE",
+                       help="import precomputed vectors keyed by PMID (Parquet: pmid, vector; or NumPy FILE.npy "
+                       "with FILE.ids.txt and FILE.json) made by the configured model, instead of computing them")
+    index.add_argument("--allow-unknown", action="store_true",
+                       help="with --vectors: skip ids the store does not hold instead of refusing the file")
     index.set_defaults(handler=cmd_index)
 
 
@@ -110,12 +121,28 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if args.if_records and not settings.db.exists():
         print(f"No records in {settings.db} yet: nothing to index. The app's first-run screen loads some.")
         return 0
+    target = None
+    if settings.backend == "milvus":  # the target answers before any work
+        from search.assembly import milvus_target
+        from search.retrieval.milvus.connect import connect
+
+        target = milvus_target(settings)
+        connect(target)
+    if args.ray is not None:
+        from search.index.ray_embed import check_address, require_ray
+
+        require_ray()
+        check_address(args.ray or None)
     with open_store(settings, read_only=True, lock=True) as store:
         if args.if_records and store.count() == 0:
             print(f"No records in {settings.db} yet: nothing to index. The app's first-run screen loads some.")
             return 0
         manager = IndexManager(store, settings.index_dir, index_settings(settings))
+        if args.vectors is not None or args.ray is not None:
+            _precompute(args, settings, manager)
         report = manager.build_or_update(progress=True, force=args.force)
+        if target is not None:
+            _publish_milvus(manager, target)
     if report.up_to_date:
         print(f"The search index in {report.index_dir} is up to date ({report.doc_count} records, "
               f"snapshot {report.snapshot}).")
@@ -129,3 +156,53 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  embeddings: {dense.embedded} computed, {dense.kept} kept, {dense.removed} removed")
     print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
     return 0
+
+
+def _publish_milvus(manager, target) -> None:
+    """Write the current snapshot into a new Milvus collection and switch the alias to it
+    (kept when the alias already serves this corpus and model)."""
+    from search.retrieval.milvus.collection import build_from_snapshot
+
+    snap = manager.load()
+    try:
+        built = build_from_snapshot(snap, target, progress=True)
+    finally:
+        snap.close()
+    if built.published:
+        print(f"Milvus: {built.records} records in {built.collection}, published as {target.collection} "
+              f"at {target.uri} ({built.seconds:.1f} s).")
+    else:
+        print(f"Milvus: {target.collection} at {target.uri} already serves this index ({built.collection}).")
+
+
+def _precompute(args: argparse.Namespace, settings: Settings, manager) -> None:
+    """--vectors and --ray: vectors into the build's journal, before the plain build takes them."""
+    from search.retrieval.dense import DenseParams
+
+    if manager.settings.embedder is None:
+        raise ConfigError("--vectors and --ray need an embedding model (MEDSEARCH_EMBEDDING_MODEL is none).",
+                          hint="Set the model that made the vectors, or index without them.")
+    embedder = manager.embedder()
+    params = DenseParams.of(embedder)
+    if args.vectors is not None:
+        from search.index.vectors_import import import_vectors
+
+        got = import_vectors(manager.store, manager.index_dir, params, args.vectors, allow_unknown=args.allow_unknown)
+        print(f"Vectors: {got.imported:,} imported from {got.path}; {got.missing:,} records to embed"
+              + (f"; {got.unknown:,} unknown ids skipped (e.g. {', '.join(got.unknown_examples)})" if got.unknown else ""))
+    if args.ray is not None:
+        from search.index.journal import EmbeddingJournal
+        from search.index.ray_embed import embed_on_ray, pending
+
+        if args.ray_workers < 1:
+            raise ConfigError("--ray-workers must be at least 1.", hint="E.g. --ray-workers 2.")
+        previous = set(manager._previous_dense(embedder).text_hashes)
+        todo, skipped = pending(manager.store, manager.index_dir, params, previous)
+        s = manager.settings
+        ray_report = embed_on_ray(
+            todo, EmbeddingJournal(manager.index_dir, params),
+            {"name": s.embedder, "backend": s.backend, "query_prefix": s.query_prefix, "doc_prefix": s.doc_prefix,
+             "allow_download": s.allow_download},
+            address=args.ray or None, workers=args.ray_workers, skipped=skipped)
+        print(f"Ray: {ray_report.embedded:,} texts embedded by {ray_report.workers} workers in "
+              f"{ray_report.seconds:.1f} s ({ray_report.skipped:,} already embedded)")

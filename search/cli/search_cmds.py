@@ -158,6 +158,15 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _milvus_target(settings: Settings):
+    """With MEDSEARCH_BACKEND=milvus, where eval writes its collections (else None)."""
+    if settings.backend != "milvus":
+        return None
+    from search.assembly import milvus_target
+
+    return milvus_target(settings)
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from search.assembly import engine_config, index_settings, reranker_from
     from search.engine import MODES
@@ -168,7 +177,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     report = evaluate_beir(
         args.beir_dir, split=args.split, modes=modes, cache_dir=args.cache_dir or settings.home / "eval",
         config=engine_config(settings, reranker), index_settings=index_settings(settings),
-        reranker=reranker, progress=not args.json, sets=args.sets,
+        reranker=reranker, progress=not args.json, sets=args.sets, milvus=_milvus_target(settings),
     )
     if args.json:
         print_json(report.to_json())

@@ -10,10 +10,13 @@ trec_eval's definitions with linear gain (``search.eval.metrics``).
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ingest.beir import load_qrels, load_queries
 from ingest.errors import SourceError
@@ -103,6 +106,7 @@ def evaluate_beir(
     reranker: Reranker | None = None,
     progress: bool = True,
     sets: bool = False,
+    milvus: Any = None,
 ) -> EvalReport:
     """Ingest, index and search a BEIR folder; metrics for each mode in ``modes``, and with
     ``sets`` the result sets' size, recall and precision under each rule (search.eval.sets)."""
@@ -115,7 +119,17 @@ def evaluate_beir(
     with eval_store(folder, Path(cache_dir), progress) as store:
         manager = IndexManager(store, None, index_settings)
         manager.build_or_update(progress=progress)
-        engine = Engine(manager.load(), config, reranker)
+        snap = manager.load()
+        stage = None
+        if milvus is not None:  # a search/retrieval/milvus/connect.Target: the same snapshot, in Milvus
+            from search.retrieval.milvus.collection import build_from_snapshot
+            from search.retrieval.milvus.stage import MilvusFirstStage
+
+            slug = re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
+            target = dataclasses.replace(milvus, collection=f"{milvus.collection}_{slug}")  # one per corpus
+            build_from_snapshot(snap, target, progress=False)
+            stage = lambda s: MilvusFirstStage.open(target, s)  # noqa: E731
+        engine = Engine(snap, config, reranker, first_stage=stage)
         report = EvalReport(folder, split, config.mode, store.count())
         for mode in modes:
             report.results[mode] = _one_mode(engine, queries, qrels, mode, progress)

@@ -18,7 +18,8 @@ and, unless asked, retraction notices are masked out *before* each top-k, like a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Near:
 
 def nearest(snap, doc_id: str, mask: np.ndarray | None, tokenize: Callable[[str], list[str]], *, k: int,
             depth: int, max_terms: int, include_notices: bool = False, method: str = DEFAULT_METHOD,
-            bm25_weight: float = BM25_WEIGHT) -> Near:
+            bm25_weight: float = BM25_WEIGHT, stage: Any = None, restriction: Any = None) -> Near:
     """The ``k`` records of ``snap`` nearest to ``doc_id`` among those ``mask`` allows (None: all).
 
     The BM25 query keeps its repeats (a word of both the title and a major topic counts
@@ -65,7 +66,10 @@ def nearest(snap, doc_id: str, mask: np.ndarray | None, tokenize: Callable[[str]
     tokens = tokenize(text)
     kept = set(list(dict.fromkeys(tokens))[:max_terms])
     tokens = [t for t in tokens if t in kept]
-    bm25, dense, fused = neighbours(snap, row, tokens, allowed, max(k, depth), method, bm25_weight)
+    if restriction is not None:  # the predicate of ``allowed``, for a first stage that translates it
+        restriction = replace(restriction, notices=include_notices, exclude=(doc_id,), rows=allowed)
+    bm25, dense, fused = neighbours(snap, row, tokens, allowed, max(k, depth), method, bm25_weight, stage,
+                                    restriction)
     fused_at = {f.doc_id: (float(f.score), f.fused_rank) for f in fused if f.fused_rank is not None}
     hits = page_hits(fused[:k], bm25, dense, fused_at, {})
     return Near(doc_id, text, tuple(tokens), hits, int(allowed.sum()))
@@ -78,22 +82,29 @@ def query_text(title: str, major_topics: Sequence[str]) -> str:
 
 def neighbours(
     snap, row: int, tokens: Sequence[str], mask: np.ndarray, depth: int, method: str = DEFAULT_METHOD,
-    bm25_weight: float = BM25_WEIGHT,
+    bm25_weight: float = BM25_WEIGHT, stage: Any = None, restriction: Any = None,
 ) -> tuple[list[Scored], list[Scored], list[Fused]]:
     """(BM25 list, dense list, fused list) of the records nearest to index row ``row``.
 
     ``snap`` is a loaded snapshot; ``mask`` must already exclude the paper itself.
-    Without a dense index (BM25-only snapshots) the BM25 list alone ranks.
+    Without a dense index (BM25-only snapshots) the BM25 list alone ranks. ``stage`` answers
+    both lists (``search/retrieval/contract.py``; None: the snapshot's in-process indexes) under
+    ``restriction`` (None: ``mask`` alone).
     """
+    from search.retrieval.contract import Restriction, TextQuery
+    from search.retrieval.inprocess import InProcessFirstStage
+
+    stage = stage or InProcessFirstStage.of_snapshot(snap)
+    restriction = restriction or Restriction(rows=mask)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; one of {METHODS}")
     use_dense = snap.dense is not None and method != "bm25"
     use_bm25 = bool(tokens) and (method != "dense" or snap.dense is None)
-    bm25 = snap.lexical.search_tokens(list(tokens), depth, mask) if use_bm25 else []
+    bm25 = stage.search_text(TextQuery(" ".join(tokens), tuple(tokens)), depth, restriction) if use_bm25 else []
     dense: list[Scored] = []
     if use_dense:
         vec = np.asarray(snap.dense.vectors[row], dtype=np.float32)
-        dense = snap.dense.search(vec, depth, mask)
+        dense = stage.search_vector(vec, depth, restriction)
     if not (use_dense and use_bm25):
         return bm25, dense, [Fused(d, s, None) for d, s in (bm25 or dense)]
     if method == "rrf":

@@ -73,18 +73,25 @@ def features(
 
 def candidate_features(
     snapshot: Any, tokenize: Tokenizer, query: str, qvec: np.ndarray,
-    bm25: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]],
+    bm25: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]], stage: Any = None,
 ) -> tuple[list[str], np.ndarray]:
     """Candidates (union of both lists, BM25's first) and their features, with exact scores of
     both retrievers for every candidate (one missing from a list still gets its score).
-    ``snapshot`` is a loaded index snapshot (``search.index.snapshot.Snapshot``)."""
+    ``snapshot`` is a loaded index snapshot (``search.index.snapshot.Snapshot``); ``stage`` the
+    first stage that scores (``search/retrieval/contract.py``; None: the snapshot's own indexes)."""
     ids = list(dict.fromkeys([d for d, _ in bm25] + [d for d, _ in dense]))
     if not ids:
         return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
-    rows_of = snapshot.rows_of()
-    rows = np.array([rows_of[d] for d in ids])
-    bm = np.asarray(snapshot.lexical.scores(query), dtype=np.float32)[rows]
-    dn = np.asarray(snapshot.dense.scores(qvec, rows), dtype=np.float32)
+    if stage is None:
+        rows_of = snapshot.rows_of()
+        rows = np.array([rows_of[d] for d in ids])
+        bm = np.asarray(snapshot.lexical.scores(query), dtype=np.float32)[rows]
+        dn = np.asarray(snapshot.dense.scores(qvec, rows), dtype=np.float32)
+    else:
+        from search.retrieval.contract import TextQuery
+
+        bm = np.asarray(stage.text_scores(TextQuery(query, tuple(tokenize(query))), ids), dtype=np.float32)
+        dn = np.asarray(stage.vector_scores(qvec, ids), dtype=np.float32)
     b_ranks = {d: r for r, (d, _) in enumerate(bm25, start=1)}
     d_ranks = {d: r for r, (d, _) in enumerate(dense, start=1)}
     texts = snapshot.records.texts(ids)

@@ -1,0 +1,120 @@
+"""``medsearch index --ray [ADDRESS]``: the embedding of a build as a Ray Data job.
+
+Embedding is the long part of a build (``docs/scale.md``: months for all of PubMed on 2
+cores). Here it runs as a Ray Data ``map_batches`` over the texts the build would embed,
+on a local Ray (no address: this machine, ``workers`` actors) or on a cluster by address,
+with the same model and settings, and each finished batch goes into the build's embedding
+journal (``search/index/journal.py``) as it arrives. The plain build then runs and finds
+every vector there, so it writes the same snapshot (or Milvus collection) as the plain
+path; an interrupted job loses only the batches in flight, and a rerun embeds only the rest.
+
+Ray is the ``scale`` extra, imported only here. An address that does not answer is an error
+before any work.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.errors import ConfigError, SearchIndexError
+from search.index.journal import EmbeddingJournal
+
+BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RayReport:
+    embedded: int  # texts embedded by the job
+    skipped: int  # texts already embedded (the previous snapshot, or an interrupted job)
+    workers: int
+    seconds: float
+
+
+def require_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError("--ray needs Ray, which is not installed.",
+                          hint="Install the scale extra: pip install -e '.[scale]'") from exc
+    return ray
+
+
+def check_address(address: str | None, timeout: float = 5.0) -> None:
+    """A Ray address (``host:port`` or ``ray://host:port``) must answer before any work."""
+    if not address or address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"The Ray address {address!r} is not host:port.", hint="E.g. --ray 10.0.0.5:6379.")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise SearchIndexError(f"The Ray cluster at {address} does not answer ({exc.strerror or exc}).",
+                               hint="Check the address (ray status on the head node prints it), or run "
+                               "--ray without an address for a local Ray.") from None
+
+
+def pending(store, index_dir: Path, params, previous_hashes: set[str]) -> tuple[list[tuple[str, str]], int]:
+    """(text hash, text) of the records the build would embed, and how many it would not."""
+    from search.index.documents import iter_documents
+
+    journal = EmbeddingJournal(index_dir, params).vectors()
+    seen: set[str] = set()
+    todo: list[tuple[str, str]] = []
+    skipped = 0
+    for doc in iter_documents(store):
+        h = doc.text_hash
+        if h in seen:
+            continue
+        seen.add(h)
+        if h in previous_hashes or h in journal:
+            skipped += 1
+        else:
+            todo.append((h, doc.text))
+    return todo, skipped
+
+
+class _Embed:
+    """One Ray actor: loads the model once, embeds batches of texts."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        from search.retrieval.encoders import load_embedder
+
+        self.embedder = load_embedder(**settings)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        vectors = self.embedder.embed_documents(list(batch["text"]), batch_size=64)
+        return {"hash": batch["hash"], "vector": np.asarray(vectors, dtype=np.float32)}
+
+
+def embed_on_ray(todo: list[tuple[str, str]], journal: EmbeddingJournal, embedder_settings: dict[str, Any], *,
+                 address: str | None, workers: int, skipped: int = 0, batch: int = BATCH) -> RayReport:
+    """Embed ``todo`` on Ray, each finished batch kept in ``journal`` as it arrives."""
+    ray = require_ray()
+    check_address(address)
+    start = time.perf_counter()
+    if not todo:
+        return RayReport(0, skipped, workers, 0.0)
+    kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+    ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, **kwargs)
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ds = ray.data.from_items([{"hash": h, "text": t} for h, t in todo], override_num_blocks=max(1, len(todo) // batch))
+        out = ds.map_batches(_Embed, fn_constructor_kwargs={"settings": embedder_settings}, batch_size=batch,
+                             concurrency=workers, num_cpus=1, batch_format="numpy")
+        done = 0
+        for got in out.iter_batches(batch_size=batch, batch_format="numpy"):
+            journal.record([str(h) for h in got["hash"]], np.stack(got["vector"]))
+            done += len(got["hash"])
+    finally:
+        ray.shutdown()
+    return RayReport(done, skipped, workers, round(time.perf_counter() - start, 2))
