@@ -30,7 +30,7 @@ def test_without_the_scale_extra_the_setting_names_the_install_command(monkeypat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pymilvus" else real(name, *a))
     with pytest.raises(ConfigError, match="needs pymilvus") as err:
         Settings.from_env({"MEDSEARCH_BACKEND": "milvus", "MEDSEARCH_MILVUS_URI": "data/m.db"})
-    assert "pip install -e '.[scale]'" in (err.value.hint or "")
+    assert "pip install 'medsearch[scale]'" in (err.value.hint or "")
 
 
 def test_an_unreachable_server_is_an_error_that_never_shows_the_token():
