@@ -95,6 +95,23 @@ class _Embed:
         return {"hash": batch["hash"], "vector": np.asarray(vectors, dtype=np.float32)}
 
 
+#: Tries at starting a local Ray: its raylet must register within a fixed 30 s, which a loaded
+#: small machine can miss once (seen on 2 shared cores); a second start then succeeds.
+LOCAL_START_TRIES = 3
+
+
+def _init(ray: Any, kwargs: dict[str, Any], *, local: bool) -> None:
+    """``ray.init``; a local start that timed out is retried (a cluster's address is not)."""
+    for attempt in range(1, (LOCAL_START_TRIES if local else 1) + 1):
+        try:
+            ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, **kwargs)
+            return
+        except Exception as exc:  # ray raises a bare Exception for a start-up time-out
+            if not local or "timed out during startup" not in str(exc) or attempt == LOCAL_START_TRIES:
+                raise
+            ray.shutdown()
+
+
 def embed_on_ray(todo: list[tuple[str, str]], journal: EmbeddingJournal, embedder_settings: dict[str, Any], *,
                  address: str | None, workers: int, skipped: int = 0, batch: int = BATCH) -> RayReport:
     """Embed ``todo`` on Ray, each finished batch kept in ``journal`` as it arrives."""
@@ -104,7 +121,7 @@ def embed_on_ray(todo: list[tuple[str, str]], journal: EmbeddingJournal, embedde
     if not todo:
         return RayReport(0, skipped, workers, 0.0)
     kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-    ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, **kwargs)
+    _init(ray, kwargs, local=not address)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
