@@ -9,7 +9,6 @@ and the library opens its file for one short transaction per operation.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ from search.api import DEFAULT_HOST, DEFAULT_PORT  # noqa: F401 - where serve li
 from search.api.access import Access
 from search.api.keys import KeyRing
 from search.api.ratelimit import RateLimiter
+from search.llm.endpoint import is_loopback
 
 if TYPE_CHECKING:
     from search.config import Settings
@@ -33,15 +33,6 @@ class ApiServices:
     library: Library
     access: Access
     summary_papers: int = 5  # how many top results an overview reads
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def make_access(settings: Settings, *, host: str, open_reads: bool) -> Access:
