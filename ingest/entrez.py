@@ -295,6 +295,14 @@ class EntrezClient:
             self._split(_Window(window.term, since or EARLIEST, until or _tomorrow(), datetype), found, top)
         return self._result(top, list(found), expect=top.count)
 
+    def count(self, query: str, *, since: date | None = None, until: date | None = None) -> tuple[int, list[str]]:
+        """How many records match ``query`` entered (edat) in [since, until], and PubMed's
+        warnings: one esearch with no ids (``medsearch ingest pubmed`` asks it before a new
+        store file is created, so an unreachable PubMed writes nothing)."""
+        _check_dates(since, until)
+        page = self._esearch(_Window(check_query(query), since, until), retmax=0)
+        return page.count, page.warnings
+
     def search_top(
         self,
         query: str,

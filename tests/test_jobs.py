@@ -191,8 +191,38 @@ def test_a_pubmed_query_with_no_hits_exits_2_and_is_not_remembered(server, tmp_p
     assert out.returncode == 2, out.stdout + out.stderr
     assert "error: PubMed finds no records for 'qwertyuiopzzz'" in out.stderr
     assert "Check the query in PubMed" in out.stderr
-    with Store(db, read_only=True) as store:
-        assert store.count() == 0 and store.pubmed_queries() == []
+    assert not db.exists()  # PubMed was asked before the store file was created
+
+
+def test_a_pubmed_query_with_pubmed_unreachable_exits_2_and_creates_no_store(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from ingest import eutils_http
+    from search.cli import main
+
+    with socket.socket() as s:  # a port on this machine where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(eutils_http.EntrezConfig, "__init__", _no_backoff(eutils_http.EntrezConfig.__init__))
+    for name in [k for k in os.environ if k.startswith(("MEDSEARCH_", "NCBI_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NCBI_EUTILS_URL", f"http://127.0.0.1:{port}/entrez/eutils/")
+    monkeypatch.setenv("NCBI_EMAIL", "me@example.org")
+    db = tmp_path / "new" / "store.duckdb"
+    assert main(["--db", str(db), "ingest", "pubmed", "asthma", "--max", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "error: NCBI esearch failed after" in err and "Connection refused" in err
+    assert "check your network connection" in err
+    assert not db.exists() and not db.parent.exists()
+
+
+def _no_backoff(init):
+    """EntrezConfig.__init__ with retries that do not wait (connection refused is retried)."""
+
+    def wrapped(self, *args, **kwargs):
+        init(self, *args, **{**kwargs, "backoff_factor": 0.0})
+
+    return wrapped
 
 
 def test_the_error_of_a_command_is_its_last_error_line_with_its_hint_else_its_last_line(tmp_path):

@@ -158,11 +158,17 @@ def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest_pubmed(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.pipeline import ingest_pubmed
-    from ingest.pubmed_update import QuerySpec
+    from ingest.pubmed_update import QuerySpec, no_hits
 
     # the query and dates are checked before anything opens or goes out
     spec = QuerySpec(args.query, args.max_records, args.sort, args.since, args.until)
     client = entrez_client(args, settings)
+    if not settings.db.exists():
+        # a new store: PubMed must answer, with hits, before the store file is created, so an
+        # unreachable PubMed or a query with no hits leaves nothing behind (exit 2)
+        found, warnings = client.count(spec.query, since=spec.since, until=spec.until)
+        if found == 0:
+            raise no_hits(spec, warnings)
     with open_store(settings) as store:
         report = ingest_pubmed(
             store, client, spec.query, max_records=spec.max_records, sort=spec.sort,
