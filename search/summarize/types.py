@@ -60,19 +60,27 @@ class Paper:
     abstract: str
     year: int | None = None
     is_retracted: bool = False
+    #: The indexers' subject terms (MeSH headings, substance names, author keywords): the topic
+    #: gate reads them beside the title and abstract; the model never sees them.
+    subjects: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
-        """Changes whenever anything the model reads, or the retraction status, changes."""
-        text = "\x1f".join((self.pmid, self.title, self.abstract, str(self.is_retracted)))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        """Changes whenever anything the model reads, the retraction status, or the subject terms
+        the topic gate reads change."""
+        parts = (self.pmid, self.title, self.abstract, str(self.is_retracted))
+        if self.subjects:
+            parts += ("\x1e".join(self.subjects),)
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
     @classmethod
     def from_article(cls, article) -> Paper:
         """From an :class:`ingest.records.Article`."""
+        subjects = (*(m.descriptor for m in article.mesh_headings), *(c.name for c in article.chemicals),
+                    *(k.text for k in article.keywords))
         return cls(pmid=article.pmid or article.doc_id, title=article.title,
                    abstract=article.abstract_text, year=article.pub_year,
-                   is_retracted=article.is_retracted)
+                   is_retracted=article.is_retracted, subjects=tuple(dict.fromkeys(subjects)))
 
 
 @dataclass(frozen=True, slots=True)
