@@ -162,3 +162,28 @@ def test_the_tldr_of_a_record_without_an_abstract_quotes_nothing(corpus, tmp_pat
     added = " ".join(h.value for h in at.html if h.value not in before)  # what the TL;DR drew
     assert "quoted" not in added.lower() and "Extractive summary" not in added
     assert model.requests == []
+
+
+class _Loadable:
+    """A model with what the app's preload may call, recording the calls."""
+
+    def __init__(self, warm: bool) -> None:
+        self.calls: list[str] = []
+        if warm:
+            self.warm_up = lambda: self.calls.append("warm_up")
+
+    def load(self) -> None:
+        self.calls.append("load")
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_preload_warms_a_model_that_compiles_on_first_use_else_only_loads_it(warm):
+    from search.summarize import Summarizer
+    from webapp.services import preload_summary_model
+
+    model = _Loadable(warm)
+    thread = preload_summary_model(Summarizer(model))  # type: ignore[arg-type]
+    assert thread is not None
+    thread.join(10)
+    assert model.calls == (["warm_up"] if warm else ["load"])
+    assert preload_summary_model(Summarizer(None)) is None  # extractive: nothing to load

@@ -148,3 +148,14 @@ def test_a_stream_closed_early_frees_the_model_for_the_next_request(model):
     greedy = "".join(model.stream(messages, GenerationOptions(max_tokens=8)))
     sampled = "".join(model.stream(messages, GenerationOptions(max_tokens=8, temperature=0.7)))
     assert greedy.strip() and sampled.strip()
+
+
+def test_a_warmed_up_model_writes_the_same_text_as_a_cold_one(model):
+    from search.llm import GenerationOptions, Message
+
+    messages = [Message("system", "You answer briefly."), Message("user", "Name three fruits.")]
+    cold = "".join(model.stream(messages, GenerationOptions(max_tokens=12)))
+    warm_up = getattr(model, "warm_up", None) or model.load  # the app's preload (OpenVINO compiles)
+    warm_up()
+    warm_up()  # a second call does nothing more
+    assert "".join(model.stream(messages, GenerationOptions(max_tokens=12))) == cold

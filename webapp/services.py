@@ -80,9 +80,10 @@ def warm_up(engine: Engine) -> None:
 
 
 def preload_summary_model(summarizer: Summarizer) -> threading.Thread | None:
-    """Load a local summary model in a background thread (seconds, ~2 GB of memory), so that the
-    first summary asked for does not wait for it; a model at an endpoint has nothing to load."""
-    load = getattr(summarizer.model, "load", None)
+    """Load a local summary model in a background thread (seconds, ~2 GB of memory) and, where the
+    runtime compiles on its first generation (OpenVINO), write one token, so that the first
+    summary asked for waits for neither; a model at an endpoint has nothing to load."""
+    load = getattr(summarizer.model, "warm_up", None) or getattr(summarizer.model, "load", None)
     if load is None:
         return None
 
