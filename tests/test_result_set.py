@@ -84,7 +84,7 @@ def test_a_long_question_needs_a_share_of_its_words(lexical):
 
 
 def test_the_relevance_side_adds_records_above_its_cut_and_the_mask_narrows(lexical):
-    rule = SetRule(all_up_to=3, fused_threshold=0.5)
+    rule = SetRule(all_up_to=3, fused_threshold=0.5, few=0)
     semantic = [Scored("g", 0.9), Scored("c", 0.6), Scored("b", 0.4)]  # b is under the cut
     assert matched(lexical, "asthma children", "hybrid", rule, semantic) == {"a", "g", "c"}
     allowed = np.array([d != "g" for d in lexical.doc_ids])
@@ -93,7 +93,7 @@ def test_the_relevance_side_adds_records_above_its_cut_and_the_mask_narrows(lexi
 
 
 def test_a_long_question_trusts_the_relevance_model_further_than_a_keyword_query(lexical):
-    rule = SetRule(all_up_to=2, share=0.5, fused_threshold=0.5, question_fused_threshold=0.1)
+    rule = SetRule(all_up_to=2, share=0.5, fused_threshold=0.5, question_fused_threshold=0.1, few=0)
     semantic = [Scored("g", 0.9), Scored("e", 0.3), Scored("f", 0.05)]  # none shares a word
     assert rule.threshold("hybrid", 2) == 0.5 and rule.threshold("rerank", 3) == 0.1
     assert rule.threshold("dense", 3) == rule.dense_threshold  # the cosine cut is one for every query
@@ -103,6 +103,23 @@ def test_a_long_question_trusts_the_relevance_model_further_than_a_keyword_query
     assert question == {"a", "c", "g", "e"}  # and above the question's (2 of its 4 words: a, c)
     same = replace(rule, question_fused_threshold=None)
     assert same.threshold("hybrid", 3) == 0.5
+
+
+def test_a_keyword_query_with_fewer_matches_than_a_page_takes_the_questions_cut(lexical):
+    semantic = [Scored("g", 0.9), Scored("e", 0.3), Scored("f", 0.05)]  # none shares a word
+    rule = SetRule(all_up_to=2, fused_threshold=0.5, question_fused_threshold=0.1, few=3)
+    # "asthma children": a alone holds both words; g is above the keyword cut: 2 records < 3
+    assert matched(lexical, "asthma children", "hybrid", rule, semantic) == {"a", "g", "e"}
+    assert matched(lexical, "asthma children", "rerank", rule, semantic) == {"a", "g", "e"}
+    # "asthma": a and b hold it, g above the cut: 3 records, a page here: the keyword cut stays
+    assert matched(lexical, "asthma", "hybrid", rule, semantic) == {"a", "b", "g"}
+    # the size is the set's before the filter: a filter narrows and never loosens the cut
+    allowed = np.array([d not in {"b", "g"} for d in lexical.doc_ids])
+    assert matched(lexical, "asthma", "hybrid", rule, semantic, allowed) == {"a"}
+    # bm25 and dense modes have no learned relevance to loosen; few=0 turns it off
+    assert rule.few_cut("dense", 1) is None and rule.few_cut("bm25", 1) is None
+    assert matched(lexical, "asthma children", "hybrid", replace(rule, few=0), semantic) == {"a", "g"}
+    assert rule.few_cut("hybrid", 3) is None  # a question has the loose cut already
 
 
 def replace_bm25(rule):

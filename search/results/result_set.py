@@ -26,7 +26,10 @@ Boolean match of the query, and Best Match only orders it. Ours, for free text
   LambdaMART over BM25 and dense features, trained on the train splits) of the BM25 and dense
   top ``depth``: a record that shares few words with a question but that the relevance model
   scores high is a match. The cut depends on the query's length: a keyword query's (up to
-  ``all_up_to`` concepts) is stricter than a longer question's.
+  ``all_up_to`` concepts) is stricter than a longer question's, unless the keyword query's set
+  would hold less than a page (``SetRule.few``): a word few records use is then read as a
+  topic, with the question's cut. The size is the set's before any filter, so a filter never
+  loosens the cut.
 - **By mode.** ``bm25`` and ``hybrid`` / ``rerank``: the lexical side or the relevance
   side; ``dense``: the relevance side alone (the cosine).
 - **Filters narrow.** The filters, Clinical Queries and PubMed-syntax clauses (the mask)
@@ -78,6 +81,10 @@ class SetRule:
     model is trusted further down (on the dev splits this cut keeps the questions' nDCG@10;
     a keyword query keeps the stricter cut, so that ``asthma`` lists papers on asthma).
     ``semantic_depth``: the BM25 or dense top N under the filters in which a cut is applied.
+    ``few``: a keyword query whose set (before any filter) has fewer records than this, less
+    than a page, takes the question's cut instead of the keyword cut in hybrid and rerank: a
+    word that few records use is read as its topic, as a question is (NFCorpus dev: "cocaine"
+    is used by 3 records, its judged papers on stimulants by none; 0 turns this off).
     """
 
     all_up_to: int = 4
@@ -87,6 +94,7 @@ class SetRule:
     bm25_threshold: float | None = PACKAGED_BM25_THRESHOLD
     semantic_depth: int = 1000
     question_fused_threshold: float | None = PACKAGED_QUESTION_FUSED_THRESHOLD
+    few: int = 10
 
     def semantic(self, mode: str, n_concepts: int) -> str | None:
         """What the relevance side cuts in ``mode`` for a query of ``n_concepts``: "bm25" (BM25
@@ -107,6 +115,12 @@ class SetRule:
         return {"bm25": self.bm25_threshold, "fused": self.fused_threshold, "cosine": self.dense_threshold,
                 None: None}[self.semantic(mode, n_concepts)]
 
+    def few_cut(self, mode: str, n_concepts: int) -> float | None:
+        """The looser cut of a keyword query whose set has fewer than ``few`` records (None: none)."""
+        if self.few <= 0 or n_concepts > self.all_up_to or self.semantic(mode, n_concepts) != "fused":
+            return None
+        return self.question_fused_threshold
+
     def need(self, n: int) -> int:
         """How many of ``n`` concepts a record must hold."""
         if n <= self.all_up_to:
@@ -125,11 +139,11 @@ QUESTION_WORDS = frozenset(
 
 #: Every concept required, no semantic side: the strict Boolean AND of the words.
 STRICT_AND = SetRule(all_up_to=10**6, dense_threshold=None, fused_threshold=None, question_fused_threshold=None,
-                     bm25_threshold=None)
+                     bm25_threshold=None, few=0)
 #: The rule before the result set was defined, kept to measure against (``medsearch eval
 #: --sets``) and for tests of the ranking's mechanics: any one word, or the dense top 100.
 ANY_WORD_OR_DENSE_TOP = SetRule(all_up_to=1, share=0.0, dense_threshold=-1.0, fused_threshold=None,
-                                question_fused_threshold=None, bm25_threshold=None, semantic_depth=100)
+                                question_fused_threshold=None, bm25_threshold=None, semantic_depth=100, few=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +274,9 @@ def apply_rule(counts: np.ndarray, n_concepts: int, sem_rows: np.ndarray, sem_sc
     if cut is not None:
         depth = rule.semantic_depth
         sem[sem_rows[:depth][sem_scores[:depth] >= cut]] = True
+        few_cut = rule.few_cut(mode, n_concepts)
+        if few_cut is not None and few_cut < cut and int((lex | sem).sum()) < rule.few:
+            sem[sem_rows[:depth][sem_scores[:depth] >= few_cut]] = True
     return lex, sem
 
 
