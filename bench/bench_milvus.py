@@ -110,6 +110,41 @@ def build_milvus(snap, n: int) -> tuple[object, dict]:
                     "peak_mb": round(peak.peak / 1e6)}
 
 
+def run_inprocess(n: int, qs: list[str]) -> dict:
+    """The in-process engine alone (a size milvus-lite cannot hold in this machine's memory):
+    the index build's time and peak memory, then the same cases."""
+    from search.engine import Engine, EngineConfig
+    from search.index.build import IndexSettings
+
+    base, base_idx = bqe.base_index()
+    with PeakRss() as peak:
+        t = time.perf_counter()
+        db, index, seconds = bqe.replicated(base, base_idx, n)
+        build_s = time.perf_counter() - t
+    with PeakRss() as open_peak:
+        inproc = Engine.open(index_dir=index, db_path=db, index_settings=IndexSettings(),
+                             config=EngineConfig(mode="hybrid"))
+        inproc.facets(NOT_TRANSLATED)
+        rows = {}
+        for label, fn in CASES.items():
+            a = pct(timed(lambda q, fn=fn: fn(inproc, q), qs))
+            rows[label] = {"inprocess": a}
+            print(f"  {label:<34} {a[0]:8.1f} {a[1]:8.1f}", flush=True)
+    return {"n": n, "snapshot_mb": round(du(inproc.snapshot.folder) / 1e6, 1), "store_and_index_s": round(build_s, 1),
+            "index_build_s": seconds, "build_peak_mb": round(peak.peak / 1e6),
+            "serving_peak_mb": round(open_peak.peak / 1e6), "cases": rows}
+
+
+CASES = {
+    "bm25": lambda e, q: e.search(q, k=10, mode="bm25"),
+    "dense": lambda e, q: e.search(q, k=10, mode="dense"),
+    "hybrid": lambda e, q: e.search(q, k=10),
+    "hybrid + 3 clauses (translated)": lambda e, q: e.search(f"{q} AND {TRANSLATED}", k=10),
+    "hybrid + 3 clauses (id list)": lambda e, q: e.search(f"{q} AND {NOT_TRANSLATED}", k=10),
+    "facets": lambda e, q: e.facets(f"{q} AND {NOT_TRANSLATED}"),
+}
+
+
 def run(n: int, qs: list[str]) -> dict:
     from search.engine import Engine, EngineConfig
     from search.index.build import IndexSettings
@@ -126,16 +161,8 @@ def run(n: int, qs: list[str]) -> dict:
                          config=EngineConfig(mode="hybrid"), first_stage=lambda s: MilvusFirstStage.open(target, s))
     for e in (inproc, milvus):
         e.facets(NOT_TRANSLATED)  # per-record columns loaded once, as the first facet request would
-    cases = {
-        "bm25": lambda e, q: e.search(q, k=10, mode="bm25"),
-        "dense": lambda e, q: e.search(q, k=10, mode="dense"),
-        "hybrid": lambda e, q: e.search(q, k=10),
-        "hybrid + 3 clauses (translated)": lambda e, q: e.search(f"{q} AND {TRANSLATED}", k=10),
-        "hybrid + 3 clauses (id list)": lambda e, q: e.search(f"{q} AND {NOT_TRANSLATED}", k=10),
-        "facets": lambda e, q: e.facets(f"{q} AND {NOT_TRANSLATED}"),
-    }
     rows = {}
-    for label, fn in cases.items():
+    for label, fn in CASES.items():
         a = pct(timed(lambda q, fn=fn: fn(inproc, q), qs))
         b = pct(timed(lambda q, fn=fn: fn(milvus, q), qs))
         rows[label] = {"inprocess": a, "milvus": b}
@@ -151,10 +178,20 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=40)
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--inprocess-only", action="store_true",
+                    help="the in-process engine alone, with its build time and peak memory (e.g. at 1M records)")
     args = ap.parse_args()
     qs = bqe.queries(args.queries)
     out = []
     for n in args.sizes:
+        if args.inprocess_only:
+            print(f"\n{n:,} records, in-process only\n  {'case (ms)':<34} {'p50':>8} {'p95':>8}", flush=True)
+            got = run_inprocess(n, qs)
+            print(f"  snapshot {got['snapshot_mb']} MB; store copy + index build {got['store_and_index_s']} s "
+                  f"({got['index_build_s']}), peak {got['build_peak_mb']} MB; serving peak {got['serving_peak_mb']} MB",
+                  flush=True)
+            out.append(got)
+            continue
         print(f"\n{n:,} records", flush=True)
         print(f"  {'case (ms)':<34} {'in-process p50':>17}   {'milvus-lite p50':>17}", flush=True)
         got = run(n, qs)
