@@ -51,7 +51,7 @@ def _copy(folder: Path) -> Path:
     return folder / db.name
 
 
-def _in_page(url: str, questions: list[str], settle: float) -> list[dict]:
+def _in_page(url: str, questions: list[str], settle: float, screenshot: Path | None = None) -> list[dict]:
     """Each question searched, then summarised; the first click waits ``settle`` seconds after
     the first results are on screen (the app starts loading the summary model then: a user
     reads the results before asking; 0 asks at once, while the model is still loading)."""
@@ -81,6 +81,9 @@ def _in_page(url: str, questions: list[str], settle: float) -> list[dict]:
             button.click()
             page.wait_for_function("() => window.__done !== null")
             first, done = page.evaluate("() => [window.__first, window.__done]")
+            if screenshot is not None and i == 0:  # the README's picture: the first question, summarised
+                page.evaluate("() => window.scrollTo(0, 0)")
+                page.screenshot(path=str(screenshot))
             out.append({"question": q, "after_first_page_open_s": round(time.monotonic() - opened, 1),
                         "click_to_first_finding_s": round((first - start) / 1000, 2),
                         "click_to_summary_s": round((done - start) / 1000, 2)})
@@ -117,6 +120,8 @@ def _in_process(db: Path, library: Path, questions: list[str]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="questions to time (at most 3)")
+    parser.add_argument("--screenshot", type=Path, help="save the page of the first summarised question here "
+                        "(docs/screenshot.png)")
     parser.add_argument("--settle", type=float, default=15.0,
                         help="seconds from the first results on screen to the first click (0: at once, while the model loads)")
     args = parser.parse_args()
@@ -140,7 +145,7 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.5)
             load_before = os.getloadavg()
-            app = _in_page(url, questions, args.settle)
+            app = _in_page(url, questions, args.settle, args.screenshot)
         finally:
             proc.terminate()
             proc.wait(30)

@@ -1,7 +1,8 @@
 """Embedding on Ray (``medsearch index --ray``) against the plain path, side by side in one run.
 
 The same ``n`` distinct record texts (the real records under ``../shared/data/pubmed``, from
-the store ``bench/bench_query_engine.py`` caches), the packaged MiniLM (int8 ONNX):
+the store ``bench/bench_query_engine.py`` caches; past their number, copies made distinct by a
+suffix, so that each is embedded), the packaged MiniLM (int8 ONNX):
 
 - ``plain``: ``embed_documents`` in this process, as ``medsearch index`` embeds;
 - ``ray, 1 worker`` and ``ray, 2 workers``: ``search.index.ray_embed.embed_on_ray`` on a local
@@ -43,7 +44,11 @@ def main() -> None:
 
     base, _ = bqe.base_index()
     with Store(base, read_only=True) as store:
-        todo = list({d.text_hash: d.text for d in iter_documents(store)}.items())[: args.n]
+        distinct = list({d.text_hash: d.text for d in iter_documents(store)}.items())
+    # past the distinct texts, copies made distinct by a suffix: each is embedded (as long as a real text)
+    todo = [(h if i < len(distinct) else f"{h}:{i // len(distinct)}",
+             t if i < len(distinct) else f"{t} (copy {i // len(distinct)})")
+            for i, (h, t) in ((i, distinct[i % len(distinct)]) for i in range(args.n))]
     s = IndexSettings()
     settings = {"name": s.embedder, "backend": s.backend}
     embedder = load_embedder(s.embedder, s.backend)  # type: ignore[arg-type]
