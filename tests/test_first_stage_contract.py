@@ -262,6 +262,31 @@ class TestMilvusLite(ContractSuite):
     def writable(self, stage):
         return stage
 
+    def test_milvus_lite_scores_are_bm25_with_our_b_through_the_padding(self, stage, real):
+        """milvus-lite computes BM25 with k1 1.5 and b 0.75 whatever the index asks; the fillers
+        appended to every text make its length norm ours (b 0.5). Oracle: rank-bm25 over our
+        tokens, without fillers, at k1 1.5 and b 0.5, its factor k1 + 1 = 2.5, over the 2.2 the
+        stage divides by."""
+        from rank_bm25 import BM25Okapi
+
+        class LuceneIdfOkapi(BM25Okapi):
+            def _calc_idf(self, nd: dict[str, int]) -> None:
+                n = self.corpus_size
+                self.idf = {w: math.log(1 + (n - df + 0.5) / (df + 0.5)) for w, df in nd.items()}
+
+        ids = list(real.lexical)
+        tok = Tokenizer()
+        ours = LuceneIdfOkapi([tok(real.lexical[d]) for d in ids], k1=1.5, b=0.5)
+        lite_b = LuceneIdfOkapi([tok(real.lexical[d]) for d in ids], k1=1.5, b=0.75)  # what no padding gives
+        for query in QUERIES:
+            q = TextQuery(query, tuple(tok(query)))
+            top = stage.search_text(q, 20)
+            want = dict(zip(ids, ours.get_scores(list(q.tokens)), strict=True))
+            unpadded = dict(zip(ids, lite_b.get_scores(list(q.tokens)), strict=True))
+            got = [s for _, s in top]
+            np.testing.assert_allclose(got, [want[d] / 2.2 for d, _ in top], rtol=5e-3)
+            assert not np.allclose(got, [unpadded[d] / 2.2 for d, _ in top], rtol=5e-3)
+
 
 class TestMilvusLiteExpressions(TestMilvusLite):
     """Every restriction that translates sent as a Milvus filter expression (on milvus-lite the

@@ -80,12 +80,16 @@ class LexicalIndex:
         tokenizer: TokenizerConfig,
         params: BM25Params,
         fingerprint: str,
+        avgdl: float | None = None,
     ) -> None:
         self._engine = engine
         self.doc_ids = doc_ids
         self.tokenizer_config = tokenizer
         self.params = params
         self.fingerprint = fingerprint
+        #: The mean document length in tokens (None: an index saved before it was kept);
+        #: the Milvus backend reads it to match our b (``search/retrieval/milvus/collection.py``).
+        self.avgdl = avgdl
         self._tokenize = Tokenizer(tokenizer)
         self._vocab: dict[str, int] = engine.vocab_dict
         self._data = engine.scores["data"]  # CSC over (document, token): one column per token
@@ -136,6 +140,7 @@ class LexicalIndex:
             tokenizer=tokenizer or TokenizerConfig(),
             params=params,
             fingerprint=fingerprint,
+            avgdl=sum(len(t) for t in token_ids) / len(token_ids),
         )
 
     def __len__(self) -> int:
@@ -154,6 +159,7 @@ class LexicalIndex:
             **asdict(self.params),
             "doc_count": len(self.doc_ids),
             "fingerprint": self.fingerprint,
+            "avgdl": self.avgdl,
         }
         (folder / PARAMS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
@@ -192,6 +198,7 @@ class LexicalIndex:
             tokenizer=TokenizerConfig.from_dict(tok),
             params=params,
             fingerprint=meta["fingerprint"],
+            avgdl=meta.get("avgdl"),
         )
 
     # -- scoring ----------------------------------------------------------------------------

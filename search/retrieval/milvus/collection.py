@@ -44,7 +44,13 @@ from search.retrieval.milvus import require
 from search.retrieval.milvus.connect import Target, connect
 
 #: Bumped when fields or their meaning change; a reader refuses a collection of another.
-SCHEMA_VERSION = 1
+#: 2: the text of a milvus-lite build is padded to our BM25 b (:func:`padding`).
+SCHEMA_VERSION = 2
+#: The BM25 parameters milvus-lite computes with, whatever the index asks (k1 1.5, b 0.75: fitted
+#: exactly to its scores, ``tests/test_milvus_bm25.py``); a Milvus server takes ours.
+LITE_K1, LITE_B = 1.5, 0.75
+#: The filler token of the padding: our tokeniser never writes a letter beside ``_``.
+FILLER = "ms_pad"
 TEXT_MAX = 65_535  # bytes of a VARCHAR; a longer token text is cut (docs/scale.md)
 ARRAY_CAPS = {"pt": 64, "la": 16, "journal": 2, "mesh": 256, "terms": 1024, "filters": 64}
 INSERT_BATCH = 2_000
@@ -64,6 +70,24 @@ def milvus_text(tokens: list[str] | tuple[str, ...]) -> str:
     """Our tokens as the ``text`` field: the standard tokenizer keeps each whole once the
     decimal point (the one character of our tokens it splits at) is ``_``."""
     return " ".join(t.replace(".", "_") for t in tokens)
+
+
+def padding(avgdl: float, b: float, target: Target) -> int:
+    """Filler tokens appended to every record's text so that Milvus' BM25 length norm is ours.
+
+    BM25 divides a term's frequency by ``tf + k1 * (1 - b + b * dl / avgdl)``. milvus-lite
+    ignores the index's ``bm25_b`` and uses 0.75; with ``P`` fillers in every record (``dl + P``
+    and ``avgdl + P``), ``1 - 0.75 + 0.75 * (dl + P) / (avgdl + P)`` equals ``1 - b + b * dl /
+    avgdl`` for every ``dl`` when ``P = avgdl * (0.75 / b - 1)``. The filler matches no query,
+    so only the norm moves. 0 on a server (it takes our b) or where ``b >= 0.75``."""
+    if not target.lite or b >= LITE_B or b <= 0:
+        return 0
+    return max(0, round(avgdl * (LITE_B / b - 1)))
+
+
+def padded(text: str, pad: int) -> str:
+    """``text`` (a ``milvus_text``) with ``pad`` fillers, cut to the field's size."""
+    return _cut(f"{text} {' '.join([FILLER] * pad)}" if pad else text)
 
 
 def dense_index(target: Target) -> tuple[str, dict[str, Any]]:
@@ -114,8 +138,9 @@ def read_manifest(client: Any, name: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "medsearch" in data else None
 
 
-def rows_of_snapshot(snap, *, batch: int = INSERT_BATCH) -> Iterator[list[dict[str, Any]]]:
-    """The snapshot's records as collection rows, in batches (vectors from its dense index)."""
+def rows_of_snapshot(snap, *, batch: int = INSERT_BATCH, pad: int = 0) -> Iterator[list[dict[str, Any]]]:
+    """The snapshot's records as collection rows, in batches (vectors from its dense index),
+    each text with ``pad`` fillers (:func:`padding`)."""
     import duckdb
 
     from search.index.documents import compose_text
@@ -143,7 +168,7 @@ def rows_of_snapshot(snap, *, batch: int = INSERT_BATCH) -> Iterator[list[dict[s
                 text = compose_text(title or "", abstract, mesh or (), kw or (), subject_terms=subject)
                 d0, d1 = dates.get(ix, (0, 0))
                 row = {
-                    "doc_id": doc_id, "row": ix, "text": _cut(milvus_text(tok(text))),
+                    "doc_id": doc_id, "row": ix, "text": padded(milvus_text(tok(text)), pad),
                     "year": int(year), "year_last": int(year_last), "date_first": d0, "date_last": d1,
                     "pt": _low(pt, "pt"), "la": _low(la, "la"), "mesh": _low(mesh, "mesh"),
                     "journal": _low([j for j in (jt, ji) if j], "journal"),
@@ -174,6 +199,32 @@ def _cut(text: str) -> str:
     return raw[:TEXT_MAX].decode("utf-8", "ignore").rsplit(" ", 1)[0]
 
 
+def mean_length(snap) -> float:
+    """The snapshot's mean document length in tokens: kept by its BM25 index, else counted
+    (an index saved before it was kept: one pass over the texts)."""
+    if snap.lexical.avgdl is not None:
+        return float(snap.lexical.avgdl)
+    import duckdb
+
+    from search.index.documents import compose_text
+    from search.index.snapshot_build import CORPUS_FILE
+    from search.retrieval.tokenizer import Tokenizer
+
+    tok = Tokenizer(snap.lexical.tokenizer_config)
+    subject = bool(snap.manifest.get("lexical", {}).get("subject_terms", True))
+    con = duckdb.connect(str(Path(snap.folder) / CORPUS_FILE), read_only=True)
+    try:
+        cur = con.execute("SELECT title, abstract, mesh_terms, keywords FROM articles")
+        total = n = 0
+        while chunk := cur.fetchmany(INSERT_BATCH):
+            for title, abstract, mesh, kw in chunk:
+                total += len(tok(compose_text(title or "", abstract, mesh or (), kw or (), subject_terms=subject)))
+                n += 1
+    finally:
+        con.close()
+    return total / max(n, 1)
+
+
 def manifest_of(snap, target: Target) -> dict[str, Any]:
     dense = snap.dense
     return {
@@ -200,12 +251,13 @@ def build_from_snapshot(snap, target: Target, *, progress: bool = False) -> Buil
             return BuildReport(current, int(held.get("records", 0)), 0.0, False)
     name = _next_name(client, target.collection)
     dims = manifest["dims"]
+    manifest["pad"] = padding(mean_length(snap), snap.lexical.params.b, target) if target.lite else 0
     try:
         client.create_collection(name, schema=schema(client, dims),
                                  index_params=index_params(client, target, dims, **manifest["bm25"]))
         client.alter_collection_properties(name, properties={MANIFEST_PROPERTY: json.dumps(manifest)})
         done = 0
-        for rows in rows_of_snapshot(snap):
+        for rows in rows_of_snapshot(snap, pad=manifest["pad"]):
             client.insert(name, rows)
             done += len(rows)
             if progress:

@@ -23,9 +23,9 @@ from search.retrieval.contract import EVERYTHING, IndexedRecord, Manifest, Restr
 from search.retrieval.milvus.collection import (
     HINT,
     SCHEMA_VERSION,
-    TEXT_MAX,
     current_collection,
     milvus_text,
+    padded,
     read_manifest,
 )
 from search.retrieval.milvus.connect import Target, connect
@@ -192,10 +192,10 @@ class MilvusFirstStage:
         return vec
 
     def _row(self, r: IndexedRecord) -> dict[str, Any]:
-        text = milvus_text(self._tokenizer(r.lexical_text))
+        text = padded(milvus_text(self._tokenizer(r.lexical_text)), int(self._manifest.get("pad", 0)))
         row: dict[str, Any] = {
             "doc_id": r.doc_id, "row": -1 if self._rows_of is None else self._rows_of.get(r.doc_id, -1),
-            "text": text.encode("utf-8")[:TEXT_MAX].decode("utf-8", "ignore"),
+            "text": text,
             "year": r.year, "year_last": r.year, "date_first": 0, "date_last": 0,
             "pt": [v.lower() for v in r.publication_types], "la": [v.lower() for v in r.languages],
             "journal": [r.journal.lower()] if r.journal else [], "mesh": [v.lower() for v in r.mesh],
