@@ -116,8 +116,13 @@ def test_a_keyword_query_with_fewer_matches_than_a_page_takes_the_questions_cut(
     # the size is the set's before the filter: a filter narrows and never loosens the cut
     allowed = np.array([d not in {"b", "g"} for d in lexical.doc_ids])
     assert matched(lexical, "asthma", "hybrid", rule, semantic, allowed) == {"a"}
-    # bm25 and dense modes have no learned relevance to loosen; few=0 turns it off
-    assert rule.few_cut("dense", 1) is None and rule.few_cut("bm25", 1) is None
+    # dense mode loosens its cosine cut the same way; bm25 mode takes a keyword query literally
+    cosine = replace(rule, dense_threshold=0.5, few_dense_threshold=0.2)
+    assert matched(lexical, "asthma", "dense", cosine, [Scored("g", 0.9), Scored("e", 0.3), Scored("f", 0.1)]) \
+        == {"g", "e"}  # 1 record over 0.5 < 3: the cut goes to 0.2
+    assert matched(lexical, "asthma", "dense", replace(cosine, few_dense_threshold=None),
+                   [Scored("g", 0.9), Scored("e", 0.3)]) == {"g"}
+    assert rule.few_cut("bm25", 1) is None
     assert matched(lexical, "asthma children", "hybrid", replace(rule, few=0), semantic) == {"a", "g"}
     assert rule.few_cut("hybrid", 3) is None  # a question has the loose cut already
 

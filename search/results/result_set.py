@@ -28,8 +28,8 @@ Boolean match of the query, and Best Match only orders it. Ours, for free text
   scores high is a match. The cut depends on the query's length: a keyword query's (up to
   ``all_up_to`` concepts) is stricter than a longer question's, unless the keyword query's set
   would hold less than a page (``SetRule.few``): a word few records use is then read as a
-  topic, with the question's cut. The size is the set's before any filter, so a filter never
-  loosens the cut.
+  topic, with the question's cut (in dense mode a looser cosine; bm25 mode takes a keyword
+  query literally). The size is the set's before any filter, so a filter never loosens the cut.
 - **By mode.** ``bm25`` and ``hybrid`` / ``rerank``: the lexical side or the relevance
   side; ``dense``: the relevance side alone (the cosine).
 - **Filters narrow.** The filters, Clinical Queries and PubMed-syntax clauses (the mask)
@@ -62,6 +62,7 @@ from search.retrieval.tokenizer import Tokenizer, greek_variants, words_with_par
 #: to ``all_up_to`` concepts, read as the AND of its words), a looser one for a longer question.
 PACKAGED_BM25_THRESHOLD = 0.2
 PACKAGED_DENSE_THRESHOLD = 0.25
+PACKAGED_FEW_DENSE_THRESHOLD = 0.15
 PACKAGED_FUSED_THRESHOLD = -1.0
 PACKAGED_QUESTION_FUSED_THRESHOLD = -2.25
 
@@ -82,9 +83,10 @@ class SetRule:
     a keyword query keeps the stricter cut, so that ``asthma`` lists papers on asthma).
     ``semantic_depth``: the BM25 or dense top N under the filters in which a cut is applied.
     ``few``: a keyword query whose set (before any filter) has fewer records than this, less
-    than a page, takes the question's cut instead of the keyword cut in hybrid and rerank: a
-    word that few records use is read as its topic, as a question is (NFCorpus dev: "cocaine"
-    is used by 3 records, its judged papers on stimulants by none; 0 turns this off).
+    than a page, is read as a topic, as a question is: in hybrid and rerank it takes the
+    question's learned-fusion cut, in dense mode the looser cosine cut ``few_dense_threshold``
+    (NFCorpus dev: "cocaine" is used by 3 records, its judged papers on stimulants by none; 0
+    turns this off). bm25 mode takes a keyword query literally, few matches or many.
     """
 
     all_up_to: int = 4
@@ -95,6 +97,7 @@ class SetRule:
     semantic_depth: int = 1000
     question_fused_threshold: float | None = PACKAGED_QUESTION_FUSED_THRESHOLD
     few: int = 10
+    few_dense_threshold: float | None = PACKAGED_FEW_DENSE_THRESHOLD
 
     def semantic(self, mode: str, n_concepts: int) -> str | None:
         """What the relevance side cuts in ``mode`` for a query of ``n_concepts``: "bm25" (BM25
@@ -116,10 +119,12 @@ class SetRule:
                 None: None}[self.semantic(mode, n_concepts)]
 
     def few_cut(self, mode: str, n_concepts: int) -> float | None:
-        """The looser cut of a keyword query whose set has fewer than ``few`` records (None: none)."""
-        if self.few <= 0 or n_concepts > self.all_up_to or self.semantic(mode, n_concepts) != "fused":
+        """The cut of a keyword query whose set has fewer than ``few`` records (None: none), on
+        the relevance list of :meth:`semantic`."""
+        if self.few <= 0 or n_concepts > self.all_up_to:
             return None
-        return self.question_fused_threshold
+        return {"fused": self.question_fused_threshold, "cosine": self.few_dense_threshold}.get(
+            self.semantic(mode, n_concepts) or "")
 
     def need(self, n: int) -> int:
         """How many of ``n`` concepts a record must hold."""
@@ -274,9 +279,10 @@ def apply_rule(counts: np.ndarray, n_concepts: int, sem_rows: np.ndarray, sem_sc
     if cut is not None:
         depth = rule.semantic_depth
         sem[sem_rows[:depth][sem_scores[:depth] >= cut]] = True
-        few_cut = rule.few_cut(mode, n_concepts)
-        if few_cut is not None and few_cut < cut and int((lex | sem).sum()) < rule.few:
-            sem[sem_rows[:depth][sem_scores[:depth] >= few_cut]] = True
+    few_cut = rule.few_cut(mode, n_concepts)
+    if few_cut is not None and (cut is None or few_cut < cut) and int((lex | sem).sum()) < rule.few:
+        depth = rule.semantic_depth
+        sem[sem_rows[:depth][sem_scores[:depth] >= few_cut]] = True
     return lex, sem
 
 
