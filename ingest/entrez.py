@@ -325,14 +325,9 @@ class EntrezClient:
             raise EntrezError(f"limit {limit} is not positive", hint="ask for 1 record or more")
         window = _Window(check_query(query), since, until, "edat", SORTS[sort])
         top = self._esearch(window, retmax=min(limit, self.config.esearch_page_size, ESEARCH_CAP))
+        check_top(top.count, limit, sort)
         if top.count <= ESEARCH_CAP or limit <= ESEARCH_CAP:
             ids = self._all_pages(window, top, limit=limit)
-        elif sort != "recent":
-            raise EntrezError(
-                f"{top.count:,} PubMed records match and {limit:,} were asked for in {sort} "
-                f"order; esearch lists at most {ESEARCH_CAP:,} ids in one order",
-                hint=f"ask for at most {ESEARCH_CAP:,} (--max), use --sort recent, or narrow the query",
-            )
         else:
             found: dict[str, None] = {}
             lo, hi = since or EARLIEST, until or _tomorrow()
@@ -539,6 +534,17 @@ def _settle(
     shown = ", ".join(left[:10]) + (" ..." if len(left) > 10 else "")
     log.warning("efetch: NCBI returned nothing for %d PMIDs: %s", len(left), shown)
     return got, left
+
+
+def check_top(count: int, limit: int, sort: str) -> None:
+    """Refuse the first ``limit`` of ``count`` hits in an order other than "recent" past
+    esearch's cap: only newest-first can go on by date slices (a date split breaks any other order)."""
+    if count > ESEARCH_CAP and limit > ESEARCH_CAP and sort != "recent":
+        raise EntrezError(
+            f"{count:,} PubMed records match and {limit:,} were asked for in {sort} "
+            f"order; esearch lists at most {ESEARCH_CAP:,} ids in one order",
+            hint=f"ask for at most {ESEARCH_CAP:,} (--max), use --sort recent, or narrow the query",
+        )
 
 
 def check_query(query: str) -> str:

@@ -227,7 +227,7 @@ def test_more_than_9999_in_relevance_order_is_refused_before_fetching(server, tm
     out = run_cli("--db", str(tmp_path / "m.duckdb"), "ingest", "pubmed", BROAD_QUERY, "--max", "20000",
                   "--sort", "relevance", env=_env(server))
     assert out.returncode == 2 and "at most 9,999" in out.stderr and "--sort recent" in out.stderr
-    assert len(server.requests) == 1
+    assert len(server.requests) == 1 and not (tmp_path / "m.duckdb").exists()
 
 
 @pytest.mark.parametrize("query", ["", "   "])

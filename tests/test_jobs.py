@@ -183,7 +183,6 @@ def test_a_folder_without_record_files_is_refused_by_the_plan_and_the_command(tm
 
 
 def test_a_pubmed_query_with_no_hits_exits_2_and_is_not_remembered(server, tmp_path):
-    from ingest.store import Store
 
     db = tmp_path / "store.duckdb"
     env = {"NCBI_EUTILS_URL": server.url, "NCBI_EMAIL": "me@example.org"}

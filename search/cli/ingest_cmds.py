@@ -157,6 +157,7 @@ def cmd_ingest_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest_pubmed(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.entrez import check_top
     from ingest.pipeline import ingest_pubmed
     from ingest.pubmed_update import QuerySpec, no_hits
 
@@ -169,6 +170,8 @@ def cmd_ingest_pubmed(args: argparse.Namespace, settings: Settings) -> int:
         found, warnings = client.count(spec.query, since=spec.since, until=spec.until)
         if found == 0:
             raise no_hits(spec, warnings)
+        if spec.max_records is not None:
+            check_top(found, spec.max_records, spec.sort)
     with open_store(settings) as store:
         report = ingest_pubmed(
             store, client, spec.query, max_records=spec.max_records, sort=spec.sort,
