@@ -336,8 +336,9 @@ def _mesh_list(el: Any, f: Fields) -> None:
         quals = []
         for ch in mh:
             tag = ch.tag
-            if tag == "QualifierName":
-                quals.append(MeshQualifier(_text(ch), ch.get("UI"), ch.get("MajorTopicYN") == "Y"))
+            if tag == "QualifierName":  # ``_text`` written out: ten headings a record
+                name = " ".join((_mixed(ch) if len(ch) else ch.text or "").split())
+                quals.append(MeshQualifier(name, ch.get("UI"), ch.get("MajorTopicYN") == "Y"))
             elif tag == "DescriptorName":
                 descriptor = ch
         if descriptor is not None:
@@ -383,12 +384,12 @@ def _comments_corrections(el: Any, f: Fields) -> None:
         if cc.tag != "CommentsCorrections":
             continue
         source = pmid = None
-        for ch in cc:
+        for ch in cc:  # ``_text`` written out: some records list hundreds of these
             tag = ch.tag
             if tag == "RefSource":
-                source = _text(ch)
+                source = " ".join((_mixed(ch) if len(ch) else ch.text or "").split())
             elif tag == "PMID":
-                pmid = _text(ch)
+                pmid = " ".join((_mixed(ch) if len(ch) else ch.text or "").split())
         out.append(CommentCorrection(cc.get("RefType") or "", source or None, pmid or None))
 
 
