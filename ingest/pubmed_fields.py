@@ -154,9 +154,9 @@ def _author(el: Any) -> Author:
         if tag == "AffiliationInfo":
             for a in ch:
                 if a.tag == "Affiliation":
-                    text = " ".join((_mixed(a) if len(a) else a.text or "").split())
-                    if text:
-                        affiliations.append(text)
+                    affiliation = " ".join((_mixed(a) if len(a) else a.text or "").split())
+                    if affiliation:
+                        affiliations.append(affiliation)
             continue
         if tag == "Identifier":
             if ch.get("Source") == "ORCID":

@@ -317,7 +317,7 @@ def _articles_table(arts: list[Article], digests: list[str]) -> pa.Table:
         return _to_table([], ARTICLE_SCHEMA)
     fields = list(zip(*arts, strict=True))
     years = [record_years(a) for a in arts]
-    computed: dict[str, list] = {
+    computed: dict[str, Sequence] = {
         "abstract": [a.abstract_text or None for a in arts],
         "has_abstract": [a.has_abstract for a in arts],
         "languages": fields[_F["languages"]],
@@ -344,7 +344,7 @@ def _part_columns(arts: list[Article], field: int) -> tuple[list[str], list[int]
     positions: list[int] = []
     parts: list[tuple] = []
     for a in arts:
-        these = a[field]
+        these: tuple = a[field]  # type: ignore[assignment]  # a tuple-valued field, by its index
         if these:
             n = len(these)
             doc_ids += [a[0]] * n
