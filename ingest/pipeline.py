@@ -12,6 +12,7 @@ exits with 130).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Generator, Sequence
 from datetime import date
@@ -61,19 +62,24 @@ def ingest_files(
             run.report.problems = []
             run.report.unsupported_files = list(discovery_problems)
         todo = _files_to_read(store, files, force, run.report)
+        parallel = _parallel(todo, parallel)
         events = _read(todo, batch_size, parallel)
         bar = progress_bar(progress, desc="ingest", unit=" rec")
+        # With parsing workers on the other cores, DuckDB's own threads would only compete
+        # with them: one thread writes the batches with less CPU time in all.
+        threads = store.threads(1) if parallel else contextlib.nullcontext()
         try:
-            for event, index, payload in events:
-                sf, key, fp = todo[index]
-                if event == "batch":  # the reader's events: ("batch", i, PreparedBatch), ("done", i, int)
-                    batch = cast("PreparedBatch", payload)
-                    run.apply_prepared(batch)
-                    bar.set_postfix_str(sf.path.name, refresh=False)
-                    bar.update(batch.seen + len(batch.problems))
-                else:
-                    with HeldInterrupts():
-                        store.mark_file_done(key, fp, run.report.run_id, cast(int, payload))
+            with threads:
+                for event, index, payload in events:
+                    sf, key, fp = todo[index]
+                    if event == "batch":  # the reader's events: ("batch", i, PreparedBatch), ("done", i, int)
+                        batch = cast("PreparedBatch", payload)
+                        run.apply_prepared(batch)
+                        bar.set_postfix_str(sf.path.name, refresh=False)
+                        bar.update(batch.seen + len(batch.problems))
+                    else:
+                        with HeldInterrupts():
+                            store.mark_file_done(key, fp, run.report.run_id, cast(int, payload))
         finally:
             bar.close()
             with HeldInterrupts():
@@ -95,17 +101,19 @@ def _files_to_read(store: Store, files: Sequence, force: bool, report: RunReport
     return todo
 
 
-def _read(
-    todo: list[tuple], batch_size: int, parallel: bool | None
-) -> Generator[reader.Event, None, None]:
-    """The reader's events for these files: in worker processes for large PubMed XML inputs."""
-    cores = os.cpu_count() or 1
+def _parallel(todo: list[tuple], parallel: bool | None) -> bool:
+    """Whether to parse in worker processes: as asked, else for large PubMed XML inputs on 2+ cores."""
     if parallel is None:
         xml_bytes = sum(sf.path.stat().st_size for sf, _, _ in todo if sf.format == sources.PUBMED_XML)
-        parallel = cores > 1 and xml_bytes > PARALLEL_MIN_BYTES
+        parallel = (os.cpu_count() or 1) > 1 and xml_bytes > PARALLEL_MIN_BYTES
+    return parallel
+
+
+def _read(todo: list[tuple], batch_size: int, parallel: bool) -> Generator[reader.Event, None, None]:
+    """The reader's events for these files: in worker processes when ``parallel``."""
     to_read = [sf for sf, _, _ in todo]
     if parallel:
-        return reader.read_prepared_parallel(to_read, batch_size, workers=max(2, cores))
+        return reader.read_prepared_parallel(to_read, batch_size, workers=max(2, os.cpu_count() or 1))
     return reader.read_prepared(to_read, batch_size)
 
 

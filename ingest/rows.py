@@ -179,14 +179,8 @@ def record_years(a: Article) -> tuple[int | None, int | None]:
 def _child_rows(a: Article) -> tuple[list[tuple], ...]:
     """Rows of every child table, in ``CHILD_SCHEMAS`` order."""
     d = a.doc_id
-    sections: list[tuple] = [(d, 0, i, s.label, s.nlm_category, s.text, None, None) for i, s in enumerate(a.abstract)]
-    for n, other in enumerate(a.other_abstracts, start=1):
-        sections += [
-            (d, n, i, s.label, s.nlm_category, s.text, other.type, other.language)
-            for i, s in enumerate(other.sections)
-        ]
     return (
-        sections,
+        _section_rows(a),
         [(d, i, x.last_name, x.fore_name, x.initials, x.suffix, x.collective_name, x.orcid,
           list(x.affiliations), x.equal_contrib) for i, x in enumerate(a.authors)],
         [(d, i, m.descriptor, m.descriptor_ui, m.major_topic,
@@ -216,12 +210,14 @@ def _stored_sections(rows: list[tuple]) -> list[tuple]:
     return out
 
 
-def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+def _from_columns(columns: Sequence[Sequence], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(
-        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
-        schema=schema,
+        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)], schema=schema
     )
+
+
+def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    return _from_columns(list(zip(*rows, strict=True)) if rows else [()] * len(schema), schema)
 
 
 #: The record hash written with new rows (``articles.record_hash_version``). Version 1, in
@@ -286,26 +282,113 @@ def prepare_batch(items: Iterable[Item]) -> PreparedBatch:
 
     The record hash (:func:`record_hash`) is a digest of every value of the record, so
     an unchanged record is recognised without a field-by-field compare.
+
+    The tables hold what :func:`_article_row`, :func:`_child_rows` and
+    :func:`_stored_sections` give record by record, built a column at a time (the
+    record's fields transposed in one step) instead: it takes half the time.
     """
     final, seen, problems = collapse(items)
-    names = list(CHILD_SCHEMAS)
-    main: list[tuple] = []
-    children: list[list[tuple]] = [[] for _ in names]
-    keys: list[tuple[str, int, date | None, str]] = []
     deletions: list[str] = []
+    arts: list[Article] = []
     for doc_id, item in final.items():
         if isinstance(item, Deletion):
             deletions.append(doc_id)
-            continue
-        row, rows = _article_row(item), _child_rows(item)
-        digest = record_hash(item)
-        main.append((*row, digest, HASH_VERSION))
-        keys.append((doc_id, item.pmid_version, item.date_revised, digest))
-        for name, bucket, child in zip(names, children, rows, strict=True):
-            bucket.extend(_stored_sections(child) if name == "abstract_sections" else child)
-    tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
-    tables.update({n: _to_table(r, CHILD_SCHEMAS[n]) for n, r in zip(names, children, strict=True)})
+        else:
+            arts.append(item)
+    digests = [record_hash(a) for a in arts]
+    keys = list(zip([a.doc_id for a in arts], [a.pmid_version for a in arts],
+                    [a.date_revised for a in arts], digests, strict=True))
+    tables = {"articles": _articles_table(arts, digests)}
+    tables.update(_child_tables(arts))
     return PreparedBatch(keys, deletions, problems, seen, tables)
+
+
+_F = {name: i for i, name in enumerate(_FIELDS)}
+#: ``articles`` columns that hold an ``Article`` field as it is.
+_DIRECT = {name: _F[name] for name in ARTICLE_SCHEMA.names if name in _F and name not in (
+    "abstract", "languages", "publication_types", "mesh_headings", "keywords", "extra")}
+#: ``extra`` as :func:`_article_row` writes it (``json.dumps(..., ensure_ascii=False)``), one encoder for all.
+_EXTRA = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _articles_table(arts: list[Article], digests: list[str]) -> pa.Table:
+    """The ``articles`` rows of ``arts`` (as :func:`_article_row`, plus hash and version)."""
+    if not arts:
+        return _to_table([], ARTICLE_SCHEMA)
+    fields = list(zip(*arts, strict=True))
+    years = [record_years(a) for a in arts]
+    computed: dict[str, Sequence] = {
+        "abstract": [a.abstract_text or None for a in arts],
+        "has_abstract": [a.has_abstract for a in arts],
+        "languages": fields[_F["languages"]],
+        "publication_types": [[p.name for p in ps] for ps in fields[_F["publication_types"]]],
+        "mesh_terms": [[m.descriptor for m in ms] for ms in fields[_F["mesh_headings"]]],
+        "keywords": [[k.text for k in ks] for ks in fields[_F["keywords"]]],
+        "extra": [_EXTRA(dict(e)) if e else None for e in fields[_F["extra"]]],
+        "is_retracted": [a.is_retracted for a in arts],
+        "earliest_year": [y[0] for y in years],
+        "latest_year": [y[1] for y in years],
+        "record_hash": digests,
+        "record_hash_version": [HASH_VERSION] * len(arts),
+    }
+    columns = [
+        computed[f.name] if f.name in computed else fields[_DIRECT[f.name]] for f in ARTICLE_SCHEMA
+    ]
+    return _from_columns(columns, ARTICLE_SCHEMA)
+
+
+def _part_columns(arts: list[Article], field: int) -> tuple[list[str], list[int], list[tuple]]:
+    """The doc ids, positions and values (transposed: one tuple per value) of one kind of
+    part of every record, in record order."""
+    doc_ids: list[str] = []
+    positions: list[int] = []
+    parts: list[tuple] = []
+    for a in arts:
+        these: tuple = a[field]  # type: ignore[assignment]  # a tuple-valued field, by its index
+        if these:
+            n = len(these)
+            doc_ids += [a[0]] * n
+            positions += range(n)
+            parts += these
+    return doc_ids, positions, list(zip(*parts, strict=True))
+
+
+def _child_tables(arts: list[Article]) -> dict[str, pa.Table]:
+    """Every child table of ``arts`` (as :func:`_child_rows` and :func:`_stored_sections`)."""
+    tables: dict[str, pa.Table] = {}
+    tables["abstract_sections"] = _to_table(
+        [r for a in arts if a.abstract or a.other_abstracts for r in _stored_sections(_section_rows(a))],
+        CHILD_SCHEMAS["abstract_sections"],
+    )
+    d, i, v = _part_columns(arts, _F["authors"])
+    if v:  # last_name, fore_name, initials, suffix, collective_name, orcid, affiliations, equal_contrib
+        tables["authors"] = _from_columns([d, i, *v], CHILD_SCHEMAS["authors"])
+    d, i, v = _part_columns(arts, _F["mesh_headings"])
+    if v:  # descriptor, descriptor_ui, major_topic, qualifiers
+        tables["mesh_headings"] = _from_columns([d, i, *v], CHILD_SCHEMAS["mesh_headings"])
+    d, i, v = _part_columns(arts, _F["publication_types"])
+    if v:
+        tables["publication_types"] = _from_columns([d, i, *v], CHILD_SCHEMAS["publication_types"])
+    d, _, v = _part_columns(arts, _F["other_ids"])
+    if v:
+        tables["article_ids"] = _from_columns([d, *v], CHILD_SCHEMAS["article_ids"])
+    for name in ("keywords", "chemicals", "comments_corrections"):
+        d, i, v = _part_columns(arts, _F[name])
+        if v:
+            tables[name] = _from_columns([d, i, *v], CHILD_SCHEMAS[name])
+    return {name: tables[name] if name in tables else _to_table([], schema) for name, schema in CHILD_SCHEMAS.items()}
+
+
+def _section_rows(a: Article) -> list[tuple]:
+    """The ``abstract_sections`` rows of :func:`_child_rows`, before :func:`_stored_sections`."""
+    d = a.doc_id
+    sections: list[tuple] = [(d, 0, i, s.label, s.nlm_category, s.text, None, None) for i, s in enumerate(a.abstract)]
+    for n, other in enumerate(a.other_abstracts, start=1):
+        sections += [
+            (d, n, i, s.label, s.nlm_category, s.text, other.type, other.language)
+            for i, s in enumerate(other.sections)
+        ]
+    return sections
 
 
 def merge_prepared(batches: Sequence[PreparedBatch]) -> list[PreparedBatch]:

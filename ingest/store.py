@@ -227,6 +227,20 @@ class Store(RunBook, QueryRegistry):
         return schema.migrate(self.con, _migrations(), what=f"The database {self.path}",
                               transaction=self._transaction)
 
+    @contextmanager
+    def threads(self, n: int) -> Iterator[None]:
+        """DuckDB's worker threads limited to ``n`` for a block (the setting it had comes back)."""
+        before = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        self.con.execute(f"SET threads = {int(n)}")
+        try:
+            yield
+        finally:
+            try:
+                with HeldInterrupts():
+                    self.con.execute(f"SET threads = {int(before)}")
+            except duckdb.Error:
+                pass  # a broken connection: the error that broke it is the one to report
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
 

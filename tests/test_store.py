@@ -32,12 +32,16 @@ from ingest.records import (
     PublicationType,
 )
 from ingest.rows import (
+    ARTICLE_SCHEMA,
     CHILD_SCHEMAS,
+    HASH_VERSION,
     _article_row,
     _child_rows,
+    _stored_sections,
     _to_table,
     collapse,
     prepare_batch,
+    record_hash,
     record_years,
 )
 from ingest.store import Store
@@ -387,3 +391,42 @@ def test_a_failed_commit_is_rolled_back_and_the_store_goes_on(store):
     store.con = con
     assert store.apply_batch([_article("3")]).stored == 1  # no transaction left open
     assert [r[0] for r in con.execute("SELECT doc_id FROM articles ORDER BY 1").fetchall()] == ["1", "3"]
+
+
+def _tables_row_by_row(records: list[Article]) -> dict[str, pa.Table]:
+    """The tables of ``prepare_batch`` as the code before it was built a column at a time
+    laid them out: one tuple per row (``_article_row``, ``_child_rows``), then transposed."""
+    main = [(*_article_row(a), record_hash(a), HASH_VERSION) for a in records]
+    children: list[list[tuple]] = [[] for _ in CHILD_SCHEMAS]
+    for a in records:
+        for name, bucket, rows in zip(CHILD_SCHEMAS, children, _child_rows(a), strict=True):
+            bucket.extend(_stored_sections(rows) if name == "abstract_sections" else rows)
+    tables = {"articles": _to_table(main, ARTICLE_SCHEMA)}
+    tables.update({name: _to_table(rows, schema) for (name, schema), rows in zip(CHILD_SCHEMAS.items(), children, strict=True)})
+    return tables
+
+
+def _assert_same_tables(got: dict[str, pa.Table], expected: dict[str, pa.Table]) -> None:
+    assert list(got) == list(expected)
+    for name, table in expected.items():
+        assert got[name].schema.equals(table.schema), name
+        assert got[name].to_pylist() == table.to_pylist(), name
+        assert got[name].equals(table), name
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.lists(articles, max_size=5, unique_by=lambda a: a.doc_id))
+def test_prepared_tables_are_the_rows_of_each_record(batch):
+    """``prepare_batch`` builds its tables a column at a time; they hold the very rows that
+    ``_article_row`` and ``_child_rows`` give record by record."""
+    prepared = prepare_batch(batch)
+    _assert_same_tables(prepared.tables, _tables_row_by_row(batch))
+    assert prepared.keys == [(a.doc_id, a.pmid_version, a.date_revised, record_hash(a)) for a in batch]
+
+
+@needs_data
+def test_prepared_tables_of_the_real_records_are_their_rows():
+    records = _real_articles()
+    prepared = prepare_batch([*records, Deletion("gone"), Problem("here", "why")])
+    _assert_same_tables(prepared.tables, _tables_row_by_row(records))
+    assert (prepared.deletions, prepared.problems, prepared.seen) == (["gone"], [Problem("here", "why")], len(records) + 1)
