@@ -35,6 +35,7 @@ def _every_text_in(db) -> str:
 
 def test_a_400_page_that_repeats_the_request_leaks_no_key(server, tmp_path):
     db = tmp_path / "m.duckdb"
+    Store(db).close()  # an existing store: the failed run is recorded in it (a new one is not created)
     server.inject("esearch", "echo")
     env = {"NCBI_EUTILS_URL": server.url, "NCBI_EMAIL": "librarian@example.org"}
     out = run_cli("--db", str(db), "ingest", "pubmed", "x", "--api-key", CLI_SECRET, env=env)
