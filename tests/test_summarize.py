@@ -313,6 +313,19 @@ def test_the_topic_gate_reads_the_subject_terms_so_children_finds_the_mesh_tag_c
     assert ("off_topic", piglets.pmid) in {(f.kind, f.pmid) for f in out.all_flags}
 
 
+def test_a_finding_the_overview_leaves_out_is_named_and_flagged():
+    script = answering({MET: MET_FINDING, PROPOFOL: PROPOFOL_FINDING},
+                       f"Tamsulosin and nifedipine did not help stone passage [PMID {MET}].")
+    out = Summarizer(ScriptedModel(script)).overview(BOTH, [real(MET), real(PROPOFOL)])
+    assert [f.pmid for f in out.findings] == [MET, PROPOFOL]  # both written
+    assert {(f.kind, f.pmid) for f in out.all_flags if f.kind == "not_in_overview"} == {("not_in_overview", PROPOFOL)}
+    assert f"Not in the overview: PMID {PROPOFOL} (its finding is shown below)." in out.notes
+    both = answering({MET: MET_FINDING, PROPOFOL: PROPOFOL_FINDING},
+                     f"Neither trial's drug failed its endpoint alone [PMID {MET}; PMID {PROPOFOL}].")
+    assert not [f for f in Summarizer(ScriptedModel(both)).overview(BOTH, [real(MET), real(PROPOFOL)]).all_flags
+                if f.kind == "not_in_overview"]
+
+
 def test_without_a_model_the_conclusions_are_quoted_and_labelled():
     out = Summarizer(None, unavailable="MEDSEARCH_LLM=none").overview(QUESTION, [real(MET), real(VITAMIN_D)])
     assert out.model == "extractive" and out.fallback and "Extractive summary" in out.label

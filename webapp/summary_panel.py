@@ -47,6 +47,7 @@ FLAG_WORDS = {
     "unsupported": "not supported by the cited abstract: do not read it as fact",
     "wrong_measure": "a number stands beside another measure in the abstract",
     "unsupported_comparison": "a comparison no quoted sentence makes",
+    "not_in_overview": "the overview does not mention this paper: read its finding",
 }
 _DONE = "_summaries"  # key -> finished Summary, this session
 _JOBS = "_summary_jobs"  # key -> SummaryJob being written

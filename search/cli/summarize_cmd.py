@@ -34,6 +34,7 @@ _FLAG_WORDS = {
     "unsupported": "not supported by the cited abstract",
     "wrong_measure": "number beside another measure in the abstract",
     "unsupported_comparison": "comparison no quoted sentence makes",
+    "not_in_overview": "finding not in the overview",
 }
 
 

@@ -123,6 +123,14 @@ class _Run:
         flags = [Flag(k, d, p) for k, d, p in left_out]
         if self.failure is not None:
             flags.append(self._fallback_flag())
+        elif sentences:  # the model may leave a finding out of the overview: the reader is told
+            cited = {pmid for s in sentences for pmid in s.cited}
+            missing = [f.pmid for _, f in written if f.pmid not in cited]
+            flags += [Flag("not_in_overview", "the overview does not mention this paper; its finding is "
+                           "shown with the findings", pmid) for pmid in missing]
+            if missing:
+                ids = ", ".join(f"PMID {p}" for p in missing)
+                notes = (*notes, f"Not in the overview: {ids} (its finding is shown below).")
         yield SummaryReady(self._summary("overview", papers, sentences, findings, flags, notes))
 
     def tldr(self, paper: Paper) -> Iterator[Event]:

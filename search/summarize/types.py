@@ -33,6 +33,7 @@ FlagKind = Literal[
     "unsupported",  # no sentence of the cited abstract supports the finding above the threshold
     "wrong_measure",  # a number is in the abstract, but not in a sentence about the measure named
     "unsupported_comparison",  # a comparison or yes/no verdict no quoted sentence makes
+    "not_in_overview",  # the overview does not cite this paper: its finding is shown on its own
 ]
 
 
