@@ -47,7 +47,8 @@ from search.retrieval.milvus.connect import Target, connect
 #: 2: the text of a milvus-lite build is padded to our BM25 b (:func:`padding`).
 SCHEMA_VERSION = 2
 #: The BM25 parameters milvus-lite computes with, whatever the index asks (k1 1.5, b 0.75: fitted
-#: exactly to its scores, ``tests/test_milvus_bm25.py``); a Milvus server takes ours.
+#: exactly to its scores; ``tests/test_first_stage_contract.py`` checks the padding against
+#: rank-bm25); a Milvus server takes ours.
 LITE_K1, LITE_B = 1.5, 0.75
 #: The filler token of the padding: our tokeniser never writes a letter beside ``_``.
 FILLER = "ms_pad"
