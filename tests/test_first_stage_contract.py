@@ -79,6 +79,18 @@ def tokens_of(real):
     return {d: set(tok(text)) for d, text in real.lexical.items()}
 
 
+def lucene_okapi(corpus: list[list[str]], *, k1: float, b: float):
+    """rank-bm25's Okapi BM25 with Lucene's idf (as in tests/test_lexical.py): the BM25 oracle."""
+    from rank_bm25 import BM25Okapi
+
+    class LuceneIdfOkapi(BM25Okapi):
+        def _calc_idf(self, nd: dict[str, int]) -> None:
+            n = self.corpus_size
+            self.idf = {w: math.log(1 + (n - df + 0.5) / (df + 0.5)) for w, df in nd.items()}
+
+    return LuceneIdfOkapi(corpus, k1=k1, b=b)
+
+
 def restriction(engine, query: str | None, filters: Filters = NO_FILTERS, notices: bool = True) -> Restriction:
     """The predicate and its in-process evaluation (the oracle for what passes)."""
     snap = engine.snapshot
@@ -112,16 +124,9 @@ class ContractSuite:
 
     @pytest.mark.parametrize("query", QUERIES)
     def test_text_scores_are_bm25_over_our_tokens(self, stage, real, query):
-        from rank_bm25 import BM25Okapi
-
-        class LuceneIdfOkapi(BM25Okapi):  # Lucene's idf, as in tests/test_lexical.py
-            def _calc_idf(self, nd: dict[str, int]) -> None:
-                n = self.corpus_size
-                self.idf = {w: math.log(1 + (n - df + 0.5) / (df + 0.5)) for w, df in nd.items()}
-
         ids = list(real.lexical)
         tok = Tokenizer()
-        oracle = LuceneIdfOkapi([tok(real.lexical[d]) for d in ids], k1=1.2, b=0.5)
+        oracle = lucene_okapi([tok(real.lexical[d]) for d in ids], k1=1.2, b=0.5)
         q = TextQuery(query, tuple(tok(query)))
         top = stage.search_text(q, 10)
         expected = oracle.get_scores(list(q.tokens))
@@ -267,17 +272,10 @@ class TestMilvusLite(ContractSuite):
         appended to every text make its length norm ours (b 0.5). Oracle: rank-bm25 over our
         tokens, without fillers, at k1 1.5 and b 0.5, its factor k1 + 1 = 2.5, over the 2.2 the
         stage divides by."""
-        from rank_bm25 import BM25Okapi
-
-        class LuceneIdfOkapi(BM25Okapi):
-            def _calc_idf(self, nd: dict[str, int]) -> None:
-                n = self.corpus_size
-                self.idf = {w: math.log(1 + (n - df + 0.5) / (df + 0.5)) for w, df in nd.items()}
-
         ids = list(real.lexical)
         tok = Tokenizer()
-        ours = LuceneIdfOkapi([tok(real.lexical[d]) for d in ids], k1=1.5, b=0.5)
-        lite_b = LuceneIdfOkapi([tok(real.lexical[d]) for d in ids], k1=1.5, b=0.75)  # what no padding gives
+        ours = lucene_okapi([tok(real.lexical[d]) for d in ids], k1=1.5, b=0.5)
+        lite_b = lucene_okapi([tok(real.lexical[d]) for d in ids], k1=1.5, b=0.75)  # what no padding gives
         for query in QUERIES:
             q = TextQuery(query, tuple(tok(query)))
             top = stage.search_text(q, 20)
