@@ -21,6 +21,14 @@ from search.types import MODES
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def expanded(name: str) -> Path:
+    """``name`` as a path with ``~`` expanded; a ``~user`` naming no user stays as written."""
+    try:
+        return Path(name).expanduser()
+    except RuntimeError:
+        return Path(name)
+
+
 def running_from_checkout() -> bool:
     """True when the code runs from a clone of the repository (an editable install or
     ``python -m`` in the checkout), not from an installed wheel."""
@@ -324,7 +332,7 @@ class Settings:
 
         embedding = self.embedding_model.lower()
         torch_needed = embedding != "none" and (
-            self.embedding_backend == "torch" or not (embedding.startswith("packaged:") or Path(self.embedding_model).expanduser().exists()))
+            self.embedding_backend == "torch" or not (embedding.startswith("packaged:") or expanded(self.embedding_model).exists()))
         out: list[tuple[str, str] | None] = []
         if torch_needed and (missing("torch") or missing("sentence_transformers")):
             why = ("MEDSEARCH_EMBEDDING_BACKEND=torch" if self.embedding_backend == "torch"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ingest.errors import ConfigError
 from ingest.sources import require_record_files
+from search.config import expanded
 from search.jobs.job import Step
 
 FIRST_RUN = "first-run"
@@ -71,7 +72,7 @@ def from_pubmed(query: str, max_records: int, sort: str, email: str | None) -> P
 
 def from_files(paths: Sequence[str | Path]) -> Plan:
     """Load PubMed XML / MEDLINE / BEIR files or folders on this machine, then index."""
-    wanted = [Path(str(p).strip()).expanduser() for p in paths if str(p).strip()]
+    wanted = [expanded(str(p).strip()) for p in paths if str(p).strip()]
     if not wanted:
         raise ConfigError("No file or folder given.",
                           hint="Give the path of a folder (or file) of PubMed XML, MEDLINE (.nbib, .txt) "

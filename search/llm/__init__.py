@@ -17,11 +17,10 @@ Nothing is loaded here: a local model loads on its first request.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.errors import ConfigError
-from search.config import Settings
+from search.config import Settings, expanded
 from search.llm.base import (
     ChatModel,
     GenerationOptions,
@@ -71,7 +70,7 @@ def open_model(settings: Settings, *, environ: dict[str, str] | None = None) -> 
         path = packaged.packaged_model_path(settings.models_dir)
         return runtime(path, name=packaged.NAME, identity=f"gguf-sha256:{packaged.SHA256}",
                        threads=settings.llm_threads)
-    path = Path(choice).expanduser()
+    path = expanded(choice)
     if not path.is_file():
         raise ModelUnavailable(f"MEDSEARCH_LLM names {path}, which is not a file.",
                                hint="Give the path of a .gguf model, 'packaged' or 'none'.")

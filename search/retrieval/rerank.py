@@ -35,6 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ingest.errors import ConfigError
 from search import runtime_env
+from search.config import expanded
 from search.retrieval.fusion import minmax
 
 ONNX_FILE = "model.onnx"
@@ -126,7 +127,7 @@ def load_reranker(
 def _looks_local(name: str) -> bool:
     """A filesystem path rather than a hub name (``owner/model`` or a bare ``model``)."""
     return (
-        Path(name).expanduser().exists()
+        expanded(name).exists()
         or name.startswith((".", "/", "~"))
         or "\\" in name
         or name.count("/") > 1
@@ -139,7 +140,7 @@ class CrossEncoderReranker:
     def __init__(
         self, name_or_path: str, *, max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 32
     ) -> None:
-        if _looks_local(name_or_path) and not Path(name_or_path).expanduser().exists():
+        if _looks_local(name_or_path) and not expanded(name_or_path).exists():
             raise ConfigError(
                 f"No reranker model at {name_or_path}.",
                 hint="Train one with `python bench/train_reranker.py --out DIR`, or give a Hugging "
@@ -161,7 +162,7 @@ class CrossEncoderReranker:
                 ) from exc
             try:
                 self._model = CrossEncoder(
-                    str(Path(self.name).expanduser()) if _looks_local(self.name) else self.name,
+                    str(expanded(self.name)) if _looks_local(self.name) else self.name,
                     max_length=self.max_length,
                     device="cpu",
                 )

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError, SearchIndexError
+from search.config import expanded
 from search.retrieval.milvus import require
 
 TOKEN_ENV = "MEDSEARCH_MILVUS_TOKEN"
@@ -41,7 +42,7 @@ class Target:
                               hint="Set it to a file path (milvus-lite, e.g. data/milvus.db) or to "
                               "http://host:19530 (a Milvus server).")
         if not _is_server(uri):
-            uri = str(Path(uri).expanduser().resolve())  # milvus-lite keeps its data in a folder of that name
+            uri = str(expanded(uri).resolve())  # milvus-lite keeps its data in a folder of that name
         return cls(uri, collection or DEFAULT_COLLECTION, env.get(TOKEN_ENV, ""))
 
     @property
