@@ -76,7 +76,8 @@ def test_an_html_page_instead_of_xml_is_retried(server, tmp_path):
     out = run_cli("--db", str(db), "ingest", "pubmed", "all[sb]", "--max", "5", env=_env(server))
     assert out.returncode == 0, out.stderr
     assert "5 stored" in out.stdout and "HTML page" in out.stderr  # the retry is logged
-    assert [r.fault for r in server.requests_to("esearch")] == ["html", None]
+    # the new store's count (its HTML page retried), then the search
+    assert [r.fault for r in server.requests_to("esearch")] == ["html", None, None]
 
 
 def test_html_on_every_try_fails_the_run_with_a_clear_error(server, tmp_path):
@@ -180,7 +181,9 @@ def test_max_n_on_a_million_hits_costs_requests_in_proportion_to_n(server, tmp_p
     out = run_cli("--db", str(db), "ingest", "pubmed", BROAD_QUERY, "--max", str(n), env=_env(server))
     assert out.returncode == 0, out.stderr
     assert f"PubMed: {BROAD_COUNT} records match; 0 already stored." in out.stdout
-    (search,) = server.requests_to("esearch")  # one esearch, no listing of the million
+    # a new store's count (no ids), then one esearch: no listing of the million
+    count, search = server.requests_to("esearch")
+    assert count.params["retmax"] == "0"
     assert search.params["retmax"] == str(n) and "sort" not in search.params
     assert len(server.requests_to("epost")) == 1 and len(server.requests_to("efetch")) == efetches
     newest = server.search_ids(BROAD_QUERY)[:n]  # PubMed's default order: newest entry first
@@ -196,7 +199,7 @@ def test_max_keeps_the_first_n_in_the_sort_asked_for(server, tmp_path, sort):
     out = run_cli("--db", str(db), "ingest", "pubmed", "cancer", "--max", "7", "--sort", sort,
                   env=_env(server))
     assert out.returncode == 0, out.stderr
-    assert server.requests_to("esearch")[0].params["sort"] == sort
+    assert server.requests_to("esearch")[-1].params["sort"] == sort  # after the new store's count
     expected = server.search_ids("cancer", sort=sort)[:7]
     assert expected != server.search_ids("cancer")[:7]  # the sort makes a difference here
     with Store(db) as store:
