@@ -69,7 +69,7 @@ class Paper:
     def version(self) -> str:
         """Changes whenever anything the model reads, the retraction status, or the subject terms
         the topic gate reads change."""
-        parts = (self.pmid, self.title, self.abstract, str(self.is_retracted))
+        parts: tuple[str, ...] = (self.pmid, self.title, self.abstract, str(self.is_retracted))
         if self.subjects:
             parts += ("\x1e".join(self.subjects),)
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
