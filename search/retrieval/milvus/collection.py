@@ -46,10 +46,10 @@ from search.retrieval.milvus.connect import Target, connect
 #: Bumped when fields or their meaning change; a reader refuses a collection of another.
 #: 2: the text of a milvus-lite build is padded to our BM25 b (:func:`padding`).
 SCHEMA_VERSION = 2
-#: The BM25 parameters milvus-lite computes with, whatever the index asks (k1 1.5, b 0.75: fitted
-#: exactly to its scores; ``tests/test_first_stage_contract.py`` checks the padding against
-#: rank-bm25); a Milvus server takes ours.
-LITE_K1, LITE_B = 1.5, 0.75
+#: The BM25 b milvus-lite computes with, whatever the index asks (with k1 1.5: fitted exactly to
+#: its scores; ``tests/test_first_stage_contract.py`` checks the padding against rank-bm25); a
+#: Milvus server takes ours.
+LITE_B = 0.75
 #: The filler token of the padding: our tokeniser never writes a letter beside ``_``.
 FILLER = "ms_pad"
 TEXT_MAX = 65_535  # bytes of a VARCHAR; a longer token text is cut (docs/scale.md)
@@ -202,27 +202,13 @@ def _cut(text: str) -> str:
 
 def mean_length(snap) -> float:
     """The snapshot's mean document length in tokens: kept by its BM25 index, else counted
-    (an index saved before it was kept: one pass over the texts)."""
+    over the texts the collection would get (an index saved before it was kept)."""
     if snap.lexical.avgdl is not None:
         return float(snap.lexical.avgdl)
-    import duckdb
-
-    from search.index.documents import compose_text
-    from search.index.snapshot_build import CORPUS_FILE
-    from search.retrieval.tokenizer import Tokenizer
-
-    tok = Tokenizer(snap.lexical.tokenizer_config)
-    subject = bool(snap.manifest.get("lexical", {}).get("subject_terms", True))
-    con = duckdb.connect(str(Path(snap.folder) / CORPUS_FILE), read_only=True)
-    try:
-        cur = con.execute("SELECT title, abstract, mesh_terms, keywords FROM articles")
-        total = n = 0
-        while chunk := cur.fetchmany(INSERT_BATCH):
-            for title, abstract, mesh, kw in chunk:
-                total += len(tok(compose_text(title or "", abstract, mesh or (), kw or (), subject_terms=subject)))
-                n += 1
-    finally:
-        con.close()
+    total = n = 0
+    for rows in rows_of_snapshot(snap):
+        total += sum(len(r["text"].split()) for r in rows)
+        n += len(rows)
     return total / max(n, 1)
 
 
