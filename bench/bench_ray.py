@@ -5,14 +5,16 @@ the store ``bench/bench_query_engine.py`` caches; past their number, copies made
 suffix, so that each is embedded), the packaged MiniLM (int8 ONNX):
 
 - ``plain``: ``embed_documents`` in this process, as ``medsearch index`` embeds;
-- ``ray, 1 worker`` and ``ray, 2 workers``: ``search.index.ray_embed.embed_on_ray`` on a local
-  Ray (start-up, actor model loads and the journal writes included), into a fresh journal.
+- ``ray WxC`` (``--shapes``, default ``1x1,2x1``): ``search.index.ray_embed.embed_on_ray`` on
+  a local Ray of W workers of C CPUs each (an actor's encoder runs C threads), start-up, actor
+  model loads and the journal writes included, into a fresh journal.
 
-Reported: seconds, texts per second, and Ray's overhead over the plain path. On the 2-core
-development machine 2 workers cannot beat 1 by much (each ONNX session already uses both
-cores); the point is that the overhead is small and that throughput holds with workers.
+Reported: seconds, texts per second, the time against the plain path, and the largest
+difference between a Ray vector and the plain path's. ``1x1`` against ``2x1`` is throughput
+against workers with a core each; ``2x1`` (the default shape on 2 cores) against ``plain``
+(one process, 2 threads) is Ray's overhead.
 
-    .venv/bin/python bench/bench_ray.py [--n 2000]
+    .venv/bin/python bench/bench_ray.py [--n 2000] [--shapes 1x1,2x1,1x2]
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -33,7 +37,9 @@ from bench import bench_query_engine as bqe  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--shapes", default="1x1,2x1", help="WORKERSxCPUS, comma-separated")
     args = ap.parse_args()
+    shapes = [tuple(int(x) for x in shape.split("x")) for shape in args.shapes.split(",")]
     from ingest.store import Store
     from search.index.build import IndexSettings
     from search.index.documents import iter_documents
@@ -54,18 +60,20 @@ def main() -> None:
     embedder = load_embedder(s.embedder, s.backend)  # type: ignore[arg-type]
     embedder.embed_documents([t for _, t in todo[:32]])  # warm
     t = time.perf_counter()
-    embedder.embed_documents([t for _, t in todo], batch_size=64)
+    expected = embedder.embed_documents([t for _, t in todo], batch_size=64)
     plain = time.perf_counter() - t
     print(f"{len(todo):,} texts")
-    print(f"  {'path':<16} {'seconds':>8} {'texts/s':>8} {'vs plain':>9}")
+    print(f"  {'path':<16} {'seconds':>8} {'texts/s':>8} {'vs plain':>9} {'max |diff|':>11}")
     print(f"  {'plain':<16} {plain:8.1f} {len(todo) / plain:8.1f} {'':>9}", flush=True)
-    for workers in (1, 2):
+    for workers, cpus in shapes:
         with tempfile.TemporaryDirectory() as tmp:
             journal = EmbeddingJournal(Path(tmp), DenseParams.of(embedder))
-            got = embed_on_ray(todo, journal, settings, address=None, workers=workers)
-            assert len(journal.vectors()) == len(todo)
-        print(f"  {f'ray, {workers} worker' + ('s' if workers > 1 else ''):<16} {got.seconds:8.1f} "
-              f"{len(todo) / got.seconds:8.1f} {got.seconds / plain:8.2f}x", flush=True)
+            got = embed_on_ray(todo, journal, settings, address=None, workers=workers, cpus_per_worker=cpus)
+            vectors = journal.vectors()
+            assert len(vectors) == len(todo)
+            diff = max(float(np.abs(vectors[h] - expected[i]).max()) for i, (h, _) in enumerate(todo))
+        print(f"  {f'ray {workers}x{cpus}':<16} {got.seconds:8.1f} "
+              f"{len(todo) / got.seconds:8.1f} {got.seconds / plain:8.2f}x {diff:11.1e}", flush=True)
 
 
 if __name__ == "__main__":

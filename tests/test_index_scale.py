@@ -112,6 +112,29 @@ def test_a_ray_address_that_does_not_answer_is_an_error_before_any_work():
         check_address("nowhere")
 
 
+def test_a_local_ray_gives_each_worker_its_share_of_the_cores():
+    from search.index.ray_embed import worker_shape
+
+    assert worker_shape(None, None, local=True, cpus=16) == (16, 1)  # default: one single-threaded worker a core
+    assert worker_shape(1, None, local=True, cpus=16) == (1, 16)
+    assert worker_shape(3, None, local=True, cpus=16) == (3, 5)
+    assert worker_shape(32, None, local=True, cpus=16) == (32, 1)  # more workers than cores: asked for
+    assert worker_shape(None, 4, local=True, cpus=16) == (4, 4)
+    assert worker_shape(None, None, local=False, cpus=64) == (64, 1)  # a cluster: a worker per CPU
+    assert worker_shape(8, None, local=False, cpus=64) == (8, 1)  # an actor is not spread over nodes
+
+
+@pytest.mark.parametrize("option", ["--ray-workers", "--ray-worker-cpus"])
+def test_a_ray_count_below_one_is_an_error_before_any_work(tmp_path, option, capsys, monkeypatch):
+    from search.cli import main
+
+    monkeypatch.setenv("MEDSEARCH_INDEX_DIR", str(tmp_path / "idx"))
+    code = main(["--db", str(tmp_path / "s.duckdb"), "index", "--ray", option, "0"])
+    assert code == 2
+    assert f"{option} must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "idx").exists() and not (tmp_path / "s.duckdb").exists()
+
+
 @pytest.mark.slow
 def test_the_ray_job_writes_the_vectors_the_plain_path_writes_and_resumes(store, tmp_path):
     """Real model (the packaged MiniLM) on a local Ray of 2 workers."""

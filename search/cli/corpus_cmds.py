@@ -36,8 +36,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     index.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                        help="embed as a Ray Data job: a local Ray without ADDRESS, a cluster with host:port "
                        "(needs the scale extra; resumable; docs/scale.md)")
-    index.add_argument("--ray-workers", type=int, default=2, metavar="N",
-                       help="embedding actors of the Ray job (default 2)")
+    index.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                       help="embedding actors of the Ray job (default: one per CPU, each single-threaded)")
+    index.add_argument("--ray-worker-cpus", type=int, default=None, metavar="N",
+                       help="CPUs (and encoder threads) of each actor (default: a local Ray shares this "
+                       "machine's cores out among the workers; a cluster gives each 1)")
     index.add_argument("--vectors", type=Path, metavar="FILE",
                        help="import precomputed vectors keyed by PMID (Parquet: pmid, vector; or NumPy FILE.npy "
                        "with FILE.ids.txt and FILE.json) made by the configured model, instead of computing them")
@@ -129,8 +132,9 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         target = milvus_target(settings)
         connect(target)
     if args.ray is not None:
-        from search.index.ray_embed import check_address, require_ray
+        from search.index.ray_embed import check_address, check_counts, require_ray
 
+        check_counts(args.ray_workers, args.ray_worker_cpus)
         require_ray()
         check_address(args.ray or None)
     with open_store(settings, read_only=True, lock=True) as store:
@@ -194,8 +198,6 @@ def _precompute(args: argparse.Namespace, settings: Settings, manager) -> None:
         from search.index.journal import EmbeddingJournal
         from search.index.ray_embed import embed_on_ray, pending
 
-        if args.ray_workers < 1:
-            raise ConfigError("--ray-workers must be at least 1.", hint="E.g. --ray-workers 2.")
         previous = set(manager._previous_dense(embedder).text_hashes)
         todo, skipped = pending(manager.store, manager.index_dir, params, previous)
         s = manager.settings
@@ -203,6 +205,8 @@ def _precompute(args: argparse.Namespace, settings: Settings, manager) -> None:
             todo, EmbeddingJournal(manager.index_dir, params),
             {"name": s.embedder, "backend": s.backend, "query_prefix": s.query_prefix, "doc_prefix": s.doc_prefix,
              "allow_download": s.allow_download},
-            address=args.ray or None, workers=args.ray_workers, skipped=skipped)
-        print(f"Ray: {ray_report.embedded:,} texts embedded by {ray_report.workers} workers in "
+            address=args.ray or None, workers=args.ray_workers, cpus_per_worker=args.ray_worker_cpus,
+            skipped=skipped)
+        print(f"Ray: {ray_report.embedded:,} texts embedded by {ray_report.workers} workers of "
+              f"{ray_report.cpus_per_worker} CPU{'s' if ray_report.cpus_per_worker > 1 else ''} in "
               f"{ray_report.seconds:.1f} s ({ray_report.skipped:,} already embedded)")

