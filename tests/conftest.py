@@ -37,6 +37,21 @@ def pytest_make_collect_report(collector):
         report.longrepr = f"module skipped in strict mode (MEDSEARCH_STRICT_TESTS=1): {reason}"
 
 
+@pytest.fixture(autouse=True)
+def _secrets_registry_per_test():
+    """Each test starts from the redaction registry the session had: a secret one test registers
+    (the property test's random settings register values such as "http://") must not redact
+    another test's messages. The registry is process-wide by design (``ingest.redact``)."""
+    from ingest import redact
+
+    with redact._lock:
+        saved = set(redact._secrets)
+    yield
+    with redact._lock:
+        redact._secrets.clear()
+        redact._secrets.update(saved)
+
+
 def require_shared_data() -> Path:
     if not PUBMED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set MEDSEARCH_SHARED_DATA)")
