@@ -206,7 +206,7 @@ def _precompute(args: argparse.Namespace, settings: Settings, manager) -> None:
             {"name": s.embedder, "backend": s.backend, "query_prefix": s.query_prefix, "doc_prefix": s.doc_prefix,
              "allow_download": s.allow_download},
             address=args.ray or None, workers=args.ray_workers, cpus_per_worker=args.ray_worker_cpus,
-            skipped=skipped)
+            skipped=skipped, progress=True)
         print(f"Ray: {ray_report.embedded:,} texts embedded by {ray_report.workers} workers of "
               f"{ray_report.cpus_per_worker} CPU{'s' if ray_report.cpus_per_worker > 1 else ''} in "
               f"{ray_report.seconds:.1f} s ({ray_report.skipped:,} already embedded)")

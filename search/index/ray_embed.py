@@ -14,6 +14,7 @@ before any work.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ingest.errors import ConfigError, SearchIndexError
+from ingest.progress import progress_bar
 from search.index.journal import EmbeddingJournal
 
 #: Texts a task embeds: small blocks keep workers evenly loaded (a worker that queued a few
@@ -115,7 +117,8 @@ def _init(ray: Any, kwargs: dict[str, Any], *, local: bool) -> None:
     """``ray.init``; a local start that timed out is retried (a cluster's address is not)."""
     for attempt in range(1, (LOCAL_START_TRIES if local else 1) + 1):
         try:
-            ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, **kwargs)
+            ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING, **kwargs)
             return
         except Exception as exc:  # ray raises a bare Exception for a start-up time-out
             if not local or "timed out during startup" not in str(exc) or attempt == LOCAL_START_TRIES:
@@ -157,10 +160,11 @@ def worker_shape(workers: int | None, cpus_per_worker: int | None, *, local: boo
 
 def embed_on_ray(todo: list[tuple[str, str]], journal: EmbeddingJournal, embedder_settings: dict[str, Any], *,
                  address: str | None, workers: int | None = None, cpus_per_worker: int | None = None,
-                 skipped: int = 0, batch: int = BATCH) -> RayReport:
+                 skipped: int = 0, batch: int = BATCH, progress: bool = False) -> RayReport:
     """Embed ``todo`` on Ray, each finished batch kept in ``journal`` as it arrives.
 
-    ``workers`` actors of ``cpus_per_worker`` CPUs each (:func:`worker_shape` gives the defaults).
+    ``workers`` actors of ``cpus_per_worker`` CPUs each (:func:`worker_shape` gives the defaults);
+    ``progress``: a bar of the texts kept so far (Ray's own bars stay off).
     """
     ray = require_ray()
     check_address(address)
@@ -174,12 +178,15 @@ def embed_on_ray(todo: list[tuple[str, str]], journal: EmbeddingJournal, embedde
         _init(ray, {"num_cpus": n * cpus}, local=True)
     else:
         _init(ray, {"address": address}, local=False)
+    bar = progress_bar(progress, desc="embed on Ray", unit=" text", total=len(todo))
     try:
         if not local:
             n, cpus = worker_shape(workers, cpus_per_worker, local=False,
                                    cpus=int(ray.cluster_resources().get("CPU", 1)))
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
+        # Ray's memory advice would ask for 4 GB a worker; docs/scale.md sizes workers instead.
+        ctx.issue_detectors_config.detectors = []
         # Longest first, as the plain path orders its batches: a block's texts are of one
         # length (little padding: unsorted blocks of 256 cost 40 % more, measured), and the
         # last blocks, which may leave a worker idle, are the quickest.
@@ -194,6 +201,8 @@ def embed_on_ray(todo: list[tuple[str, str]], journal: EmbeddingJournal, embedde
         for got in out.iter_batches(batch_size=batch, batch_format="numpy"):
             journal.record([str(h) for h in got["hash"]], np.stack(got["vector"]))
             done += len(got["hash"])
+            bar.update(len(got["hash"]))
     finally:
+        bar.close()
         ray.shutdown()
     return RayReport(done, skipped, n, round(time.perf_counter() - start, 2), cpus)
