@@ -475,3 +475,13 @@ def test_an_uncited_sentence_restating_one_finding_is_cited_to_it():
     first, second = out.sentences
     assert first.cited == (MET,) and first.flags == ()
     assert second.cited == () and [f.kind for f in second.flags] == ["uncited"]
+
+
+def test_every_flag_kind_has_words_for_the_cli_and_the_app():
+    from typing import get_args
+
+    from search.summarize.types import FLAG_WORDS, FlagKind
+
+    assert set(FLAG_WORDS) == set(get_args(FlagKind))
+    for kind, (short, long) in FLAG_WORDS.items():
+        assert short and long and kind not in (short, long)

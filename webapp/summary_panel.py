@@ -26,29 +26,13 @@ from dataclasses import replace
 import streamlit as st
 
 from search.summarize import FindingReady, Paper, SentenceReady, Summary
-from search.summarize.types import SENTENCE_MARKS
+from search.summarize.types import SENTENCE_MARKS, flag_words
 from search.types import Filters, Hit, Span
 from webapp import summary_jobs
 from webapp.errors import show_error, shown
 from webapp.markup import check_mark, cited, esc, marked, md_text
 from webapp.services import Services
 
-FLAG_WORDS = {
-    "invented_citation": "citation removed: the model cited a paper it was not given",
-    "ungrounded_number": "number not found in the cited abstract",
-    "uncited": "sentence without a citation",
-    "retracted": "retracted paper left out",
-    "no_abstract": "no abstract to summarise",
-    "off_topic": "not about the question",
-    "no_answer": "no paper answers the question",
-    "trimmed": "extra text dropped",
-    "model_error": "the model failed",
-    "fallback": "no language model",
-    "unsupported": "not supported by the cited abstract: do not read it as fact",
-    "wrong_measure": "a number stands beside another measure in the abstract",
-    "unsupported_comparison": "a comparison no quoted sentence makes",
-    "not_in_overview": "the overview does not mention this paper: read its finding",
-}
 _DONE = "_summaries"  # key -> finished Summary, this session
 _JOBS = "_summary_jobs"  # key -> SummaryJob being written
 _WANTED = "_summary_wanted"  # keys the user asked for
@@ -286,7 +270,7 @@ def summary_html(summary: Summary, on_page: Sequence[str]) -> str:
     named = ("retracted", "no_abstract", "off_topic", "no_answer") if summary.notes else ()
     flags = list(dict.fromkeys(f for f in summary.all_flags if f.kind not in (*SENTENCE_MARKS, *named)))
     items = "".join(
-        f"<li>{esc(FLAG_WORDS.get(f.kind, f.kind))}{': ' + esc(f.detail) if f.detail else ''}"
+        f"<li>{esc(flag_words(f.kind, long=True))}{': ' + esc(f.detail) if f.detail else ''}"
         f"{' (PMID ' + esc(f.pmid) + ')' if f.pmid else ''}</li>" for f in flags)
     parts.append(f'<div class="ms-flags"><b>{esc(summary.check_report)}</b>'
                  f"{'<ul>' + items + '</ul>' if items else ''}</div>")
@@ -318,7 +302,7 @@ def _findings(findings, on_page: Sequence[str]) -> str:
 
 
 def _sentence(sentence, on_page: Sequence[str]) -> str:
-    marks = [check_mark(FLAG_WORDS.get(f.kind, f.kind) + (f": {f.detail}" if f.detail else ""))
+    marks = [check_mark(flag_words(f.kind, long=True) + (f": {f.detail}" if f.detail else ""))
              for f in sentence.flags if f.kind in SENTENCE_MARKS]
     text = cited(sentence.text, on_page)
     if not sentence.supported:  # shown, but not as fact

@@ -20,22 +20,6 @@ from search.types import MODES
 if TYPE_CHECKING:
     from search.summarize import SummaryReady
 
-_FLAG_WORDS = {
-    "invented_citation": "citation removed",
-    "ungrounded_number": "number not found in the cited abstract",
-    "uncited": "sentence without a citation",
-    "retracted": "retracted paper",
-    "no_abstract": "no abstract",
-    "off_topic": "not about the question",
-    "no_answer": "no answer",
-    "trimmed": "extra text dropped",
-    "model_error": "model failed",
-    "fallback": "no language model",
-    "unsupported": "not supported by the cited abstract",
-    "wrong_measure": "number beside another measure in the abstract",
-    "unsupported_comparison": "comparison no quoted sentence makes",
-    "not_in_overview": "finding not in the overview",
-}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -119,6 +103,8 @@ def _print_stream(events, heading: str) -> None:
 
 
 def _print_end(summary) -> None:
+    from search.summarize.types import flag_words
+
     for note in summary.notes:
         print(f"\n{safe_line(note)}")
     # papers left out are named in the notes; the rest of the flags are listed here
@@ -128,7 +114,7 @@ def _print_end(summary) -> None:
         print("\nFlags:")
         for f in flags:
             where = f" (PMID {safe(f.pmid)})" if f.pmid else ""
-            print(f"  ! {_FLAG_WORDS.get(f.kind, f.kind)}: {safe_line(f.detail)}{where}")
+            print(f"  ! {flag_words(f.kind)}: {safe_line(f.detail)}{where}")
     print(f"\n{safe_line(summary.check_report)}")
     print(f"\n{safe_line(summary.label)}", flush=True)
     _print_stats(summary)

@@ -147,9 +147,9 @@ def worker_shape(workers: int | None, cpus_per_worker: int | None, *, local: boo
 
     Local Ray: by default one single-threaded worker per core of this machine (``cpus``);
     fewer workers share the cores out. A cluster: one CPU per worker unless told, and as many
-    workers as the cluster has CPUs (``cpus``, asked of the cluster) unless told.
+    workers as the cluster has CPUs (``cpus``, asked of the cluster) unless told. The counts
+    given are checked first (:func:`check_counts`).
     """
-    check_counts(workers, cpus_per_worker)
     total = max(1, cpus or 1)
     if cpus_per_worker is None:
         cpus_per_worker = max(1, total // workers) if (local and workers) else 1

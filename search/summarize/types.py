@@ -37,6 +37,46 @@ FlagKind = Literal[
 ]
 
 
+#: How each flag kind reads: (the CLI's short words, the app's words to the reader).
+FLAG_WORDS: dict[str, tuple[str, str]] = {
+    "invented_citation": ("citation removed",
+                          "citation removed: the model cited a paper it was not given"),
+    "ungrounded_number": ("number not found in the cited abstract",
+                          "number not found in the cited abstract"),
+    "uncited": ("sentence without a citation",
+                "sentence without a citation"),
+    "retracted": ("retracted paper",
+                  "retracted paper left out"),
+    "no_abstract": ("no abstract",
+                    "no abstract to summarise"),
+    "off_topic": ("not about the question",
+                  "not about the question"),
+    "no_answer": ("no answer",
+                  "no paper answers the question"),
+    "trimmed": ("extra text dropped",
+                "extra text dropped"),
+    "model_error": ("model failed",
+                    "the model failed"),
+    "fallback": ("no language model",
+                 "no language model"),
+    "unsupported": ("not supported by the cited abstract",
+                    "not supported by the cited abstract: do not read it as fact"),
+    "wrong_measure": ("number beside another measure in the abstract",
+                      "a number stands beside another measure in the abstract"),
+    "unsupported_comparison": ("comparison no quoted sentence makes",
+                               "a comparison no quoted sentence makes"),
+    "not_in_overview": ("finding not in the overview",
+                        "the overview does not mention this paper: read its finding"),
+}
+
+
+def flag_words(kind: str, *, long: bool = False) -> str:
+    """The words for a flag of ``kind``: short (the CLI) or ``long`` (the app); the kind itself
+    where it has none."""
+    words = FLAG_WORDS.get(kind)
+    return kind if words is None else words[1 if long else 0]
+
+
 #: Flags marked on the sentence they concern, where it is shown ("[check: ...]").
 SENTENCE_MARKS: tuple[FlagKind, ...] = ("ungrounded_number", "uncited", "unsupported", "wrong_measure",
                                         "unsupported_comparison")
