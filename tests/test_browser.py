@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_server import streamlit_app
 from tests.conftest import PUBMED_DATA, REPO, run_cli
 
 pytestmark = pytest.mark.slow
@@ -97,12 +97,6 @@ def _hostile_record(folder: Path) -> Path:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Server:
     url: str
@@ -137,48 +131,9 @@ def server(demo_cache, tmp_path_factory, chat):
            "MEDSEARCH_LLM_URL": chat.url, "MEDSEARCH_LLM_MODEL_NAME": "scripted-summaries"}
     assert run_cli("ingest", "files", str(_hostile_record(folder)), env=env).returncode == 0
     assert run_cli("index", env=env, timeout=1800).returncode == 0
-    port = _free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDSEARCH_", "NCBI_"))}
-    log = folder / "server.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env={**full_env, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.3)
-    yield Server(url, db, env, proc, log, chat)
-    proc.terminate()
-    proc.wait(timeout=30)
-    text = log.read_text(errors="replace")
-    assert not app_tracebacks(text), text[-3000:]
-
-
-#: Streamlit 1.67's websocket endpoint, when a browser page closes while the server is closing
-#: the same socket, logs this traceback from its own code (seen once in a fresh-clone run, in
-#: teardown). It is not the app's failure; any other traceback is.
-STREAMLIT_CLOSE_RACE = 'WebSocketDisconnected: Cannot call "send" once a close message has been sent.'
-
-
-def app_tracebacks(log: str) -> list[str]:
-    """The tracebacks in a server log (a chain of them counted as one), less Streamlit's own
-    websocket close race."""
-    chained = re.sub(r"\n\s*(During handling of the above exception, another exception occurred|"
-                     r"The above exception was the direct cause of the following exception):\s*\n\s*"
-                     r"Traceback \(most recent call last\):", "\n", log)
-    blocks = chained.split("Traceback (most recent call last):")[1:]
-    return [b for b in blocks if not (STREAMLIT_CLOSE_RACE in b and "starlette_websocket.py" in b
-                                      and "/webapp/" not in b and "app.py\"" not in b)]
+    with streamlit_app({**full_env, **env}, folder / "server.log") as app:
+        yield Server(app.url, db, env, app.proc, app.log, chat)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,6 @@ loaded records. Offline (nothing listens at the E-utilities URL): the screen say
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,17 +18,9 @@ import pytest
 
 from ingest.lock import WriterLock
 from search import jobs
-from tests.conftest import REPO
+from tests.app_server import streamlit_app
 from tests.eutils_server import LARGE_QUERY
-from tests.test_browser import (
-    ARGS,
-    CHROMIUM,
-    WAIT_MS,
-    _free_port,
-    app_tracebacks,
-    screenshot,
-    wait_for_results,
-)
+from tests.test_browser import ARGS, CHROMIUM, WAIT_MS, screenshot, wait_for_results
 from tests.test_first_run import closed_url
 
 pytestmark = pytest.mark.slow
@@ -44,41 +32,21 @@ MAX = 300
 
 
 @contextmanager
-def app_server(folder: Path, eutils_url: str):
-    """`streamlit run app.py` on an empty store in ``folder``; (url, db)."""
+def app_server(folder: Path, eutils_url: str, page):
+    """`streamlit run app.py` on an empty store in ``folder``; (url, db). ``page`` leaves before
+    the server stops, as in tests/test_browser.py, where each page closes before the server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDSEARCH_", "NCBI_"))}
     env.update({"MEDSEARCH_DB": str(folder / "store.duckdb"), "MEDSEARCH_LIBRARY_DB": str(folder / "library.duckdb"),
                 "MEDSEARCH_EMBEDDING_MODEL": "none", "MEDSEARCH_RERANKER": "none", "MEDSEARCH_LLM": "none",
                 "MEDSEARCH_DEMO_DATA": str(folder / "no-demo"), "NCBI_EUTILS_URL": eutils_url})
-    port = _free_port()
-    log = folder / "server.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
-        yield url, folder / "store.duckdb"
-    finally:
-        job = jobs.current(folder / "store.duckdb")
-        if job is not None and job.running:  # a failed test leaves no job behind
-            jobs.stop(job)
-        proc.terminate()
-        proc.wait(timeout=30)
-    text = log.read_text(errors="replace")
-    assert not app_tracebacks(text), text[-3000:]
+    with streamlit_app(env, folder / "server.log") as app:
+        try:
+            yield app.url, folder / "store.duckdb"
+        finally:
+            job = jobs.current(folder / "store.duckdb")
+            if job is not None and job.running:  # a failed test leaves no job behind
+                jobs.stop(job)
+            page.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +69,7 @@ def page(chromium):
 
 
 def test_load_by_query_survives_a_reload_shows_progress_and_opens_the_search_screen(page, server, tmp_path):
-    with app_server(tmp_path, server.url) as (url, db):
+    with app_server(tmp_path, server.url, page) as (url, db):
         page.goto(url)
         page.get_by_role("heading", name="Welcome to medsearch").wait_for()
         page.get_by_role("textbox", name="PubMed query").fill(LARGE_QUERY)
@@ -137,7 +105,7 @@ def test_load_by_query_survives_a_reload_shows_progress_and_opens_the_search_scr
 
 
 def test_offline_with_nothing_to_load_says_so_and_how_to_go_on(page, tmp_path):
-    with app_server(tmp_path, closed_url()) as (url, db):
+    with app_server(tmp_path, closed_url(), page) as (url, db):
         page.goto(url)
         page.get_by_text("PubMed cannot be reached from this machine").wait_for()
         screenshot(page, "first-run-offline")
