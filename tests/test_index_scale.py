@@ -136,8 +136,9 @@ def test_a_ray_count_below_one_is_an_error_before_any_work(tmp_path, option, cap
 
 
 @pytest.mark.slow
-def test_the_ray_job_writes_the_vectors_the_plain_path_writes_and_resumes(store, tmp_path):
-    """Real model (the packaged MiniLM) on a local Ray of 2 workers."""
+def test_the_ray_job_writes_the_vectors_the_plain_path_writes_and_resumes(store, tmp_path, capfd):
+    """Real model (the packaged MiniLM) on a local Ray of 2 workers; Ray Data's INFO lines and
+    its advice on progress bars stay off the console (the job's own bar is the progress)."""
     from search.index.journal import EmbeddingJournal
     from search.index.ray_embed import embed_on_ray, pending
 
@@ -155,6 +156,9 @@ def test_the_ray_job_writes_the_vectors_the_plain_path_writes_and_resumes(store,
     report = embed_on_ray(rest, journal, {"name": settings.embedder, "backend": settings.backend},
                           address=None, workers=2)
     assert report.embedded == len(rest)
+    console = capfd.readouterr().err
+    for line in ("Execution plan of Dataset", "Progress bars disabled", "Token authentication is enabled"):
+        assert line not in console, console
     on_ray._embedder = _NoEmbedding(on_ray.embedder())  # the build must find every vector in the journal
     on_ray.build_or_update(progress=False)
     got = on_ray.load()

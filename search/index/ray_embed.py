@@ -113,8 +113,15 @@ class _Embed:
 LOCAL_START_TRIES = 3
 
 
+#: Ray's notice, on a local start, that the private Ray it starts for this job has token
+#: authentication on: nothing for the user to do (on a cluster, its warnings are kept).
+_LOCAL_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
 def _init(ray: Any, kwargs: dict[str, Any], *, local: bool) -> None:
     """``ray.init``; a local start that timed out is retried (a cluster's address is not)."""
+    if local:
+        logging.getLogger(_LOCAL_AUTH_LOGGER).setLevel(logging.ERROR)
     for attempt in range(1, (LOCAL_START_TRIES if local else 1) + 1):
         try:
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
@@ -124,6 +131,18 @@ def _init(ray: Any, kwargs: dict[str, Any], *, local: bool) -> None:
             if not local or "timed out during startup" not in str(exc) or attempt == LOCAL_START_TRIES:
                 raise
             ray.shutdown()
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data's console lines at WARNING and above only: its INFO lines (the dataset's plan,
+    start and end) would interleave with the progress bar. Ray's session log keeps them all.
+    Nor its advice to turn its progress bars back on: the job shows its own."""
+    import ray.data  # noqa: F401  (configures the "ray.data" logger)
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if handler.get_name() == "console":
+            handler.setLevel(max(handler.level, logging.WARNING))
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
 
 
 def _cores() -> int:
@@ -183,6 +202,7 @@ def embed_on_ray(todo: list[tuple[str, str]], journal: EmbeddingJournal, embedde
         if not local:
             n, cpus = worker_shape(workers, cpus_per_worker, local=False,
                                    cpus=int(ray.cluster_resources().get("CPU", 1)))
+        _quiet_ray_data()
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         # Ray's memory advice would ask for 4 GB a worker; docs/scale.md sizes workers instead.
