@@ -18,9 +18,11 @@ import itertools
 import multiprocessing as mp
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
-from multiprocessing.pool import AsyncResult
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any
 
 try:
     import fcntl
@@ -29,6 +31,7 @@ except ImportError:  # pragma: no cover - not a Unix
 
 from ingest import sources
 from ingest.errors import MedsearchError, SourceError
+from ingest.interrupts import HeldInterrupts
 from ingest.pubmed_chunks import parse_chunk, split_pubmed_xml
 from ingest.rows import PreparedBatch, merge_prepared, prepare_batch
 from ingest.sources import PUBMED_XML, SourceFile
@@ -111,10 +114,10 @@ def read_prepared_parallel(
     except BaseException:
         _restore_mask(mask)
         raise
-    with pool:
+    flow = _Flow(files, batch_size, workers)
+    try:
         _restore_mask(mask)  # a Ctrl-C that came meanwhile is raised here, and the pool ends
         _widen_pipes(pool)
-        flow = _Flow(files, batch_size, workers)
         for index, sf in enumerate(files):
             if sf.format != PUBMED_XML:
                 yield from flow.drain()
@@ -122,11 +125,53 @@ def read_prepared_parallel(
                     yield kind, index, payload
                 continue
             for chunk in split_pubmed_xml(sf.path, min(chunk_records or CHUNK_RECORDS, batch_size)):
-                flow.pending.append((index, pool.apply_async(_prepare_chunk, (chunk,))))
+                with HeldInterrupts():  # the pool's task queue is never left locked by a Ctrl-C
+                    flow.pending.append((index, pool.apply_async(_prepare_chunk, (chunk,))))
                 while len(flow.pending) > IN_FLIGHT * workers:
                     yield from flow.take()
             flow.pending.append((index, None))  # the file is all handed out
         yield from flow.drain()
+    finally:
+        _stop_pool(pool, [result for _, result in flow.pending if result is not None])
+
+
+#: Seconds the workers have, once reading stops, to finish the chunks they were handed (a chunk
+#: of 500 records takes a fraction of a second); a worker still busy after that is killed.
+STOP_S = 30.0
+
+
+def _stop_pool(pool: Pool, handed_out: Sequence[AsyncResult]) -> None:
+    """End the pool without killing a worker in the middle of a transfer.
+
+    ``Pool.terminate`` kills the workers wherever they are. Killed while one reads a task or
+    writes a result, it leaves a pipe's lock taken or a task half sent, and the pool's own
+    shutdown then waits for ever: a Ctrl-C hung ``medsearch ingest files`` so in a test run, its task
+    thread writing a 7.4 MB chunk that no live worker would read. ``bench/pool_stop.py``:
+    10 of 60 stops hung with ``terminate``, none of 60 this way. Here no new task is taken
+    (``close``), the chunks already handed out are finished (``STOP_S`` at most; about half a
+    second on 2 cores), and the workers exit on their own. A Ctrl-C meanwhile is held until
+    the pool is gone.
+    """
+    with HeldInterrupts():
+        pool.close()
+        deadline = time.monotonic() + STOP_S
+        for result in handed_out:
+            result.wait(max(0.0, deadline - time.monotonic()))
+        if all(result.ready() for result in handed_out):
+            pool.join()
+        else:  # a worker stuck or lost: the old way
+            pool.terminate()
+            pool.join()
+
+
+def _result(result: AsyncResult) -> Any:
+    """``result.get()``, with a Ctrl-C raised here between waits, not inside the pool's locks
+    (a ``KeyboardInterrupt`` raised in the middle of ``threading``'s lock handling can leave a
+    lock taken that the pool's threads need to stop)."""
+    with HeldInterrupts() as held:
+        while not result.ready() and not held.pending:
+            result.wait(0.1)
+    return result.get()
 
 
 def _block_sigint() -> set[int] | None:
@@ -190,7 +235,7 @@ class _Flow:
             yield ("done", index, self.items)
             self.items = 0
             return
-        value = result.get()
+        value = _result(result)
         if isinstance(value, tuple):
             yield from self._flush(index)
             message, hint = value
