@@ -14,6 +14,7 @@ the CLI) is outside ingest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -74,11 +75,16 @@ def _clean(db: Path, inputs: list[Path]) -> Clean:
 def _medsearch(db: Path, inputs: list[Path]) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "medsearch"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDSEARCH_", "NCBI_"))}
+    env["PYTHONFAULTHANDLER"] = "1"  # a hung command's threads are shown (_interrupt)
     return subprocess.Popen(
         [str(exe), "--db", str(db), "ingest", "files", *map(str, inputs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
+
+
+#: Seconds a command has to exit after its Ctrl-C (it takes under one).
+EXIT_S = 120
 
 
 def _interrupt(db: Path, inputs: list[Path], delay: float) -> subprocess.CompletedProcess:
@@ -92,7 +98,15 @@ def _interrupt(db: Path, inputs: list[Path], delay: float) -> subprocess.Complet
     sent = proc.poll() is None
     if sent:
         os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=300)
+    try:
+        out, err = proc.communicate(timeout=EXIT_S)
+    except subprocess.TimeoutExpired:  # hung: every thread's stack (faulthandler), then gone
+        for sig in (signal.SIGABRT, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            time.sleep(5 if sig == signal.SIGABRT else 0)
+        out, err = proc.communicate()
+        pytest.fail(f"the command had not exited {EXIT_S} s after Ctrl-C ({delay:.3f} s in):\n{err[-12000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode if sent else None, out, err)
 
 
