@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from search.summarize import SummaryReady
 
 
-
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "summarize",
